@@ -1,0 +1,1 @@
+"""Launch files, parameter files, the graph runner and the ptr command line."""

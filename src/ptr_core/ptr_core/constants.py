@@ -1,0 +1,30 @@
+"""Bridge data conventions shared by the sim, the real arm, the learner and the nodes (DESIGN.md s4).
+
+This is the one place these numbers live; everything else imports them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+CONTROL_HZ = 5.0
+STATE_DIM = 7  # [x, y, z, roll, pitch, yaw, gripper in [0, 1]]
+ACTION_DIM = 7  # [dx, dy, dz, droll, dpitch, dyaw, gripper (absolute, [0, 1])]
+
+# Physical bounds of one action, in metres / radians / gripper fraction.
+ACTION_LOW = np.array([-0.05, -0.05, -0.05, -0.25, -0.25, -0.25, 0.0], dtype=np.float32)
+ACTION_HIGH = np.array([0.05, 0.05, 0.05, 0.25, 0.25, 0.25, 1.0], dtype=np.float32)
+# Normalized actions are clipped to this magnitude so tanh policies never need atanh(+-1).
+ACTION_CLIP = 0.99
+
+
+def normalize_action(action: np.ndarray) -> np.ndarray:
+    """Physical action -> [-ACTION_CLIP, ACTION_CLIP] (learning space)."""
+    a = np.asarray(action, dtype=np.float32)
+    scaled = 2.0 * (a - ACTION_LOW) / (ACTION_HIGH - ACTION_LOW) - 1.0
+    return np.clip(scaled, -ACTION_CLIP, ACTION_CLIP).astype(np.float32)
+
+
+def denormalize_action(action: np.ndarray) -> np.ndarray:
+    """[-1, 1] action -> physical units, clipped to the bounds."""
+    a = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+    return (ACTION_LOW + (a + 1.0) * 0.5 * (ACTION_HIGH - ACTION_LOW)).astype(np.float32)

@@ -1,0 +1,1 @@
+"""PTR policy node: observation in, action out, hot-swappable weights."""

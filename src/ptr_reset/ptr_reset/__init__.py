@@ -1,0 +1,1 @@
+"""Reset node: runs a reset policy (close the door) on request."""

@@ -1,0 +1,1 @@
+"""Success-classifier reward: training CLI and node."""

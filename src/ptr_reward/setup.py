@@ -1,0 +1,27 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'ptr_reward'
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    include_package_data=True,
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=False,
+    maintainer='ptr-ros developers',
+    maintainer_email='dev@ptr-ros.org',
+    description='Success-classifier reward: training CLI and node.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'reward_node = ptr_reward.reward_node:main'
+        ],
+    },
+)

@@ -1,0 +1,1 @@
+"""PyBullet WidowX 250 (wx250s) simulation: gymnasium tasks, scripted policies, data collection, ROS bridge node."""

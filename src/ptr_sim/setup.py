@@ -1,0 +1,27 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'ptr_sim'
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    include_package_data=True,
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=False,
+    maintainer='ptr-ros developers',
+    maintainer_email='dev@ptr-ros.org',
+    description='PyBullet WidowX 250 (wx250s) simulation: gymnasium tasks, scripted policies, data collection, ROS bridge node.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'sim_bridge = ptr_sim.bridge_node:main'
+        ],
+    },
+)

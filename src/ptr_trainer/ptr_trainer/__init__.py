@@ -1,0 +1,1 @@
+"""Off-board trainer node: episodes in, CQL updates, signed weights out."""
