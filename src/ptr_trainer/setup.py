@@ -21,7 +21,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'trainer_node = ptr_trainer.trainer_node:main'
+            'trainer_node = ptr_trainer.trainer_node:main',
+            'episode_manager = ptr_trainer.episode_manager:main'
         ],
     },
 )

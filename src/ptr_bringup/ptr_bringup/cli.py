@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'finetune': ('ptr_core.cli:finetune_main', 'offline fine-tuning with tau batch mixing'),
     'train': ('ptr_core.cli:train_main', 'train --algo {cql,bc,awbc}: joint / target-only runs'),
     'eval': ('ptr_sim.evaluate:main', 'evaluate a checkpoint in sim (success rate, 95% interval)'),
-    'select': ('ptr_core.cli:select_main', 'rank checkpoints by Q-value monotonicity'),
+    'select': ('ptr_core.select_cli:main', 'rank checkpoints by Q-value monotonicity'),
     'train-reward': ('ptr_reward.train_reward:main', 'train the success classifier'),
     'launch': ('ptr_bringup.launcher:main', 'run a graph of launch/ as processes (no ros2 needed)'),
     'demo': ('ptr_bringup.demo:main', 'the whole story in sim (make demo)'),
