@@ -1,0 +1,109 @@
+"""Transition storage and batch mixing."""
+import numpy as np
+import pytest
+import torch
+
+from ptr_core.data import Dataset, DatasetWriter, Trajectory
+from ptr_core.data.rewards import RewardConfig
+from ptr_core.data.sampler import MixedSampler, ShardedImages, TransitionBuffer, mix_counts
+from ptr_core.tasks import TaskRegistry
+
+
+def _traj(task, t, seed, size=6):
+    rng = np.random.default_rng(seed)
+    return Trajectory.from_arrays(
+        rng.integers(0, 256, (t + 1, size, size, 3)), rng.normal(size=(t + 1, 7)),
+        rng.uniform(-1, 1, (t, 7)), task=task, success=True)
+
+
+def _check_transitions(buf, trajs, reg, idx):
+    """Independent reference: walk the trajectories to find transition k."""
+    flat = [(tr, t) for tr in trajs for t in range(len(tr))]
+    got = buf.gather(idx)
+    for row, k in enumerate(idx):
+        tr, t = flat[k]
+        np.testing.assert_array_equal(got['image'][row], tr.images[t])
+        np.testing.assert_array_equal(got['next_image'][row], tr.images[t + 1])
+        np.testing.assert_array_equal(got['state'][row], tr.states[t])
+        np.testing.assert_array_equal(got['next_state'][row], tr.states[t + 1])
+        np.testing.assert_array_equal(got['action'][row], tr.actions[t])
+        assert got['task'][row] == reg.id(tr.task)
+        from_end = len(tr) - t
+        assert got['reward'][row] == (10.0 if from_end <= 3 else -1.0)
+        assert got['terminal'][row] == float(from_end <= 3)
+
+
+def test_buffer_indexes_shared_observations():
+    reg = TaskRegistry.create(['A', 'B'])
+    trajs = [_traj('A', 5, 0), _traj('B', 7, 1), _traj('A', 4, 2)]
+    buf = TransitionBuffer.from_trajectories(trajs, reg, RewardConfig())
+    assert len(buf) == 16 and buf._obs['image'].shape[0] == 19  # T+1 images per trajectory
+    _check_transitions(buf, trajs, reg, np.array([0, 4, 5, 11, 12, 15, 3, 3]))
+
+
+def test_memory_mapped_buffer_matches_and_keeps_split(tmp_path):
+    reg = TaskRegistry.create(['A', 'B'])
+    trajs = {'A': [_traj('A', 3 + i % 4, i) for i in range(12)], 'B': [_traj('B', 5, 99)]}
+    with DatasetWriter(tmp_path, shard_episodes=5) as w:
+        for tr in trajs['A'] + trajs['B']:
+            w.add(tr)
+    ds = Dataset(tmp_path)
+    buf = TransitionBuffer.from_dataset(ds, reg, RewardConfig(), split='train')
+    train_a = [trajs['A'][i] for i in ds['A'].split_indices('train')]
+    ref = train_a + trajs['B']
+    assert len(buf) == sum(len(t) for t in ref)
+    assert isinstance(buf._images, ShardedImages) and len(buf._images.arrays) == 4
+    _check_transitions(buf, ref, reg, np.random.default_rng(0).integers(0, len(buf), 40))
+    val = TransitionBuffer.from_dataset(ds, reg, tasks=['A'], split='val')
+    assert len(val) == len(trajs['A'][9])
+
+
+def test_mix_counts_exact():
+    assert mix_counts([0.9, 0.1], 64) == [57, 7]  # PTR: floor(B * tau) from the prior
+    assert mix_counts([0.7, 0.3], 64) == [44, 20]
+    assert mix_counts([0.35, 0.15, 0.5], 64) == [22, 10, 32]
+    assert mix_counts([1.0], 64) == [64]
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        f = rng.dirichlet(np.ones(3))
+        b = int(rng.integers(1, 300))
+        c = mix_counts(f, b)
+        assert sum(c) == b and all(abs(ci - b * fi) < 1.0 + 1e-9 for ci, fi in zip(c, f))
+    with pytest.raises(ValueError, match='summing to 1'):
+        mix_counts([0.5, 0.4], 64)
+
+
+def test_mixed_sampler_batch_contract_and_proportions():
+    reg = TaskRegistry.create(['P', 'T', 'O'])
+    srcs = [TransitionBuffer.from_trajectories([_traj(n, 6, i)], reg) for i, n in
+            enumerate(['P', 'T', 'O'])]
+    sampler = MixedSampler(srcs, [0.35, 0.15, 0.5], 64, seed=1)
+    batch = sampler.sample()
+    assert batch['image'].shape == (64, 3, 6, 6) and batch['image'].dtype == torch.uint8
+    assert batch['next_image'].shape == (64, 3, 6, 6)
+    for k in ('state', 'next_state', 'action'):
+        assert batch[k].shape == (64, 7) and batch[k].dtype == torch.float32
+    for k in ('reward', 'terminal', 'mc_return'):
+        assert batch[k].shape == (64,) and batch[k].dtype == torch.float32
+    assert batch['task'].dtype == torch.int64
+    assert torch.bincount(batch['task'], minlength=3).tolist() == [22, 10, 32]
+    # the image tensor is the HWC sample seen as CHW
+    np_batch = MixedSampler(srcs, [0.35, 0.15, 0.5], 64, seed=1).sample_numpy()
+    assert torch.equal(batch['image'], torch.from_numpy(np_batch['image']).permute(0, 3, 1, 2))
+    two = MixedSampler(srcs[:2], [0.9, 0.1], 64, seed=0).sample()
+    assert torch.bincount(two['task'], minlength=2).tolist() == [57, 7]
+
+
+def test_sampler_errors_and_growth():
+    reg = TaskRegistry.create(['A'])
+    buf = TransitionBuffer.from_trajectories([], reg)
+    with pytest.raises(ValueError, match='source 1 is empty'):
+        MixedSampler([TransitionBuffer.from_trajectories([_traj('A', 3, 0)], reg), buf],
+                     [0.5, 0.5], 8).sample()
+    trajs = [_traj('A', 3, i) for i in range(20)]
+    for tr in trajs:
+        buf.extend([tr], reg)
+    assert len(buf) == 60 and buf.num_trajectories == 20
+    _check_transitions(buf, trajs, reg, np.array([0, 59, 31]))
+    with pytest.raises(ValueError, match='images: expected shape'):
+        buf.extend([_traj('A', 3, 0, size=8)], reg)
