@@ -89,7 +89,7 @@ class TaskRegistry:
 
     # ---- changes -------------------------------------------------------------------------
     def add(self, name: str) -> int:
-        """Append a new task with a fresh id (this widens the one-hot: only before building nets)."""
+        """Append a task with a fresh id (widens the one-hot: only before the nets are built)."""
         self._check_new(name)
         self.names.append(name)
         return len(self.names) - 1

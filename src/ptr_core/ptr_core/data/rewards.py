@@ -1,4 +1,4 @@
-"""Reward labeling: turn what a trajectory recorded into the rewards/terminals that CQL learns from.
+"""Reward labeling: turn what a trajectory recorded into the rewards/terminals CQL learns from.
 
 Modes (RewardConfig.mode):
 - 'last_n' (PTR, Bridge demos): the last n transitions of a successful trajectory get reward 1,
@@ -78,7 +78,8 @@ class Labeled(NamedTuple):
 
 
 def label_rewards(length: int, success: bool, recorded_rewards: np.ndarray,
-                  recorded_terminals: np.ndarray, cfg: RewardConfig) -> tuple[np.ndarray, np.ndarray]:
+                  recorded_terminals: np.ndarray,
+                  cfg: RewardConfig) -> tuple[np.ndarray, np.ndarray]:
     """(rewards, terminals) of one trajectory of `length` transitions under `cfg`."""
     if cfg.mode == 'last_n':
         r = np.zeros(length, np.float32)
