@@ -265,3 +265,22 @@ def load_classifier(path: str | Path) -> SuccessClassifier:
     model.load_state_dict(blob['state_dict'])
     model.eval()
     return model
+
+
+class RewardLabeler:
+    """Frame in, (P(success), reward) out: what the reward node and the reset node both need."""
+
+    def __init__(self, model: SuccessClassifier, threshold: float | None = None) -> None:
+        self.model = model.eval()
+        self.threshold = float(model.cfg.threshold if threshold is None or threshold < 0
+                               else threshold)
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f'reward threshold: expected in (0, 1), got {self.threshold}')
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, threshold: float | None = None) -> 'RewardLabeler':
+        return cls(load_classifier(path), threshold)
+
+    def __call__(self, image: np.ndarray) -> tuple[float, float]:
+        p = float(self.model.predict_proba(image)[0])
+        return p, float(reward_from_prob(p, self.threshold))
