@@ -112,3 +112,11 @@ def test_stamp_ns_round_trip():
     t = rosmsg.ns_to_stamp(3_000_000_123, Time())
     assert (t.sec, t.nanosec) == (3, 123)
     assert rosmsg.stamp_to_ns(t) == 3_000_000_123
+
+
+def test_stamp_tag_round_trip_keeps_data_readable():
+    msg = rosmsg.numpy_to_float32(np.arange(7), Float32MultiArray())
+    assert rosmsg.stamp_tag(msg) is None
+    rosmsg.tag_stamp(msg, 1_234_567_890_123, MultiArrayDimension)
+    assert rosmsg.stamp_tag(msg) == 1_234_567_890_123
+    np.testing.assert_array_equal(rosmsg.vector_from_msg(msg, 7, 'state'), np.arange(7))

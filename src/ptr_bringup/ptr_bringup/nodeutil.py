@@ -1,0 +1,67 @@
+"""Small helpers every node shell uses: declare PARAMETERS, run main() with a clean shutdown.
+
+A node module declares `PARAMETERS: dict[str, default]` at module level (the launch test checks the
+launch files against it); `declare(node, PARAMETERS)` declares them all and returns their values.
+`run(make_node)` is the body of every `main()`: init, spin, and always destroy + shutdown, returning
+0 on SIGINT/SIGTERM and 1 on a crash with a one-line error.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.node import Node
+
+
+def declare(node: Node, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Declare every parameter with its default; returns name -> current value."""
+    out = {}
+    for name, default in parameters.items():
+        out[name] = node.declare_parameter(name, default).value
+    return out
+
+
+class Throttle:
+    """Lets a message through at most once per `period` seconds (for per-tick warnings)."""
+
+    def __init__(self, period: float = 5.0) -> None:
+        self.period = period
+        self._last: dict[str, float] = {}
+
+    def __call__(self, key: str) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(key, -1e9) >= self.period:
+            self._last[key] = now
+            return True
+        return False
+
+
+def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 1) -> int:
+    """Init rclpy, build the node, spin until shutdown; always clean up. Returns the exit code."""
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    executor = MultiThreadedExecutor(threads) if threads > 1 else SingleThreadedExecutor()
+    try:
+        node = make_node()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception as e:  # noqa: BLE001 - a node crash must say why in one line and exit 1
+        name = node.get_name() if node is not None else 'node'
+        print(f'{name}: {type(e).__name__}: {e}', file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        close = getattr(node, 'close', None)
+        if callable(close):
+            close()
+        if node is not None:
+            node.destroy_node()
+        executor.shutdown(timeout_sec=1.0)
+        if rclpy.ok():
+            rclpy.shutdown()
+    return code

@@ -1,0 +1,72 @@
+"""The sim bridge's pure parts: the action safety clamp and the episode session."""
+import numpy as np
+import pytest
+from ptr_core.constants import denormalize_action
+from ptr_sim.bridge import SimSession, clamp_action, hold_action
+
+
+class RecordingEnv:
+    """A 2-step episode env that records the actions and seeds it receives."""
+
+    class spec:  # noqa: N801 - mirrors gymnasium's EnvSpec attribute
+        id = 'ptr_sim/OpenDoor-v0'
+
+    def __init__(self, succeed_at=2):
+        self.actions, self.seeds, self.t, self.succeed_at = [], [], 0, succeed_at
+
+    def _obs(self):
+        state = np.array([0.3, 0, 0.2, 0, 0, 0, 0.25], np.float32)
+        return {'image': np.full((8, 8, 3), self.t, np.uint8), 'state': state}
+
+    def reset(self, seed=None):
+        self.seeds.append(seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.actions.append(np.array(action))
+        self.t += 1
+        success = self.t >= self.succeed_at
+        return self._obs(), float(success), success, False, {'success': success}
+
+
+def test_hold_action_keeps_gripper_where_it_is():
+    state = np.array([0.3, 0, 0.2, 0, 0, 0, 0.25], np.float32)
+    a = hold_action(state)
+    phys = denormalize_action(a)
+    np.testing.assert_allclose(phys[:6], 0.0, atol=1e-7)  # no motion
+    assert phys[6] == pytest.approx(0.25)  # gripper stays at 0.25
+    assert hold_action(None)[6] == 0.0
+
+
+def test_clamp_rejects_bad_actions_and_clips():
+    state = np.array([0, 0, 0, 0, 0, 0, 1.0], np.float32)
+    r = clamp_action([0.1] * 6 + [np.nan], state)
+    assert r.reason == 'non-finite values'
+    np.testing.assert_array_equal(r.action, [0, 0, 0, 0, 0, 0, 1.0])
+    r = clamp_action([0.1] * 5, state)
+    assert r.reason == 'expected 7 floats, got 5'
+    r = clamp_action([2.0, -3.0, 0.5, 0, 0, 0, 0], state, limit=0.8)
+    np.testing.assert_allclose(r.action, [0.8, -0.8, 0.5, 0, 0, 0, 0])
+    assert 'clipped' in r.reason
+    r = clamp_action([0.5] * 7, state)
+    assert r.reason == '' and r.action.dtype == np.float32
+
+
+def test_session_steps_until_done_then_refuses_until_reset():
+    env = RecordingEnv(succeed_at=2)
+    s = SimSession(env, seed=10)
+    assert s.task == 'OpenDoor'
+    first = s.reset()
+    assert (first.step, first.episode, first.done) == (0, 0, False)
+    out, _ = s.step([5.0] + [0.0] * 6)
+    assert out.step == 1 and not out.done
+    np.testing.assert_allclose(env.actions[-1][0], 1.0)  # the env got the clamped action
+    out, _ = s.step(np.zeros(7))
+    assert out.success and out.terminated and out.reward == 1.0
+    refused, _ = s.step(np.zeros(7))
+    assert refused is None and len(env.actions) == 2
+    second = s.reset()
+    assert second.episode == 1
+    assert env.seeds == [10, 11]  # one seed per episode: reproducible, not repeated
+    assert s.ticks == 2

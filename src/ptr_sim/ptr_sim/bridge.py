@@ -1,0 +1,110 @@
+"""Pure parts of the sim bridge: the action safety clamp and the episode session around the env.
+
+The bridge node only wires these to topics; everything here runs without ROS. The same clamp is
+what a real-arm bridge applies before anything reaches the motors.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+from ptr_core.constants import ACTION_DIM, STATE_DIM
+
+
+@dataclasses.dataclass(frozen=True)
+class ClampResult:
+    """What was actually sent, and why it differs from what was asked (empty when it does not)."""
+
+    action: np.ndarray
+    reason: str = ''
+
+
+def hold_action(state: np.ndarray | None) -> np.ndarray:
+    """The normalized action that keeps the arm still: zero deltas, the gripper where it is.
+
+    A plain zero vector would command the gripper to its half-open middle (0 -> 0.5 after
+    denormalization), so the gripper value is taken from the state ([0, 1] -> [-1, 1]).
+    """
+    a = np.zeros(ACTION_DIM, dtype=np.float32)
+    if state is not None and len(state) == STATE_DIM:
+        a[-1] = np.float32(np.clip(2.0 * float(state[-1]) - 1.0, -1.0, 1.0))
+    return a
+
+
+def clamp_action(action: Any, state: np.ndarray | None, limit: float = 1.0) -> ClampResult:
+    """Safety filter for a normalized action: wrong size or non-finite -> hold; else clip to limit.
+
+    Returns the action to execute; `reason` says what was changed so the node can warn (throttled).
+    """
+    a = np.asarray(action, dtype=np.float64).reshape(-1)
+    if a.size != ACTION_DIM:
+        return ClampResult(hold_action(state), f'expected {ACTION_DIM} floats, got {a.size}')
+    if not np.all(np.isfinite(a)):
+        return ClampResult(hold_action(state), 'non-finite values')
+    clipped = np.clip(a, -limit, limit).astype(np.float32)
+    if np.any(clipped != a.astype(np.float32)):
+        return ClampResult(clipped, f'clipped to +-{limit:g}')
+    return ClampResult(clipped)
+
+
+@dataclasses.dataclass
+class StepOutcome:
+    """One control step as the bridge publishes it."""
+
+    image: np.ndarray
+    state: np.ndarray
+    reward: float
+    success: bool
+    terminated: bool
+    truncated: bool
+    step: int
+    episode: int
+
+    @property
+    def done(self) -> bool:
+        return self.terminated or self.truncated
+
+
+class SimSession:
+    """Episodes over a gymnasium env: reset, step with clamped actions, sim time in control ticks.
+
+    After an episode ends, further actions are refused (returns None) until `reset()`: the episode
+    manager decides when the next one starts, exactly as on the real arm.
+    """
+
+    def __init__(self, env: Any, seed: int | None = None, action_limit: float = 1.0) -> None:
+        self.env = env
+        self.seed = seed
+        self.action_limit = action_limit
+        self.episode = -1
+        self.ticks = 0  # control ticks since start, across episodes: the sim clock
+        self.last: StepOutcome | None = None
+
+    @property
+    def task(self) -> str:
+        spec = getattr(self.env, 'spec', None)
+        name = getattr(spec, 'id', '') or ''
+        return name.split('/')[-1].removesuffix('-v0')
+
+    def reset(self) -> StepOutcome:
+        self.episode += 1
+        seed = None if self.seed is None else self.seed + self.episode
+        obs, _ = self.env.reset(seed=seed)
+        self.last = StepOutcome(obs['image'], np.asarray(obs['state'], np.float32), 0.0, False,
+                                False, False, 0, self.episode)
+        return self.last
+
+    def step(self, action: Any) -> tuple[StepOutcome | None, ClampResult]:
+        if self.last is None:
+            raise RuntimeError('SimSession.step before reset')
+        clamp = clamp_action(action, self.last.state, self.action_limit)
+        if self.last.done:
+            return None, clamp
+        obs, reward, terminated, truncated, info = self.env.step(clamp.action)
+        self.ticks += 1
+        self.last = StepOutcome(obs['image'], np.asarray(obs['state'], np.float32),
+                                float(reward), bool(info.get('success', reward > 0)),
+                                bool(terminated), bool(truncated), self.last.step + 1,
+                                self.episode)
+        return self.last, clamp

@@ -1,0 +1,208 @@
+"""ROS 2 shell around the simulated WidowX: the same topics as the real arm (DESIGN.md s5).
+
+Publishes camera/image_raw (rgb8), robot/state (7 floats), sim/success (Bool, privileged: for
+episode management and tests), sim/status (String JSON per step), sim/task (String, latched) and,
+in lock-step, /clock. Takes robot/action (7 normalized floats, through the safety clamp) and serves
+robot/reset (std_srvs/Trigger: the next episode starts; the response message is JSON).
+
+Clock modes:
+- realtime: a 5 Hz timer steps the sim with the newest action received since the last tick (a hold
+  action if none: the arm keeps still), like the real arm.
+- lockstep: the sim steps when the action for the current observation arrives, then publishes the
+  next observation at once. The image's stamp is sim time (ticks / control rate) and the state and
+  the action carry it in their layout label (ptr_core.rosmsg.tag_stamp), so an action is applied to
+  the observation it was computed from; an untagged action (teleop) is accepted as is. While
+  waiting, the current observation is re-sent every `resend_s` seconds so that a late subscriber
+  or a lost best-effort frame cannot stall the loop. After an episode ends, actions are refused until
+  robot/reset is called.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+import numpy as np
+from ptr_bringup.nodeutil import Throttle, declare, run
+from ptr_bringup.qos import action_qos, event_qos, latched_qos, sensor_qos
+from ptr_core import rosmsg
+from ptr_core.constants import ACTION_DIM, CONTROL_HZ
+from ptr_sim.bridge import SimSession, StepOutcome, hold_action
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool, Float32MultiArray, MultiArrayDimension, String
+from std_srvs.srv import Trigger
+
+PARAMETERS = {
+    'task': 'OpenDoor',
+    'image_size': 64,
+    'clock_mode': 'lockstep',
+    'seed': -1,
+    'control_hz': CONTROL_HZ,
+    'action_limit': 1.0,
+    'resend_s': 1.0,
+    'camera_offset': [0.0, 0.0, 0.0],
+    'camera_frame': 'camera',
+}
+CLOCK_MODES = ('lockstep', 'realtime')
+
+
+def make_camera(offset: list[float]):
+    """A CameraConfig moved by `offset` (metres, x y z), or None for the task's default camera."""
+    if not any(offset):
+        return None
+    from ptr_sim import CameraConfig
+    cam = CameraConfig()
+    fields = {f.name for f in dataclasses.fields(cam)}
+    for name in ('target', 'eye', 'position'):
+        if name in fields:
+            base = np.asarray(getattr(cam, name), dtype=float)
+            moved = tuple(float(v) for v in base + np.asarray(offset, dtype=float))
+            return dataclasses.replace(cam, **{name: moved})
+    raise ValueError(f'camera_offset: CameraConfig has none of target/eye/position ({fields})')
+
+
+class SimBridgeNode(Node):
+    """The shell: parameters, topics, timers; episodes and the clamp live in ptr_sim.bridge."""
+
+    def __init__(self) -> None:
+        super().__init__('sim_bridge')
+        p = declare(self, PARAMETERS)
+        if p['clock_mode'] not in CLOCK_MODES:
+            raise ValueError(f'parameter clock_mode: expected one of {CLOCK_MODES}, '
+                             f'got {p["clock_mode"]!r}')
+        import ptr_sim
+        seed = int(p['seed'])
+        env = ptr_sim.make_env(p['task'], image_size=int(p['image_size']),
+                               camera=make_camera(list(p['camera_offset'])),
+                               seed=None if seed < 0 else seed)
+        self.session = SimSession(env, seed=None if seed < 0 else seed,
+                                  action_limit=float(p['action_limit']))
+        self.lockstep = p['clock_mode'] == 'lockstep'
+        self.period_ns = int(round(1e9 / float(p['control_hz'])))
+        self.frame = p['camera_frame']
+        self.warn = Throttle(5.0)
+        self.pub_image = self.create_publisher(Image, 'camera/image_raw', sensor_qos())
+        self.pub_state = self.create_publisher(Float32MultiArray, 'robot/state', sensor_qos())
+        self.pub_success = self.create_publisher(Bool, 'sim/success', event_qos())
+        self.pub_status = self.create_publisher(String, 'sim/status', event_qos())
+        self.pub_task = self.create_publisher(String, 'sim/task', latched_qos())
+        self.pub_clock = (self.create_publisher(Clock, '/clock', event_qos(1))
+                          if self.lockstep else None)
+        self.create_subscription(Float32MultiArray, 'robot/action', self.on_action,
+                                 action_qos())
+        self.create_service(Trigger, 'robot/reset', self.on_reset)
+        self.pending = None  # newest action (realtime)
+        self.stamp_ns = 0
+        self._start_episode()
+        if self.lockstep:
+            self.create_timer(float(p['resend_s']), self._resend)
+        else:
+            self.create_timer(1.0 / float(p['control_hz']), self._tick)
+        self.get_logger().info(
+            f'sim bridge: task {self.session.task}, {p["image_size"]} px, '
+            f'{p["clock_mode"]}')
+
+    # -- observation out -------------------------------------------------------------------
+    def _now_ns(self) -> int:
+        if self.lockstep:
+            return self.session.ticks * self.period_ns
+        return self.get_clock().now().nanoseconds
+
+    def _publish(self, out: StepOutcome) -> None:
+        if self.pub_clock is not None:
+            clock = Clock()
+            rosmsg.ns_to_stamp(self.stamp_ns, clock.clock)
+            self.pub_clock.publish(clock)
+        state = rosmsg.numpy_to_float32(out.state, Float32MultiArray())
+        rosmsg.tag_stamp(state, self.stamp_ns, MultiArrayDimension)
+        self.pub_state.publish(state)
+        img = rosmsg.numpy_to_image(out.image, 'rgb8', Image())
+        rosmsg.ns_to_stamp(self.stamp_ns, img.header.stamp)
+        img.header.frame_id = self.frame
+        self.pub_image.publish(img)
+
+    def _announce(self, out: StepOutcome) -> None:
+        self.pub_success.publish(Bool(data=out.success))
+        self.pub_status.publish(String(data=json.dumps({
+            'task': self.session.task, 'episode': out.episode, 'step': out.step,
+            'reward': out.reward, 'success': out.success, 'terminated': out.terminated,
+            'truncated': out.truncated, 'stamp_ns': self.stamp_ns})))
+
+    def _start_episode(self) -> StepOutcome:
+        out = self.session.reset()
+        self.session.ticks += 1  # a reset takes a tick: stamps never repeat
+        self.stamp_ns = self._now_ns()
+        self.pending = None
+        self.pub_task.publish(String(data=json.dumps(
+            {'task': self.session.task, 'episode': out.episode})))
+        self._publish(out)
+        self._announce(out)
+        return out
+
+    def _apply(self, action: np.ndarray) -> None:
+        out, clamp = self.session.step(action)
+        if clamp.reason and self.warn('clamp'):
+            self.get_logger().warn(f'robot/action: {clamp.reason}')
+        if out is None:
+            if self.warn('done'):
+                self.get_logger().info('episode over: actions ignored until robot/reset')
+            return
+        self.stamp_ns = self._now_ns()
+        self._publish(out)
+        self._announce(out)
+
+    # -- callbacks -------------------------------------------------------------------------
+    def on_action(self, msg) -> None:
+        try:
+            action = rosmsg.vector_from_msg(msg, ACTION_DIM, 'robot/action')
+        except rosmsg.ConversionError as e:
+            action = np.full(ACTION_DIM, np.nan)  # the clamp turns it into a hold action
+            if self.warn('bad'):
+                self.get_logger().warn(str(e))
+        if not self.lockstep:
+            self.pending = action
+            return
+        tag = rosmsg.stamp_tag(msg)
+        if tag is not None and tag != self.stamp_ns:
+            return  # computed from an older observation (e.g. a resend): stale
+        self._apply(action)
+
+    def _tick(self) -> None:
+        last = self.session.last
+        if last is not None and last.done:
+            self.stamp_ns = self._now_ns()
+            self._publish(last)  # the camera keeps streaming while the episode is over
+            return
+        action = self.pending
+        self.pending = None
+        if action is None:
+            action = hold_action(None if last is None else last.state)
+        self._apply(action)
+
+    def _resend(self) -> None:
+        last = self.session.last
+        if last is not None and not last.done:
+            self._publish(last)
+
+    def on_reset(self, request, response):
+        out = self._start_episode()
+        response.success = True
+        response.message = json.dumps({'task': self.session.task, 'episode': out.episode,
+                                       'stamp_ns': self.stamp_ns})
+        return response
+
+    def close(self) -> None:
+        close = getattr(self.session.env, 'close', None)
+        if callable(close):
+            close()
+
+
+
+def main(args: list[str] | None = None) -> int:
+    return run(SimBridgeNode, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
