@@ -107,3 +107,34 @@ def test_sampler_errors_and_growth():
     _check_transitions(buf, trajs, reg, np.array([0, 59, 31]))
     with pytest.raises(ValueError, match='images: expected shape'):
         buf.extend([_traj('A', 3, 0, size=8)], reg)
+
+
+def test_online_buffer_persists_and_sees_other_writers(tmp_path):
+    from ptr_core.data.online_buffer import OnlineBuffer
+
+    reg = TaskRegistry.create(['T'])
+    ob = OnlineBuffer(tmp_path, reg, RewardConfig.recorded())
+    assert len(ob) == 0
+    rec = np.array([0, 0, 1], np.float32)
+    ep = Trajectory.from_arrays(_traj('T', 3, 0).images, _traj('T', 3, 0).states,
+                                _traj('T', 3, 0).actions, rec, rec > 0, task='T', success=True)
+    new = ob.append(ep)
+    assert len(new) == 1 and new[0].parent == tmp_path / 'T'
+    ob.append(_traj('T', 4, 1))
+    assert len(ob) == 7 and ob.num_episodes == 2 and ob.returns == [1.0, 0.0]
+    # another process (a second writer) adds an episode; refresh picks it up once
+    with DatasetWriter(tmp_path, shard_episodes=1, prefix='other') as w:
+        w.add(_traj('T', 2, 2))
+    assert len(ob.refresh()) == 1 and ob.refresh() == [] and len(ob) == 9
+    # a restart restores everything from disk, in the same order per shard name
+    again = OnlineBuffer(tmp_path, reg, RewardConfig.recorded())
+    assert len(again) == 9
+    got = again.gather(np.arange(9))
+    assert got['reward'].tolist().count(1.0) == 1
+    with pytest.raises(ValueError, match='images: expected shape'):
+        again.append(_traj('T', 2, 3, size=8))
+    with pytest.raises(KeyError, match='Nope'):
+        again.append(_traj('Nope', 2, 3))
+    assert len(list((tmp_path / 'T').iterdir())) == 3  # nothing written by the failed appends
+    sampler = MixedSampler([again], [1.0], 16, seed=0)
+    assert sampler.sample()['image'].shape == (16, 3, 6, 6)

@@ -115,6 +115,7 @@ class TaskDataset:
         shard_dirs = sorted(p for p in self.dir.iterdir() if p.is_dir() and _SHARD_RE.match(p.name))
         if not shard_dirs:
             raise DatasetError(f'{self.dir}: expected shard-* folders, found none')
+        self.shard_dirs: list[Path] = shard_dirs
         for si, sd in enumerate(shard_dirs):
             index_path = sd / 'index.json'
             try:
