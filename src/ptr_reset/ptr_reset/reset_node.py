@@ -1,0 +1,156 @@
+"""Reset node: serves ptr/reset_scene (std_srvs/Trigger) by running the reset policy (PTR V-F).
+
+Protocol (who drives robot/action when):
+  1. The episode manager ends an episode and calls ptr/policy_enable (std_srvs/SetBool, false)
+     on the policy node: from then on the main policy publishes nothing on robot/action.
+  2. It calls ptr/reset_scene. While serving the call, this node alone drives robot/action: for
+     each fresh observation (camera/image_raw + robot/state paired by stamp) it asks the success
+     classifier whether the scene is reset; if not, it publishes the reset policy's action tagged
+     with that observation's stamp (so a lock-step bridge applies it to the right tick).
+  3. An attempt ends when the scene is reset, after `max_steps` actions, or when no fresh
+     observation arrives within `obs_timeout` s. Before a retry it calls robot/reset (the arm
+     goes home) if `home_between_attempts`. After `attempts` failures the response is
+     success=false with a message starting 'ESCALATE', and ptr/status (latched String JSON) says
+     the graph is paused; the episode manager then stops starting episodes until a person calls
+     ptr/resume.
+  4. The manager calls robot/reset (task start), then ptr/policy_enable true, and the next episode
+     begins.
+The reset decision uses the task's success classifier by default (reset when P(success) <
+threshold: "the door is not open"); `reset_when:=above` takes a dedicated reset classifier.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+
+import numpy as np
+
+PARAMETERS: dict[str, object] = {
+    'policy_ckpt': '',  # reset policy checkpoint (ptr_core.policy.DeployablePolicy, CloseDoor)
+    'classifier_ckpt': '',  # success classifier checkpoint (ptr train-reward)
+    'reset_when': 'below',  # 'below': reset when P < threshold; 'above': when P > threshold
+    'threshold': 0.5,  # decision threshold on the classifier's probability
+    'max_steps': 30,  # reset actions per attempt
+    'attempts': 2,  # attempts before escalating
+    'obs_timeout': 2.0,  # seconds without a fresh observation that end an attempt
+    'home_between_attempts': True,  # call robot/reset before a retry
+    'greedy': True,  # deterministic reset policy
+}
+
+
+def make_is_reset(prob_fn, reset_when: str, threshold: float):
+    """obs -> bool from a P(success) function and the configured direction."""
+    if reset_when not in ('below', 'above'):
+        raise ValueError(f"reset_node: parameter reset_when: expected 'below' or 'above', "
+                         f'got {reset_when!r}')
+    if reset_when == 'below':
+        return lambda obs: prob_fn(obs.image) < threshold
+    return lambda obs: prob_fn(obs.image) > threshold
+
+
+def main(args: list[str] | None = None) -> int:
+    from ptr_bringup.nodeutil import declare, run
+    from ptr_bringup.qos import action_qos, latched_qos, sensor_qos
+    from ptr_core import rosmsg
+    from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
+    from std_srvs.srv import Trigger
+
+    from ptr_reset.controller import ResetConfig, ResetController
+    from ptr_reset.pairing import ObservationPairer
+    from ptr_reward.classifier import load_classifier
+
+    class ResetNode(Node):
+        def __init__(self) -> None:
+            super().__init__('reset_node')
+            p = declare(self, PARAMETERS)
+            for key in ('policy_ckpt', 'classifier_ckpt'):
+                if not p[key]:
+                    raise ValueError(f'parameter {key}: expected a checkpoint path, got ""')
+            from ptr_core.policy import DeployablePolicy
+            self.policy = DeployablePolicy.load(p['policy_ckpt'])
+            clf = load_classifier(p['classifier_ckpt'])
+            self.is_reset = make_is_reset(lambda img: float(clf.predict_proba(img)[0]),
+                                          p['reset_when'], float(p['threshold']))
+            self.cfg = ResetConfig(int(p['max_steps']), int(p['attempts']),
+                                   float(p['obs_timeout'])).validate()
+            self.greedy = bool(p['greedy'])
+            self.home = bool(p['home_between_attempts'])
+            self.pairer = ObservationPairer()
+            self.last_stamp = -1
+            sensors = ReentrantCallbackGroup()
+            self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos(),
+                                     callback_group=sensors)
+            self.create_subscription(Float32MultiArray, 'robot/state', self.on_state,
+                                     sensor_qos(), callback_group=sensors)
+            self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action',
+                                                    action_qos())
+            self.pub_status = self.create_publisher(String, 'ptr/status', latched_qos())
+            self.robot_reset = self.create_client(Trigger, 'robot/reset',
+                                                  callback_group=ReentrantCallbackGroup())
+            self.create_service(Trigger, 'ptr/reset_scene', self.on_reset_scene,
+                                callback_group=MutuallyExclusiveCallbackGroup())
+            self.get_logger().info('reset node ready (ptr/reset_scene)')
+
+        def on_image(self, msg) -> None:
+            try:
+                img = rosmsg.image_to_numpy(msg, 'rgb8')
+            except ValueError as e:
+                self.get_logger().error(f'camera/image_raw: {e}')
+                return
+            self.pairer.add_image(rosmsg.stamp_to_ns(msg.header.stamp), img)
+
+        def on_state(self, msg) -> None:
+            try:
+                state = rosmsg.vector_from_msg(msg, 7, 'robot/state')
+            except ValueError as e:
+                self.get_logger().error(str(e))
+                return
+            self.pairer.add_state(rosmsg.stamp_tag(msg), state)
+
+        def observe(self, timeout: float):
+            obs = self.pairer.wait_newer(self.last_stamp, timeout)
+            if obs is not None:
+                self.last_stamp = obs.stamp_ns
+            return obs
+
+        def act(self, obs) -> None:
+            a = np.asarray(self.policy.act(obs.image, obs.state, greedy=self.greedy), np.float32)
+            msg = rosmsg.numpy_to_float32(a, Float32MultiArray())
+            rosmsg.tag_stamp(msg, obs.stamp_ns, MultiArrayDimension)
+            self.pub_action.publish(msg)
+
+        def go_home(self) -> None:
+            if not self.robot_reset.wait_for_service(timeout_sec=self.cfg.obs_timeout):
+                self.get_logger().warn('robot/reset unavailable: retrying without going home')
+                return
+            done = threading.Event()
+            fut = self.robot_reset.call_async(Trigger.Request())
+            fut.add_done_callback(lambda _: done.set())
+            done.wait(10.0)
+
+        def on_reset_scene(self, request, response):
+            # Start from the newest observation we hold, not from one seen long ago.
+            latest = self.pairer.latest
+            self.last_stamp = -1 if latest is None else latest.stamp_ns - 1
+            ctl = ResetController(self.cfg, self.observe, self.act, self.is_reset,
+                                  self.go_home if self.home else None)
+            result = ctl.run()
+            response.success = result.success
+            response.message = ('' if result.success else 'ESCALATE: ') + result.message
+            state = 'ok' if result.success else 'escalated'
+            self.pub_status.publish(String(data=json.dumps(
+                {'node': 'reset_node', 'state': state, 'attempts': result.attempts,
+                 'steps': result.steps, 'message': result.message})))
+            log = self.get_logger().info if result.success else self.get_logger().error
+            log(f'reset_scene: {response.message}')
+            return response
+
+    return run(ResetNode, args, threads=4)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
