@@ -1,0 +1,177 @@
+"""Policy node: camera image + robot state in, normalized action out, hot-swappable weights.
+
+Loads ptr_core.policy.DeployablePolicy from `checkpoint` (task, image size and normalization travel
+with it). Modes (`clock_mode`):
+- lockstep: act on every new observation (image + state of the same stamp) at once; the action
+  carries the observation's stamp so the bridge applies it to the right step. A resent observation
+  gets the same action again (no second inference, no second sample).
+- realtime: a timer at `control_hz` acts on the newest complete observation, if it is new.
+
+Weights arrive on ptr/policy_weights (signed packets, ptr_core.weights; reliable + transient local)
+and are verified and loaded in their own callback group, i.e. off the control path; the running
+policy is swapped between two ticks (ptr_policy.swap). ptr/policy_version (String JSON {version,
+fingerprint}, transient local) says what runs. ptr/policy_enable (std_srvs/SetBool) pauses and
+resumes acting (the reset node drives the arm meanwhile).
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+from ptr_bringup.nodeutil import Throttle, declare, run
+from ptr_bringup.qos import action_qos, latched_qos, sensor_qos
+from ptr_core import rosmsg, weights
+from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
+from ptr_policy.swap import WeightSwapper
+from ptr_policy.sync import ActGate, Observation, ObservationSync
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String, UInt8MultiArray
+from std_srvs.srv import SetBool
+
+PARAMETERS = {
+    'checkpoint': '',
+    'clock_mode': 'lockstep',
+    'control_hz': CONTROL_HZ,
+    'greedy': True,
+    'weights_key': '',
+    'torch_threads': 1,
+    'enabled': True,
+    'seed': -1,
+}
+CLOCK_MODES = ('lockstep', 'realtime')
+
+
+def load_policy(path: str):
+    """DeployablePolicy.load with a one-line error naming the parameter and the file."""
+    if not path:
+        raise ValueError('parameter checkpoint: expected a policy checkpoint path, got ""')
+    from ptr_core.policy import DeployablePolicy
+    return DeployablePolicy.load(path)
+
+
+class PolicyNode(Node):
+    """The shell: parameters, topics, callback groups; pairing and swapping are pure modules."""
+
+    def __init__(self, policy=None) -> None:
+        super().__init__('policy_node')
+        p = declare(self, PARAMETERS)
+        if p['clock_mode'] not in CLOCK_MODES:
+            raise ValueError(f'parameter clock_mode: expected one of {CLOCK_MODES}, '
+                             f'got {p["clock_mode"]!r}')
+        import torch
+        torch.set_num_threads(max(1, int(p['torch_threads'])))
+        if int(p['seed']) >= 0:
+            torch.manual_seed(int(p['seed']))
+        policy = load_policy(p['checkpoint']) if policy is None else policy
+        self.swapper = WeightSwapper(policy, weights.resolve_key(p['weights_key']),
+                                     version=int(getattr(policy, 'version', 0) or 0))
+        self.greedy = bool(p['greedy'])
+        self.enabled = bool(p['enabled'])
+        self.lockstep = p['clock_mode'] == 'lockstep'
+        self.image_size = getattr(policy, 'image_size', None)
+        self.sync = ObservationSync()
+        self.gate = ActGate()
+        self.warn = Throttle(5.0)
+        self.ticks = 0
+
+        control = MutuallyExclusiveCallbackGroup()
+        loading = MutuallyExclusiveCallbackGroup()
+        self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action', action_qos())
+        self.pub_version = self.create_publisher(String, 'ptr/policy_version', latched_qos())
+        self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos(),
+                                 callback_group=control)
+        self.create_subscription(Float32MultiArray, 'robot/state', self.on_state, sensor_qos(),
+                                 callback_group=control)
+        self.create_subscription(UInt8MultiArray, 'ptr/policy_weights', self.on_weights,
+                                 latched_qos(16), callback_group=loading)
+        self.create_service(SetBool, 'ptr/policy_enable', self.on_enable, callback_group=control)
+        if not self.lockstep:
+            self.create_timer(1.0 / float(p['control_hz']), self.on_timer, callback_group=control)
+        self._publish_version()
+        run_ = self.swapper.current
+        self.get_logger().info(f'policy node: fingerprint {run_.fingerprint}, version '
+                               f'{run_.version}, {p["clock_mode"]}, greedy={self.greedy}')
+
+    # -- observations ----------------------------------------------------------------------------
+    def on_image(self, msg: Image) -> None:
+        try:
+            image = rosmsg.image_to_numpy(msg, 'rgb8')
+        except rosmsg.ConversionError as e:
+            if self.warn('image'):
+                self.get_logger().warn(f'camera/image_raw: {e}')
+            return
+        if self.image_size and image.shape[:2] != (self.image_size, self.image_size):
+            if self.warn('size'):
+                self.get_logger().error(
+                    f'camera/image_raw: expected {self.image_size}x{self.image_size} (from the '
+                    f'checkpoint), got {image.shape[1]}x{image.shape[0]}; not acting')
+            return
+        obs = self.sync.add_image(rosmsg.stamp_to_ns(msg.header.stamp), image)
+        if obs is not None and self.lockstep:
+            self.step(obs)
+
+    def on_state(self, msg: Float32MultiArray) -> None:
+        try:
+            state = rosmsg.vector_from_msg(msg, STATE_DIM, 'robot/state')
+        except rosmsg.ConversionError as e:
+            if self.warn('state'):
+                self.get_logger().warn(str(e))
+            return
+        obs = self.sync.add_state(rosmsg.stamp_tag(msg), state)
+        if obs is not None and self.lockstep:
+            self.step(obs)
+
+    def on_timer(self) -> None:
+        obs = self.sync.latest()
+        if obs is not None and self.gate.is_new(obs.stamp_ns):
+            self.step(obs)
+
+    # -- acting ----------------------------------------------------------------------------------
+    def step(self, obs: Observation) -> None:
+        if not self.enabled:
+            return
+        action = self.gate.cached(obs.stamp_ns)
+        if action is None:
+            if not self.gate.is_new(obs.stamp_ns):
+                return
+            policy = self.swapper.current.policy  # one reference for the whole tick
+            action = np.asarray(policy.act(obs.image, obs.state, greedy=self.greedy),
+                                dtype=np.float32).reshape(ACTION_DIM)
+            self.gate.record(obs.stamp_ns, action)
+            self.ticks += 1
+        msg = rosmsg.numpy_to_float32(action, Float32MultiArray())
+        rosmsg.tag_stamp(msg, obs.stamp_ns, MultiArrayDimension)
+        self.pub_action.publish(msg)
+
+    def on_enable(self, request, response):
+        self.enabled = bool(request.data)
+        response.success = True
+        response.message = 'enabled' if self.enabled else 'paused'
+        return response
+
+    # -- weights ---------------------------------------------------------------------------------
+    def on_weights(self, msg: UInt8MultiArray) -> None:
+        try:
+            new = self.swapper.offer(rosmsg.uint8_to_bytes(msg))
+        except (weights.WeightsError, ValueError, RuntimeError) as e:
+            self.get_logger().error(f'ptr/policy_weights refused: {e}')
+            return
+        if new is not None:
+            self.get_logger().info(f'running weights version {new.version}')
+            self._publish_version()
+
+    def _publish_version(self) -> None:
+        run_ = self.swapper.current
+        self.pub_version.publish(String(data=json.dumps(
+            {'version': run_.version, 'fingerprint': run_.fingerprint, 'ticks': self.ticks})))
+
+
+def main(args: list[str] | None = None) -> int:
+    return run(PolicyNode, args, threads=2)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
