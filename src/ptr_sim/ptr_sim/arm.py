@@ -1,0 +1,125 @@
+"""The simulated wx250s: Bridge-style end-effector delta control solved by PyBullet IK.
+
+Why this shape: one IK solve per 5 Hz control step and joint position motors during the 48 physics
+substeps keep an env step near the cost of the physics alone (DESIGN.md s6: >= 150 steps/s).
+The commanded pose is tracked internally (not re-read from the arm) so a zero action holds still
+instead of letting gravity sag accumulate; it is re-anchored when the arm is blocked far from it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pybullet as pb
+
+from ptr_core.constants import denormalize_action
+from ptr_core.kinematics import ARM_JOINTS, matrix_to_rpy, quat_to_matrix
+from ptr_sim.robot_model import urdf_path
+
+FINGER_MIN, FINGER_MAX = 0.015, 0.037  # left finger travel (m); right finger mirrors it
+# End-effector workspace box (base frame, m) and orientation bounds (rad): keeps IK well posed and
+# the pitch away from the rpy singularity at pi/2.
+WS_LOW = np.array([0.15, -0.30, 0.015])
+WS_HIGH = np.array([0.55, 0.30, 0.35])
+RPY_LOW = np.array([-0.6, 0.7, -1.6])
+RPY_HIGH = np.array([0.6, 1.45, 1.6])
+HOME_XYZ = np.array([0.28, 0.0, 0.18])
+HOME_RPY = np.array([0.0, 1.3, 0.0])
+REANCHOR_M = 0.04
+
+
+class Arm:
+    """Joint indices, IK and motors of one wx250s body in one PyBullet client."""
+
+    def __init__(self, client: int) -> None:
+        self.client = client
+        self.body = pb.loadURDF(str(urdf_path()), (0, 0, 0), useFixedBase=True,
+                                physicsClientId=client)
+        n = pb.getNumJoints(self.body, physicsClientId=client)
+        info = [pb.getJointInfo(self.body, j, physicsClientId=client) for j in range(n)]
+        by_name = {i[1].decode(): i[0] for i in info}
+        self.arm = [by_name[j] for j in ARM_JOINTS]
+        self.fingers = [by_name['left_finger'], by_name['right_finger']]
+        self.ee = next(i[0] for i in info if i[12].decode().endswith('ee_gripper_link'))
+        self.movable = [i[0] for i in info if i[2] != pb.JOINT_FIXED]
+        self.lower = [info[j][8] for j in self.movable]
+        self.upper = [info[j][9] for j in self.movable]
+        for j in self.movable:  # the continuous gripper prop joint has no range
+            k = self.movable.index(j)
+            if self.upper[k] < self.lower[k]:
+                self.lower[k], self.upper[k] = -np.pi, np.pi
+        self.ranges = [u - lo for u, lo in zip(self.upper, self.lower)]
+        self._arm_pos = [self.movable.index(j) for j in self.arm]
+        for j in self.fingers:
+            pb.changeDynamics(self.body, j, lateralFriction=2.0, spinningFriction=0.01,
+                              physicsClientId=client)
+        self.target_xyz = HOME_XYZ.copy()
+        self.target_rpy = HOME_RPY.copy()
+        self.home_q = self._home_configuration()
+        self.gripper_cmd = 1.0
+
+    def _home_configuration(self) -> np.ndarray:
+        for j, q in zip(self.arm, [0, -0.3, 0.3, 0, 1.2, 0]):
+            pb.resetJointState(self.body, j, q, physicsClientId=self.client)
+        q = None
+        for _ in range(20):  # converge from a fixed seed: deterministic
+            q = self.solve_ik(HOME_XYZ, HOME_RPY, iterations=100)
+            for j, v in zip(self.arm, q):
+                pb.resetJointState(self.body, j, v, physicsClientId=self.client)
+        return np.asarray(q)
+
+    def solve_ik(self, xyz: np.ndarray, rpy: np.ndarray, iterations: int = 20) -> np.ndarray:
+        rest = [pb.getJointState(self.body, j, physicsClientId=self.client)[0]
+                for j in self.movable]
+        sol = pb.calculateInverseKinematics(
+            self.body, self.ee, list(xyz), pb.getQuaternionFromEuler(list(rpy)),
+            lowerLimits=self.lower, upperLimits=self.upper, jointRanges=self.ranges,
+            restPoses=rest, maxNumIterations=iterations, residualThreshold=1e-5,
+            physicsClientId=self.client)
+        return np.array([sol[k] for k in self._arm_pos])
+
+    def reset(self, gripper: float = 1.0) -> None:
+        """Teleport to home with zero velocities, motors aimed at home."""
+        for j, q in zip(self.arm, self.home_q):
+            pb.resetJointState(self.body, j, q, 0.0, physicsClientId=self.client)
+        width = FINGER_MIN + gripper * (FINGER_MAX - FINGER_MIN)
+        pb.resetJointState(self.body, self.fingers[0], width, physicsClientId=self.client)
+        pb.resetJointState(self.body, self.fingers[1], -width, physicsClientId=self.client)
+        self.target_xyz, self.target_rpy = HOME_XYZ.copy(), HOME_RPY.copy()
+        self.gripper_cmd = gripper
+        self._drive(self.home_q, gripper)
+
+    def _drive(self, q: np.ndarray, gripper: float) -> None:
+        pb.setJointMotorControlArray(
+            self.body, self.arm, pb.POSITION_CONTROL, targetPositions=list(q),
+            forces=[40.0] * 6, positionGains=[0.3] * 6, physicsClientId=self.client)
+        width = FINGER_MIN + float(gripper) * (FINGER_MAX - FINGER_MIN)
+        pb.setJointMotorControlArray(
+            self.body, self.fingers, pb.POSITION_CONTROL, targetPositions=[width, -width],
+            forces=[15.0, 15.0], positionGains=[0.2, 0.2], physicsClientId=self.client)
+
+    def apply(self, action: np.ndarray) -> None:
+        """Normalized 7-d action -> new commanded pose -> IK -> motor targets (no stepping)."""
+        a = denormalize_action(action)
+        xyz, rpy = self.ee_pose()
+        if np.linalg.norm(xyz - self.target_xyz) > REANCHOR_M:  # blocked: command from reality
+            self.target_xyz = xyz.copy()
+        self.target_xyz = np.clip(self.target_xyz + a[:3], WS_LOW, WS_HIGH)
+        self.target_rpy = np.clip(self.target_rpy + a[3:6], RPY_LOW, RPY_HIGH)
+        self.gripper_cmd = float(a[6])
+        self._drive(self.solve_ik(self.target_xyz, self.target_rpy), self.gripper_cmd)
+
+    def ee_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        pos, orn = pb.getLinkState(self.body, self.ee, computeForwardKinematics=True,
+                                   physicsClientId=self.client)[4:6]
+        return np.array(pos), matrix_to_rpy(quat_to_matrix(orn))
+
+    def gripper_opening(self) -> float:
+        """Measured finger opening in [0, 1] (1 = fully open)."""
+        w = pb.getJointState(self.body, self.fingers[0], physicsClientId=self.client)[0]
+        return float(np.clip((w - FINGER_MIN) / (FINGER_MAX - FINGER_MIN), 0.0, 1.0))
+
+    def state(self) -> np.ndarray:
+        xyz, rpy = self.ee_pose()
+        return np.concatenate([xyz, rpy, [self.gripper_opening()]]).astype(np.float32)
+
+    def finger_links(self) -> list[int]:
+        return list(self.fingers)

@@ -1,0 +1,169 @@
+"""One PyBullet world for one task: table, arm, kitchen props, fixture; reset and privileged state.
+
+Why a saved state: the world is built once per env; every reset restores the snapshot taken right
+after building (positions, velocities and contact caches), then places the task's random start.
+That makes same seed -> same trajectory hold across resets, not only for a fresh env.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pybullet as pb
+
+from ptr_sim import tasks as T
+from ptr_sim.arm import Arm
+from ptr_sim.shapes import Part, open_box, urdf
+
+PHYSICS_HZ = 240
+DRAWER_DEPTH = 0.12
+DRAWER_WIDTH = 0.14
+
+
+def _drawer_urdf() -> str:
+    """Cabinet (open front, base at origin = front-face centre on the table) + sliding drawer."""
+    wood, front = (0.35, 0.22, 0.12, 1.0), (0.95, 0.9, 0.8, 1.0)
+    d, w, h = DRAWER_DEPTH + 0.02, DRAWER_WIDTH + 0.02, 0.085
+    cab = [Part('box', (d / 2, w / 2 + 0.01, 0.005), (d / 2, 0, h + 0.005), wood),  # top
+           Part('box', (d / 2, 0.005, h / 2), (d / 2, w / 2 + 0.005, h / 2), wood),
+           Part('box', (d / 2, 0.005, h / 2), (d / 2, -w / 2 - 0.005, h / 2), wood),
+           Part('box', (0.005, w / 2, h / 2), (d + 0.005, 0, h / 2), wood)]
+    dd, dw = DRAWER_DEPTH / 2, DRAWER_WIDTH / 2
+    drawer = open_box((DRAWER_DEPTH - 0.01, DRAWER_WIDTH - 0.01), 0.045, 0.005, front)
+    drawer = [Part(p.kind, p.size, (p.xyz[0] + dd, p.xyz[1], p.xyz[2] + 0.005), p.rgba)
+              for p in drawer]
+    drawer[2] = Part('box', (0.005, dw, 0.035), (0.0025, 0, 0.04), front)  # taller front plate
+    black = (0.1, 0.1, 0.1, 1.0)
+    drawer += [Part('box', (0.005, 0.05, 0.006), (-0.04, 0, 0.06), black),  # handle bar
+               Part('box', (0.0175, 0.005, 0.006), (-0.0175, 0.045, 0.06), black),
+               Part('box', (0.0175, 0.005, 0.006), (-0.0175, -0.045, 0.06), black)]
+    return str(urdf('drawer', cab, 0.0, drawer, 0.3, 'prismatic', (-1, 0, 0), (0, 0, 0.0),
+                    (0.0, T.DRAWER_MAX)))
+
+
+def _door_urdf() -> str:
+    """Microwave: a box open at the front; hinge at its front-left edge (base origin)."""
+    body, door = (0.55, 0.1, 0.1, 1.0), (0.95, 0.95, 0.95, 1.0)
+    d, w, h = 0.16, T.DOOR_WIDTH, 0.16
+    cab = [Part('box', (d / 2, w / 2, 0.005), (d / 2, -w / 2, h), body),
+           Part('box', (d / 2, w / 2, 0.01), (d / 2, -w / 2, 0.01), body),
+           Part('box', (d / 2, 0.005, h / 2), (d / 2, -0.005, h / 2), body),
+           Part('box', (d / 2, 0.005, h / 2), (d / 2, -w + 0.005, h / 2), body),
+           Part('box', (0.005, w / 2, h / 2), (d, -w / 2, h / 2), body)]
+    black = (0.05, 0.05, 0.05, 1.0)
+    leaf = [Part('box', (0.005, w / 2 - 0.005, h / 2 - 0.005), (-0.006, -w / 2, h / 2), door),
+            Part('box', (0.005, 0.035, 0.006), (-0.055, -w + 0.05, 0.10), black),
+            Part('box', (0.02, 0.005, 0.006), (-0.03, -w + 0.085, 0.10), black),
+            Part('box', (0.02, 0.005, 0.006), (-0.03, -w + 0.015, 0.10), black)]
+    return str(urdf('microwave', cab, 0.0, leaf, 0.3, 'revolute', (0, 0, -1), (0, 0, 0),
+                    (0.0, T.DOOR_MAX)))
+
+
+class World:
+    """Builds the scene of `task` in its own DIRECT client."""
+
+    def __init__(self, task: T.Task) -> None:
+        self.task = task
+        self.kitchen = T.KITCHENS[task.kitchen]
+        self.client = pb.connect(pb.DIRECT)
+        c = self.client
+        pb.setGravity(0, 0, -9.81, physicsClientId=c)
+        pb.setTimeStep(1.0 / PHYSICS_HZ, physicsClientId=c)
+        pb.setPhysicsEngineParameter(numSolverIterations=50, deterministicOverlappingPairs=1,
+                                     physicsClientId=c)
+        table = urdf('table', [Part('box', (0.45, 0.5, 0.02), (0.3, 0.0, -0.02),
+                                    self.kitchen.table_rgba)])
+        self.table = pb.loadURDF(str(table), useFixedBase=True, physicsClientId=c)
+        self.arm = Arm(c)
+        self.objects: dict[str, int] = {}
+        for name, spec in self.kitchen.objects.items():
+            path = urdf(name, [Part(spec.kind, spec.size, (0, 0, 0), spec.rgba)], base_mass=0.04)
+            body = pb.loadURDF(str(path), (0.0, 0.6, 0.05), physicsClientId=c)
+            pb.changeDynamics(body, -1, lateralFriction=1.2, spinningFriction=0.002,
+                              rollingFriction=0.0005, physicsClientId=c)
+            self.objects[name] = body
+        for name, box in self.kitchen.containers.items():
+            path = urdf(name, open_box(box.inner, box.height, 0.008, box.rgba))
+            pb.loadURDF(str(path), (*box.xy, 0.0), useFixedBase=True, physicsClientId=c)
+        self.fixture = None
+        if self.kitchen.fixture == 'drawer':
+            self.fixture = pb.loadURDF(_drawer_urdf(), (T.DRAWER_FRONT_X, T.DRAWER_Y, 0.0),
+                                       useFixedBase=True, physicsClientId=c)
+        elif self.kitchen.fixture == 'door':
+            self.fixture = pb.loadURDF(_door_urdf(), (*T.DOOR_HINGE, 0.0), useFixedBase=True,
+                                       physicsClientId=c)
+        if self.fixture is not None:  # joint friction: the fixture stays where it is left
+            pb.setJointMotorControl2(self.fixture, 0, pb.VELOCITY_CONTROL, targetVelocity=0,
+                                     force=0.6 if self.kitchen.fixture == 'drawer' else 0.08,
+                                     physicsClientId=c)
+        self.arm.reset()
+        self._snapshot = pb.saveState(physicsClientId=c)
+
+    # -- reset -------------------------------------------------------------------------------
+    def reset(self, rng: np.random.Generator) -> None:
+        """Restore the built state, then sample the task's start (objects, fixture joint)."""
+        c = self.client
+        pb.restoreState(self._snapshot, physicsClientId=c)
+        self.arm.reset()
+        kind = self.task.kind
+        placed: list[np.ndarray] = []
+        for name, body in self.objects.items():
+            spec = self.kitchen.objects[name]
+            if name == 'drawer_cube' or name == 'blocker':
+                continue
+            for _ in range(100):
+                xy = rng.uniform(self.kitchen.spawn_low, self.kitchen.spawn_high)
+                if all(np.linalg.norm(xy - p) > 0.06 for p in placed):
+                    break
+            placed.append(xy)
+            yaw = rng.uniform(-0.6, 0.6)
+            self._place(body, (xy[0], xy[1], spec.half_height + 0.001), yaw)
+        if self.kitchen.fixture == 'drawer':
+            start = self.task.drawer_start
+            q = (rng.uniform(0.10, T.DRAWER_MAX) if start == 'open'
+                 else rng.uniform(0.0, 0.005))
+            pb.resetJointState(self.fixture, 0, q, physicsClientId=c)
+            # The cube sits in the drawer (drawer floor at z=0.01); jitter inside it.
+            cube = self.kitchen.objects['drawer_cube']
+            dx, dy = rng.uniform(-0.015, 0.015), rng.uniform(-0.03, 0.03)
+            self._place(self.objects['drawer_cube'],
+                        (T.DRAWER_FRONT_X - q + DRAWER_DEPTH / 2 + dx, T.DRAWER_Y + dy,
+                         0.011 + cube.half_height), rng.uniform(-0.4, 0.4))
+            blocker = self.kitchen.objects['blocker']
+            if start == 'blocked':  # right in front of the drawer: it cannot slide out
+                pos = (T.DRAWER_FRONT_X - 0.065 + rng.uniform(-0.005, 0.005),
+                       T.DRAWER_Y + rng.uniform(-0.02, 0.02), blocker.half_height + 0.001)
+            else:  # parked out of the way
+                pos = (0.20, -0.25, blocker.half_height + 0.001)
+            self._place(self.objects['blocker'], pos, rng.uniform(-0.3, 0.3))
+        if self.kitchen.fixture == 'door':
+            q = rng.uniform(1.1, 1.45) if kind == 'close_door' else rng.uniform(0.0, 0.03)
+            pb.resetJointState(self.fixture, 0, q, physicsClientId=c)
+        for _ in range(10):  # let things settle under gravity
+            pb.stepSimulation(physicsClientId=c)
+
+    def _place(self, body: int, pos, yaw: float) -> None:
+        pb.resetBasePositionAndOrientation(body, pos, pb.getQuaternionFromEuler([0, 0, yaw]),
+                                           physicsClientId=self.client)
+        pb.resetBaseVelocity(body, (0, 0, 0), (0, 0, 0), physicsClientId=self.client)
+
+    # -- stepping and state ---------------------------------------------------------------------
+    def step(self, action: np.ndarray, substeps: int) -> None:
+        self.arm.apply(action)
+        for _ in range(substeps):
+            pb.stepSimulation(physicsClientId=self.client)
+
+    def privileged(self) -> T.Privileged:
+        c = self.client
+        objs = {n: np.array(pb.getBasePositionAndOrientation(b, physicsClientId=c)[0])
+                for n, b in self.objects.items()}
+        ee, _ = self.arm.ee_pose()
+        s = T.Privileged(objects=objs, ee=ee, gripper=self.arm.gripper_opening())
+        if self.kitchen.fixture == 'drawer':
+            s.drawer = float(pb.getJointState(self.fixture, 0, physicsClientId=c)[0])
+        elif self.kitchen.fixture == 'door':
+            s.door = float(pb.getJointState(self.fixture, 0, physicsClientId=c)[0])
+        return s
+
+    def close(self) -> None:
+        if self.client is not None and pb.isConnected(self.client):
+            pb.disconnect(self.client)
+        self.client = None
