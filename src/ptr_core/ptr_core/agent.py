@@ -1,0 +1,245 @@
+"""The learning agent: networks, optimizers, one update step, exact save/load.
+
+The maths lives in ptr_core.algos; this class only wires modules and optimizers, steps them, and
+keeps everything needed for an exact resume (weights, optimizer moments, RNG streams, step).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ptr_core import checkpoint as ckpt
+from ptr_core.algos import awbc_loss, bc_loss, cql_losses
+from ptr_core.config import Config, parse_overrides
+from ptr_core.nets import Critic
+from ptr_core.policy import DeployablePolicy, PolicyNet, policy_fingerprint, weights_bytes
+
+Batch = dict[str, torch.Tensor]
+
+
+def _rng_state() -> dict[str, Any]:
+    return {'torch': torch.get_rng_state(), 'numpy': np.random.get_state(),
+            'python': random.getstate()}
+
+
+def _set_rng_state(s: dict[str, Any]) -> None:
+    torch.set_rng_state(s['torch'])
+    np.random.set_state(s['numpy'])
+    random.setstate(s['python'])
+
+
+class Agent:
+    """CQL / Cal-QL, BC or AW-BC on PTR's networks (`cfg.agent.algo`)."""
+
+    def __init__(self, cfg: Config, tasks: dict | None = None, target_task: str | None = None,
+                 device: str | None = None) -> None:
+        self.cfg = cfg
+        self.tasks, self.target_task = tasks, target_task
+        self.device = torch.device(device or cfg.train.device)
+        torch.manual_seed(cfg.train.seed)
+        algo = cfg.agent.algo
+        net = cfg.network
+        self.critic: Critic | None = Critic(net) if algo in ('cql', 'awbc') else None
+        self.policy = PolicyNet(cfg)
+        if net.shared_encoder and self.critic is not None:
+            self.policy.encoder = self.critic.encoder  # the same module: one set of weights
+        self.target: Critic | None = None
+        if algo == 'cql':
+            self.target = copy.deepcopy(self.critic)
+            self.target.requires_grad_(False)
+        self.frozen_policy: PolicyNet | None = None  # AW-BC: the critic's own actor
+        self.log_temp = nn.Parameter(torch.tensor(math.log(cfg.agent.init_temperature)))
+        self._to_device()
+        ac = cfg.agent
+        self.optimizers: dict[str, torch.optim.Optimizer] = {
+            'actor': torch.optim.Adam(self.policy.actor.parameters()
+                                      if net.shared_encoder and self.critic is not None
+                                      else self.policy.parameters(), lr=ac.policy_lr)}
+        if algo == 'cql':
+            self.optimizers['critic'] = torch.optim.Adam(self.critic.parameters(), lr=ac.q_lr)
+            if ac.auto_entropy:
+                self.optimizers['temperature'] = torch.optim.Adam([self.log_temp],
+                                                                  lr=ac.temperature_lr)
+        if algo == 'awbc':
+            self.critic.requires_grad_(False)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(cfg.train.seed + 1)
+        self.step = 0
+        self._step_t = torch.zeros((), dtype=torch.int64, device=self.device)
+        self._polyak_pairs = self._target_pairs()
+        self._step_fn = self._update_impl
+        if cfg.train.compile:
+            self._step_fn = torch.compile(self._update_impl)
+
+    # ---- construction helpers ---------------------------------------------------------------
+    def _to_device(self) -> None:
+        for m in (self.critic, self.target, self.policy):
+            if m is not None:
+                m.to(self.device)
+        self.log_temp.data = self.log_temp.data.to(self.device)
+
+    def _target_pairs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        if self.target is None:
+            return [], []
+        tgt = list(self.target.parameters())
+        src = list(self.critic.parameters())
+        return tgt, src
+
+    @property
+    def fingerprint(self) -> str:
+        """Architecture fingerprint of the deployable policy."""
+        return policy_fingerprint(self.cfg, self.policy)
+
+    # ---- learning ----------------------------------------------------------------------------
+    def _to(self, batch: Batch) -> Batch:
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def losses(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The total loss of one step and its metrics (no parameter change)."""
+        ac = self.cfg.agent
+        if ac.algo == 'cql':
+            actor = self.policy.actor
+            return cql_losses(self.critic, self.target, actor, self.log_temp, batch, ac,
+                              self.generator, self._step_t)
+        if ac.algo == 'bc':
+            return bc_loss(self.policy, batch)
+        return awbc_loss(self.policy, self.critic, batch, ac, self.generator, self.frozen_policy)
+
+    def _update_impl(self, batch: Batch) -> dict[str, torch.Tensor]:
+        total, metrics = self.losses(batch)
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        total.backward()
+        if self.cfg.agent.grad_clip > 0:
+            for opt in self.optimizers.values():
+                params = [p for g in opt.param_groups for p in g['params']]
+                metrics[f'grad_norm_{id(opt) % 1000}'] = nn.utils.clip_grad_norm_(
+                    params, self.cfg.agent.grad_clip)
+        for opt in self.optimizers.values():
+            opt.step()
+        if self.target is not None:
+            with torch.no_grad():
+                tgt, src = self._polyak_pairs
+                torch._foreach_lerp_(tgt, src, self.cfg.agent.polyak)
+        return metrics
+
+    def update_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One gradient step; metrics stay on the device (no host sync)."""
+        self.policy.train()
+        if self.critic is not None:
+            self.critic.train(self.cfg.agent.algo == 'cql')
+        metrics = self._step_fn(self._to(batch))
+        self.step += 1
+        self._step_t += 1
+        return metrics
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One gradient step; metrics as Python floats."""
+        return {k: float(v) for k, v in self.update_step(batch).items()}
+
+    @torch.no_grad()
+    def q_values(self, batch: Batch) -> torch.Tensor:
+        """min_e Q_e(s, a) of the batch's own actions, (B,), in eval mode."""
+        if self.critic is None:
+            raise ValueError(f'q_values: algo {self.cfg.agent.algo!r} has no critic')
+        self.critic.eval()
+        b = self._to(batch)
+        q = self.critic(b['image'], b['state'], b['task'], b['action'])
+        return q.min(dim=0).values
+
+    # ---- policy ------------------------------------------------------------------------------
+    def policy_state_bytes(self, version: int = 0) -> bytes:
+        """The deployable policy's weights for ptr/policy_weights (DeployablePolicy format)."""
+        return weights_bytes(self.policy, self.fingerprint, version)
+
+    def deployable(self, task: str | int | None = None) -> DeployablePolicy:
+        net = PolicyNet(self.cfg)
+        net.load_state_dict({k: v.detach().cpu() for k, v in self.policy.state_dict().items()})
+        return DeployablePolicy(self.cfg, net, self.tasks, task, self.target_task, 'cpu',
+                                self.step)
+
+    # ---- persistence -------------------------------------------------------------------------
+    def state(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        payload = {
+            'format': ckpt.AGENT_FORMAT, 'config': self.cfg.to_dict(), 'tasks': self.tasks,
+            'target_task': self.target_task, 'step': self.step,
+            'policy_fingerprint': self.fingerprint,
+            'actor': self.policy.state_dict(),
+            'critic': self.critic.state_dict() if self.critic is not None else None,
+            'target': self.target.state_dict() if self.target is not None else None,
+            'frozen_policy': (self.frozen_policy.state_dict()
+                              if self.frozen_policy is not None else None),
+            'log_temp': self.log_temp.detach().clone(),
+            'optimizers': {k: o.state_dict() for k, o in self.optimizers.items()},
+            'rng': _rng_state() | {'generator': self.generator.get_state()},
+            'extra': extra or {},
+        }
+        return payload
+
+    def save(self, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+        """Atomic, self-describing checkpoint (config, task registry, fingerprint, all state)."""
+        return ckpt.save(path, self.state(extra))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, overrides: list[str] | None = None,
+             device: str | None = None, restore_rng: bool = True) -> 'Agent':
+        """Rebuild from a checkpoint; `overrides` may change training settings, not the network."""
+        payload = ckpt.load(path, ckpt.AGENT_FORMAT)
+        cfg = Config.from_dict(payload['config'], f'{path}: config')
+        net_before = cfg.to_dict()['network']
+        if overrides:
+            parse_overrides(cfg, overrides)
+            if cfg.to_dict()['network'] != net_before:
+                raise ckpt.CheckpointError(f'{path}: network.*: a loaded agent keeps its '
+                                           f'architecture; drop the network overrides')
+        agent = cls(cfg, payload.get('tasks'), payload.get('target_task'), device)
+        agent.load_state(payload, str(path), restore_rng)
+        return agent
+
+    def load_state(self, payload: dict[str, Any], where: str = 'checkpoint',
+                   restore_rng: bool = True) -> None:
+        if payload.get('policy_fingerprint') not in (None, self.fingerprint):
+            raise ckpt.CheckpointError(f'{where}: policy_fingerprint: expected '
+                                       f'{self.fingerprint}, got {payload["policy_fingerprint"]}')
+        self.policy.load_state_dict(payload['actor'])
+        if self.critic is not None and payload.get('critic') is not None:
+            self.critic.load_state_dict(payload['critic'])
+        if self.target is not None and payload.get('target') is not None:
+            self.target.load_state_dict(payload['target'])
+        if payload.get('frozen_policy') is not None:
+            self.frozen_policy = PolicyNet(self.cfg).to(self.device)
+            self.frozen_policy.load_state_dict(payload['frozen_policy'])
+            self.frozen_policy.requires_grad_(False)
+        with torch.no_grad():
+            self.log_temp.copy_(payload['log_temp'])
+        for k, opt in self.optimizers.items():
+            if k in payload.get('optimizers', {}):
+                opt.load_state_dict(payload['optimizers'][k])
+        self.step = int(payload['step'])
+        self._step_t.fill_(self.step)
+        if restore_rng:
+            _set_rng_state(payload['rng'])
+            self.generator.set_state(payload['rng']['generator'])
+
+    def load_frozen_critic(self, path: str | os.PathLike) -> None:
+        """AW-BC: take the critic (and its actor, for max-estimation) from a CQL checkpoint."""
+        payload = ckpt.load(path, ckpt.AGENT_FORMAT)
+        src = Config.from_dict(payload['config'], f'{path}: config')
+        if src.to_dict()['network'] != self.cfg.to_dict()['network']:
+            raise ckpt.CheckpointError(f'{path}: network: the Q checkpoint was built with a '
+                                       f'different network config than this AW-BC run')
+        if payload.get('critic') is None:
+            raise ckpt.CheckpointError(f'{path}: critic: expected a CQL checkpoint, found none')
+        self.critic.load_state_dict(payload['critic'])
+        self.critic.requires_grad_(False)
+        self.frozen_policy = PolicyNet(self.cfg).to(self.device)
+        self.frozen_policy.load_state_dict(payload['actor'])
+        self.frozen_policy.requires_grad_(False).eval()

@@ -1,0 +1,86 @@
+"""Self-describing, atomically written checkpoints (config, task registry, fingerprint, weights).
+
+Why: a checkpoint is the hand-off between pre-training, fine-tuning, evaluation, the trainer node
+and the policy node; each must rebuild the exact network from the file alone, and a crash while
+writing must never leave a truncated file under the final name.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ptr_core.atomic import atomic_path
+
+AGENT_FORMAT = 'ptr-agent/1'
+POLICY_FORMAT = 'ptr-policy/1'
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable or of the wrong kind (message names the file)."""
+
+
+def fingerprint(arch: dict[str, Any], module: nn.Module) -> str:
+    """sha256 of the architecture config and every parameter's name and shape (16 hex chars)."""
+    shapes = sorted((k, list(v.shape)) for k, v in module.state_dict().items())
+    blob = json.dumps({'arch': arch, 'shapes': shapes}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def to_bytes(payload: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return buf.getvalue()
+
+
+def from_bytes(data: bytes, where: str = 'checkpoint') -> dict[str, Any]:
+    try:
+        return torch.load(io.BytesIO(data), map_location='cpu', weights_only=False)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for corrupt data
+        raise CheckpointError(f'{where}: unreadable checkpoint ({type(e).__name__}: {e})') from None
+
+
+def save(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write `payload` to `path` atomically (temp file + fsync + rename)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, 'wb') as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+    return path
+
+
+def load(path: str | os.PathLike, expect_format: str | tuple[str, ...] | None = None
+         ) -> dict[str, Any]:
+    """Read a checkpoint; raise CheckpointError naming the file on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'{path}: checkpoint not found')
+    payload = from_bytes(path.read_bytes(), str(path))
+    fmt = payload.get('format') if isinstance(payload, dict) else None
+    wanted = (expect_format,) if isinstance(expect_format, str) else expect_format
+    if wanted is not None and fmt not in wanted:
+        raise CheckpointError(f'{path}: format: expected {" or ".join(wanted)}, got {fmt!r}')
+    return payload
+
+
+def latest(run_dir: str | os.PathLike) -> Path | None:
+    """Newest RUN/checkpoints/step_<n>.pt by step number, or None."""
+    ckpts = list(Path(run_dir, 'checkpoints').glob('step_*.pt'))
+    steps = [(int(p.stem.split('_')[1]), p) for p in ckpts if p.stem.split('_')[1].isdigit()]
+    return max(steps)[1] if steps else None
+
+
+def export_policy(agent_ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Write the policy-only part of an agent checkpoint (what a robot needs, nothing more)."""
+    payload = load(agent_ckpt, AGENT_FORMAT)
+    return save(out, {k: payload[k] for k in ('config', 'tasks', 'target_task', 'step',
+                                                 'policy_fingerprint')}
+                | {'format': POLICY_FORMAT, 'actor': payload['actor']})
