@@ -163,13 +163,19 @@ class TaskDataset:
                           success=e.success, meta=dict(e.meta))
 
     def split_indices(self, split: str | None, val_fraction: float = 0.1) -> list[int]:
-        """Deterministic per-task split: every round(1/val_fraction)-th episode is validation."""
+        """Deterministic per-task split: every round(1/val_fraction)-th episode is validation.
+
+        An episode whose meta names its split (meta['split']) keeps that split instead.
+        """
         if split is None:
             return list(range(len(self)))
         if split not in ('train', 'val'):
             raise ValueError(f"split: expected 'train', 'val' or None, got {split!r}")
         every = max(2, round(1.0 / val_fraction)) if val_fraction > 0 else 0
-        is_val = [every > 0 and (i % every) == every - 1 for i in range(len(self))]
+        # Bridge's train/val folders survive conversion through meta['split'].
+        is_val = [e.meta['split'] == 'val' if e.meta.get('split') in ('train', 'val')
+                  else every > 0 and (i % every) == every - 1
+                  for i, e in enumerate(self.episodes)]
         return [i for i, v in enumerate(is_val) if v == (split == 'val')]
 
     def __iter__(self) -> Iterator[Trajectory]:
