@@ -3,32 +3,17 @@ import numpy as np
 import torch
 
 from ptr_core.agent import Agent
-from ptr_core.config import preset
-from ptr_core.data import DatasetWriter, Trajectory
+from ptr_core.data import DatasetWriter
 from ptr_core.tasks import TaskRegistry
 from ptr_trainer.online import build_trainer, OnlineConfig
+from ptr_trainer.testing import random_episode, tiny_config
 
 torch.set_num_threads(1)
 SIZE = 32
 
 
-def tiny_config():
-    cfg = preset('ptr_sim_cpu')
-    n = cfg.network
-    n.image_size, n.impala_channels, n.bottleneck_dim = SIZE, (4, 8), 32
-    n.q_hidden, n.policy_hidden, n.num_tasks = (32, 32), (32, 32), 4
-    cfg.train.batch_size = 16
-    cfg.agent.cql_alpha = 5.0
-    return cfg
-
-
 def traj(task, seed, length=5, success=False):
-    rng = np.random.default_rng(seed)
-    r = np.zeros(length, np.float32)
-    r[-1] = float(success)
-    return Trajectory.from_arrays(rng.integers(0, 255, (length + 1, SIZE, SIZE, 3), np.uint8),
-                                  rng.random((length + 1, 7)), rng.uniform(-1, 1, (length, 7)),
-                                  r, r > 0, task=task, success=success)
+    return random_episode(task, seed, length, success, SIZE)
 
 
 def test_build_trainer_end_to_end(tmp_path):

@@ -1,0 +1,165 @@
+"""Trainer node: episodes in (ptr/episode), CQL updates, signed weights out (ptr/policy_weights).
+
+Subscribes  ptr/episode       std_msgs/String JSON announcement (ptr_trainer.episode_io)
+            ptr/episode_data  std_msgs/UInt8MultiArray chunks (inline transfer: no shared disk)
+Publishes   ptr/policy_weights std_msgs/UInt8MultiArray signed packets (ptr_core.weights: version,
+                              fingerprint, sha256, HMAC), reliable + transient local
+            ptr/trainer_status std_msgs/String JSON {episodes, env_steps, updates, version, ...}
+All learning happens on one worker thread that owns the OnlineTrainer; callbacks only verify
+episodes (sha256) and queue them, so DDS keeps flowing while a long batch of updates runs.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import threading
+
+PARAMETERS: dict[str, object] = {
+    'agent_ckpt': '',  # fine-tuned agent checkpoint (ptr finetune) to continue online
+    'prior_data': '',  # prior (Bridge / multi-task sim) dataset root
+    'prior_tasks': '',  # comma-separated prior tasks ('' = every task the agent knows)
+    'target_data': '',  # dataset root holding the target demos
+    'target_task': 'OpenDoor',  # task being fine-tuned
+    'online_dir': '',  # on-disk online buffer (survives restarts)
+    'checkpoint_dir': '',  # agent checkpoints during online training ('' = none)
+    'beta': [0.35, 0.15, 0.5],  # batch fractions: prior / target demos / online (PTR App. F)
+    'utd': 10.0,  # gradient updates per environment step (PTR V-F)
+    'publish_every': 100,  # K: new weights version every K updates
+    'batch_size': 64,  # transitions per update
+    'cql_alpha': 0.5,  # CQL alpha online (PTR App. F)
+    'calql': True,  # Cal-QL lower bound on the regularizer (PTR App. F)
+    'weights_key': '',  # HMAC key shared with the policy node ('' = $PTR_WEIGHTS_KEY)
+    'chunk_size': 0,  # split weight packets above this many bytes (0 = one packet)
+    'seed': 0,  # sampling seed
+}
+
+
+def main(args: list[str] | None = None) -> int:
+    from ptr_bringup.nodeutil import declare, run
+    from ptr_bringup.qos import event_qos, latched_qos
+    from ptr_core import rosmsg, weights
+    from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+    from rclpy.node import Node
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String, UInt8MultiArray
+
+    from ptr_trainer.episode_io import (Announcement, ChunkAssembler, EpisodeError, read_episode,
+                                        verify_bytes)
+    from ptr_trainer.online import build_trainer, OnlineConfig
+
+    class TrainerNode(Node):
+        def __init__(self) -> None:
+            super().__init__('trainer_node')
+            p = declare(self, PARAMETERS)
+            for key in ('agent_ckpt', 'prior_data', 'target_data', 'online_dir'):
+                if not p[key]:
+                    raise ValueError(f'parameter {key}: expected a path, got ""')
+            self.key = weights.resolve_key(p['weights_key'])
+            self.chunk_size = int(p['chunk_size'])
+            cfg = OnlineConfig(beta=tuple(float(b) for b in p['beta']), utd=float(p['utd']),
+                               publish_every=int(p['publish_every']),
+                               batch_size=int(p['batch_size']),
+                               cql_alpha=float(p['cql_alpha']), calql=bool(p['calql']),
+                               seed=int(p['seed']))
+            prior_tasks = [t.strip() for t in str(p['prior_tasks']).split(',') if t.strip()]
+            self.trainer = build_trainer(p['agent_ckpt'], p['prior_data'], p['target_data'],
+                                         p['target_task'], p['online_dir'], cfg,
+                                         prior_tasks or None, self.publish_weights,
+                                         p['checkpoint_dir'] or None)
+            self.fingerprint = self.trainer.agent.fingerprint
+            depth = 1 if self.chunk_size <= 0 else 256
+            self.pub_weights = self.create_publisher(UInt8MultiArray, 'ptr/policy_weights',
+                                                     latched_qos(depth))
+            self.pub_status = self.create_publisher(String, 'ptr/trainer_status', latched_qos())
+            group = MutuallyExclusiveCallbackGroup()
+            self.create_subscription(String, 'ptr/episode', self.on_episode, event_qos(100),
+                                     callback_group=group)
+            keep_all = QoSProfile(history=HistoryPolicy.KEEP_ALL,
+                                  reliability=ReliabilityPolicy.RELIABLE)
+            self.create_subscription(UInt8MultiArray, 'ptr/episode_data', self.on_chunk,
+                                     keep_all, callback_group=group)
+            self.assembler = ChunkAssembler()
+            self.waiting_ann: dict[str, Announcement] = {}
+            self.waiting_data: dict[str, bytes] = {}
+            self.seen: set[str] = set()
+            self.episodes: queue.Queue = queue.Queue()
+            self.stop = threading.Event()
+            self.worker = threading.Thread(target=self.work, name='trainer', daemon=True)
+            self.worker.start()
+            self.get_logger().info(f'trainer ready: {p["agent_ckpt"]} -> {p["target_task"]}, '
+                                   f'beta {list(cfg.beta)}, utd {cfg.utd:g}, '
+                                   f'K {cfg.publish_every}')
+
+        # ---- episodes in ----------------------------------------------------------------------
+        def on_episode(self, msg) -> None:
+            try:
+                ann = Announcement.from_json(msg.data)
+                if ann.sha256 in self.seen:
+                    return
+                if ann.transfer == 'file':
+                    self.accept(ann, read_episode(ann))
+                elif ann.sha256 in self.waiting_data:
+                    data = self.waiting_data.pop(ann.sha256)
+                    self.accept(ann, verify_bytes(ann, data, 'ptr/episode_data'))
+                else:
+                    self.waiting_ann[ann.sha256] = ann
+            except EpisodeError as e:
+                self.get_logger().error(f'episode refused: {e}')
+
+        def on_chunk(self, msg) -> None:
+            try:
+                done = self.assembler.add(rosmsg.uint8_to_bytes(msg))
+                if done is None:
+                    return
+                digest, data = done
+                if digest in self.waiting_ann:
+                    ann = self.waiting_ann.pop(digest)
+                    self.accept(ann, verify_bytes(ann, data, 'ptr/episode_data'))
+                elif digest not in self.seen:
+                    self.waiting_data[digest] = data
+                    while len(self.waiting_data) > 8:
+                        self.waiting_data.pop(next(iter(self.waiting_data)))
+            except EpisodeError as e:
+                self.get_logger().error(f'episode refused: {e}')
+
+        def accept(self, ann: Announcement, traj) -> None:
+            self.seen.add(ann.sha256)
+            self.episodes.put(traj)
+
+        # ---- learning (worker thread) ------------------------------------------------------
+        def work(self) -> None:
+            t = self.trainer
+            while not self.stop.is_set():
+                try:
+                    traj = self.episodes.get(timeout=0.2)
+                except queue.Empty:
+                    if t.pending:
+                        t.train(max_updates=1)
+                    continue
+                pending = t.add_episode(traj)
+                self.get_logger().info(f'episode {t.episodes}: {len(traj)} steps, return '
+                                       f'{float(traj.rewards.sum()):g}, {pending} updates due')
+                # Drain the queue between small slices of updates so no episode waits long.
+                while t.pending and self.episodes.empty() and not self.stop.is_set():
+                    t.train(max_updates=10)
+                self.pub_status.publish(String(data=json.dumps(t.summary())))
+
+        def publish_weights(self, version: int, payload: bytes) -> None:
+            packets = weights.encode(payload, version, self.fingerprint, self.key,
+                                     self.chunk_size)
+            for packet in packets:
+                self.pub_weights.publish(rosmsg.bytes_to_uint8(packet, UInt8MultiArray()))
+            self.get_logger().info(f'published weights v{version} ({len(payload)} bytes, '
+                                   f'{len(packets)} packet(s)) after {self.trainer.updates} '
+                                   f'updates')
+
+        def close(self) -> None:
+            self.stop.set()
+            self.worker.join(timeout=5.0)
+
+    return run(TrainerNode, args, threads=2)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The trainer node as its own process over real DDS: file and inline episodes in, signed
+weights out, which a DeployablePolicy accepts."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from ptr_core.agent import Agent
+from ptr_core.data import DatasetWriter
+from ptr_core.tasks import TaskRegistry
+
+from ptr_trainer.testing import random_episode as traj, tiny_config
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+torch.set_num_threads(1)
+KEY = 'test-key-123'
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
+    ckpt = Agent(tiny_config(), reg.to_dict(), 'OpenDoor').save(tmp_path / 'ft.pt')
+    with DatasetWriter(tmp_path / 'prior') as w:
+        for i in range(3):
+            w.add(traj('CloseDrawer', i, success=True))
+    with DatasetWriter(tmp_path / 'demos') as w:
+        w.add(traj('OpenDoor', 10, success=True))
+    return tmp_path, ckpt
+
+
+def test_trainer_node_file_and_inline(setup):
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String, UInt8MultiArray
+
+    from ptr_bringup.qos import event_qos, latched_qos
+    from ptr_core import rosmsg, weights
+    from ptr_core.policy import DeployablePolicy
+    from ptr_trainer.episode_io import chunk_payload, write_episode
+
+    tmp, ckpt = setup
+    domain = 60 + os.getpid() % 60
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PTR_WEIGHTS_KEY=KEY)
+    cmd = [sys.executable, '-m', 'ptr_trainer.trainer_node', '--ros-args',
+           '-p', f'agent_ckpt:={ckpt}', '-p', f'prior_data:={tmp / "prior"}',
+           '-p', f'target_data:={tmp / "demos"}', '-p', f'online_dir:={tmp / "online"}',
+           '-p', 'utd:=2.0', '-p', 'publish_every:=4', '-p', 'batch_size:=16',
+           '-p', 'chunk_size:=20000']
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain)
+    try:
+        node = rclpy.create_node('test_trainer', context=ctx)
+        ex = SingleThreadedExecutor(context=ctx)
+        ex.add_node(node)
+        packets = []
+        node.create_subscription(UInt8MultiArray, 'ptr/policy_weights',
+                                 lambda m: packets.append(rosmsg.uint8_to_bytes(m)),
+                                 latched_qos(256))
+        pub_ann = node.create_publisher(String, 'ptr/episode', event_qos(100))
+        pub_data = node.create_publisher(UInt8MultiArray, 'ptr/episode_data', QoSProfile(
+            history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE))
+
+        def spin_until(cond, timeout):
+            end = time.monotonic() + timeout
+            while not cond() and time.monotonic() < end and proc.poll() is None:
+                ex.spin_once(timeout_sec=0.1)
+            return cond()
+
+        assert spin_until(lambda: pub_ann.get_subscription_count() > 0
+                          and pub_data.get_subscription_count() > 0, 60), \
+            proc.stdout.read().decode() if proc.poll() is not None else 'no subscriber'
+        # 1) a file episode: 4 steps x utd 2 = 8 updates -> versions 1 and 2.
+        ann, _ = write_episode(tmp / 'episodes', traj('OpenDoor', 50, length=4), 'ep1')
+        pub_ann.publish(String(data=ann.to_json()))
+        asm = weights.ChunkAssembler()
+        versions = []
+
+        def collect():
+            while packets:
+                done = asm.add(weights.decode(packets.pop(0), KEY.encode()))
+                if done is not None:
+                    versions.append(done)
+            return versions
+        assert spin_until(lambda: len(collect()) >= 2, 60)
+        # 2) an inline episode (chunks first, announcement after): 3 steps -> 6 more updates.
+        ann2, data2 = write_episode(tmp / 'elsewhere', traj('OpenDoor', 51, length=3), 'ep2',
+                                    transfer='inline')
+        (tmp / 'elsewhere' / 'ep2.npz').unlink()  # the trainer must not need the file
+        for chunk in chunk_payload(data2, 30000):
+            pub_data.publish(rosmsg.bytes_to_uint8(chunk, UInt8MultiArray()))
+        pub_ann.publish(String(data=ann2.to_json()))
+        assert spin_until(lambda: len(collect()) >= 3, 60)
+        assert [v.version for v in versions[:3]] == [1, 2, 3]
+        policy = DeployablePolicy.load(ckpt)
+        assert versions[2].fingerprint == policy.fingerprint
+        assert policy.load_state_bytes(versions[2].payload) == 3
+        # The online buffer on disk holds both episodes.
+        shards = sorted((tmp / 'online' / 'OpenDoor').iterdir())
+        assert len(shards) == 2
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0].decode()
+        rclpy.shutdown(context=ctx)
+    assert proc.returncode == 0, out
+    assert 'published weights v3' in out
