@@ -16,10 +16,17 @@ def test_pairs_only_matching_stamps():
     assert p.latest is None  # state of another tick
     p.add_state(10, np.ones(7, np.float32))
     assert p.latest.stamp_ns == 10 and p.latest.state[0] == 1
-    p.add_state(None, np.full(7, 2, np.float32))  # untagged state pairs with the newest image
-    assert p.latest.stamp_ns == 10  # not newer: kept
+    p.add_state(20, np.full(7, 2, np.float32))  # state first, image second
+    assert p.latest.stamp_ns == 10
     p.add_image(20, np.ones((2, 2, 3), np.uint8))
     assert p.latest.stamp_ns == 20 and p.latest.state[0] == 2
+
+
+def test_untagged_states_pair_with_newest_image():
+    p = ObservationPairer()
+    p.add_image(10, np.zeros((2, 2, 3), np.uint8))
+    p.add_state(None, np.full(7, 3, np.float32))
+    assert p.latest.stamp_ns == 10 and p.latest.state[0] == 3
 
 
 def test_wait_newer_blocks_until_a_fresh_pair():
