@@ -84,3 +84,37 @@ def test_pose_roundtrip_and_quaternion():
 def test_bad_joint_vector_is_named():
     with pytest.raises(ValueError, match='thetas: expected shape'):
         K.wx250s_fk(np.zeros(5))
+
+
+def test_space_jacobian_matches_finite_differences_of_fk():
+    q = np.array([0.3, -0.4, 0.5, 0.2, 1.1, -0.3])
+    J = K.jacobian_space(K.WX250S_SLIST, q)
+    T = K.wx250s_fk(q)
+    eps = 1e-6
+    for i in range(6):
+        dq = np.zeros(6)
+        dq[i] = eps
+        dT = (K.wx250s_fk(q + dq) - T) / eps
+        twist = dT @ np.linalg.inv(T)  # [V_s] = dT T^-1
+        np.testing.assert_allclose([twist[2, 1], twist[0, 2], twist[1, 0]], J[:3, i], atol=1e-5)
+        np.testing.assert_allclose(twist[:3, 3], J[3:, i], atol=1e-5)
+
+
+def test_ik_reaches_fk_poses_from_a_nearby_seed():
+    rng = np.random.default_rng(3)
+    lower = np.array([-3.14, -1.88, -2.14, -3.14, -1.74, -3.14])
+    upper = np.array([3.14, 1.98, 1.6, 3.14, 2.14, 3.14])
+    for _ in range(30):
+        q = rng.uniform(0.6 * lower, 0.6 * upper)
+        T = K.wx250s_fk(q)
+        q2, err = K.wx250s_ik(T, q + rng.normal(0, 0.05, 6), lower, upper)
+        T2 = K.wx250s_fk(q2)
+        assert err < 1e-4 and np.linalg.norm(T2[:3, 3] - T[:3, 3]) < 1e-4
+        assert K.rotation_angle(T[:3, :3], T2[:3, :3]) < 1e-3
+
+
+def test_log_rotation_inverts_axis_angle():
+    for axis, angle in [((0, 0, 1), 0.7), ((1, 1, 0), 2.0), ((0, 1, 0), 1e-10)]:
+        w = np.asarray(axis, float) / np.linalg.norm(axis) * angle
+        np.testing.assert_allclose(K.log_rotation(K.screw_exp(np.r_[w / angle, 0, 0, 0], angle)
+                                                  [:3, :3]), w, atol=1e-9)

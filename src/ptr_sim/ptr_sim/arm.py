@@ -1,6 +1,6 @@
 """The simulated wx250s: Bridge-style end-effector delta control solved by PyBullet IK.
 
-Why this shape: one IK solve per 5 Hz control step and joint position motors during the 48 physics
+Why this shape: one IK solve (Newton on the PoE model, ptr_core.kinematics) per 5 Hz control step and joint position motors during the 48 physics
 substeps keep an env step near the cost of the physics alone (DESIGN.md s6: >= 150 steps/s).
 The commanded pose is tracked internally (not re-read from the arm) so a zero action holds still
 instead of letting gravity sag accumulate; it is re-anchored when the arm is blocked far from it.
@@ -11,7 +11,8 @@ import numpy as np
 import pybullet as pb
 
 from ptr_core.constants import denormalize_action
-from ptr_core.kinematics import ARM_JOINTS, matrix_to_rpy, quat_to_matrix
+from ptr_core.kinematics import (ARM_JOINTS, matrix_to_rpy, quat_to_matrix, wx250s_ik,
+                                  xyzrpy_to_pose)
 from ptr_sim.robot_model import urdf_path
 
 FINGER_MIN, FINGER_MAX = 0.015, 0.037  # left finger travel (m); right finger mirrors it
@@ -39,15 +40,8 @@ class Arm:
         self.arm = [by_name[j] for j in ARM_JOINTS]
         self.fingers = [by_name['left_finger'], by_name['right_finger']]
         self.ee = next(i[0] for i in info if i[12].decode().endswith('ee_gripper_link'))
-        self.movable = [i[0] for i in info if i[2] != pb.JOINT_FIXED]
-        self.lower = [info[j][8] for j in self.movable]
-        self.upper = [info[j][9] for j in self.movable]
-        for j in self.movable:  # the continuous gripper prop joint has no range
-            k = self.movable.index(j)
-            if self.upper[k] < self.lower[k]:
-                self.lower[k], self.upper[k] = -np.pi, np.pi
-        self.ranges = [u - lo for u, lo in zip(self.upper, self.lower)]
-        self._arm_pos = [self.movable.index(j) for j in self.arm]
+        self.arm_lower = np.array([info[j][8] for j in self.arm])
+        self.arm_upper = np.array([info[j][9] for j in self.arm])
         for j in self.fingers:
             pb.changeDynamics(self.body, j, lateralFriction=2.0, spinningFriction=0.01,
                               physicsClientId=client)
@@ -59,22 +53,18 @@ class Arm:
     def _home_configuration(self) -> np.ndarray:
         for j, q in zip(self.arm, [0, -0.3, 0.3, 0, 1.2, 0]):
             pb.resetJointState(self.body, j, q, physicsClientId=self.client)
-        q = None
-        for _ in range(20):  # converge from a fixed seed: deterministic
-            q = self.solve_ik(HOME_XYZ, HOME_RPY, iterations=100)
-            for j, v in zip(self.arm, q):
-                pb.resetJointState(self.body, j, v, physicsClientId=self.client)
-        return np.asarray(q)
+        q = self.solve_ik(HOME_XYZ, HOME_RPY, iterations=50)  # from a fixed seed: deterministic
+        for j, v in zip(self.arm, q):
+            pb.resetJointState(self.body, j, v, physicsClientId=self.client)
+        return q
 
-    def solve_ik(self, xyz: np.ndarray, rpy: np.ndarray, iterations: int = 20) -> np.ndarray:
-        rest = [pb.getJointState(self.body, j, physicsClientId=self.client)[0]
-                for j in self.movable]
-        sol = pb.calculateInverseKinematics(
-            self.body, self.ee, list(xyz), pb.getQuaternionFromEuler(list(rpy)),
-            lowerLimits=self.lower, upperLimits=self.upper, jointRanges=self.ranges,
-            restPoses=rest, maxNumIterations=iterations, residualThreshold=1e-5,
-            physicsClientId=self.client)
-        return np.array([sol[k] for k in self._arm_pos])
+    def solve_ik(self, xyz: np.ndarray, rpy: np.ndarray, iterations: int = 8) -> np.ndarray:
+        """Joint targets for an EE pose, Newton IK on the PoE model seeded at the current joints."""
+        q0 = np.array([pb.getJointState(self.body, j, physicsClientId=self.client)[0]
+                       for j in self.arm])
+        q, _ = wx250s_ik(xyzrpy_to_pose(np.concatenate([xyz, rpy])), q0, self.arm_lower,
+                         self.arm_upper, iterations=iterations)
+        return q
 
     def reset(self, gripper: float = 1.0) -> None:
         """Teleport to home with zero velocities, motors aimed at home."""

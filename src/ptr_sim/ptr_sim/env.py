@@ -12,6 +12,9 @@ from ptr_sim import tasks as T
 from ptr_sim.camera import Camera, CameraConfig
 from ptr_sim.scene import PHYSICS_HZ, World
 
+# [x, y, z] within the arm's reach (m), [roll, pitch, yaw] (rad), gripper opening [0, 1].
+STATE_LOW = np.array([-1, -1, -1, -np.pi, -np.pi, -np.pi, 0], np.float32)
+STATE_HIGH = np.array([1, 1, 1, np.pi, np.pi, np.pi, 1], np.float32)
 SUBSTEPS = int(round(PHYSICS_HZ / CONTROL_HZ))  # 48 physics steps per 5 Hz control step
 
 
@@ -34,7 +37,7 @@ class WidowXEnv(gym.Env):
         s = self.image_size
         self.observation_space = spaces.Dict({
             'image': spaces.Box(0, 255, (s, s, 3), np.uint8),
-            'state': spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float32),
+            'state': spaces.Box(STATE_LOW, STATE_HIGH, (STATE_DIM,), np.float32),
         })
         self.action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         self._default_seed = seed
