@@ -52,16 +52,21 @@ def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: i
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as e:  # noqa: BLE001 - a node crash must say why in one line and exit 1
+        if not rclpy.ok():
+            return _close(node, executor)  # a callback raced the SIGINT/SIGTERM shutdown
         name = node.get_name() if node is not None else 'node'
         print(f'{name}: {type(e).__name__}: {e}', file=sys.stderr, flush=True)
         code = 1
-    finally:
-        close = getattr(node, 'close', None)
-        if callable(close):
-            close()
-        if node is not None:
-            node.destroy_node()
-        executor.shutdown(timeout_sec=1.0)
-        if rclpy.ok():
-            rclpy.shutdown()
+    return _close(node, executor, code)
+
+
+def _close(node: Node | None, executor: Any, code: int = 0) -> int:
+    close = getattr(node, 'close', None)
+    if callable(close):
+        close()
+    if node is not None:
+        node.destroy_node()
+    executor.shutdown(timeout_sec=1.0)
+    if rclpy.ok():
+        rclpy.shutdown()
     return code

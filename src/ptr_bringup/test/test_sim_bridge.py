@@ -53,7 +53,7 @@ def test_clamp_rejects_bad_actions_and_clips():
     assert r.reason == '' and r.action.dtype == np.float32
 
 
-def test_session_steps_until_done_then_refuses_until_reset():
+def test_session_reports_episode_end_and_keeps_stepping_until_reset():
     env = RecordingEnv(succeed_at=2)
     s = SimSession(env, seed=10)
     assert s.task == 'OpenDoor'
@@ -64,9 +64,9 @@ def test_session_steps_until_done_then_refuses_until_reset():
     np.testing.assert_allclose(env.actions[-1][0], 1.0)  # the env got the clamped action
     out, _ = s.step(np.zeros(7))
     assert out.success and out.terminated and out.reward == 1.0
-    refused, _ = s.step(np.zeros(7))
-    assert refused is None and len(env.actions) == 2
+    after, _ = s.step(np.zeros(7))  # the reset policy still drives the arm after the end
+    assert after.step == 3 and len(env.actions) == 3
     second = s.reset()
     assert second.episode == 1
     assert env.seeds == [10, 11]  # one seed per episode: reproducible, not repeated
-    assert s.ticks == 2
+    assert s.ticks == 3

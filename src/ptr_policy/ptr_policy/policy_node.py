@@ -86,7 +86,7 @@ class PolicyNode(Node):
         self.create_subscription(Float32MultiArray, 'robot/state', self.on_state, sensor_qos(),
                                  callback_group=control)
         self.create_subscription(UInt8MultiArray, 'ptr/policy_weights', self.on_weights,
-                                 latched_qos(16), callback_group=loading)
+                                 latched_qos(256), callback_group=loading)
         self.create_service(SetBool, 'ptr/policy_enable', self.on_enable, callback_group=control)
         if not self.lockstep:
             self.create_timer(1.0 / float(p['control_hz']), self.on_timer, callback_group=control)

@@ -69,8 +69,9 @@ class StepOutcome:
 class SimSession:
     """Episodes over a gymnasium env: reset, step with clamped actions, sim time in control ticks.
 
-    After an episode ends, further actions are refused (returns None) until `reset()`: the episode
-    manager decides when the next one starts, exactly as on the real arm.
+    An episode's end (success or horizon) is reported, not enforced: the arm keeps taking actions
+    (the reset policy drives it back after an episode), and the episode manager decides when the
+    next one starts by calling `reset()`, exactly as on the real arm.
     """
 
     def __init__(self, env: Any, seed: int | None = None, action_limit: float = 1.0) -> None:
@@ -95,12 +96,10 @@ class SimSession:
                                 False, False, 0, self.episode)
         return self.last
 
-    def step(self, action: Any) -> tuple[StepOutcome | None, ClampResult]:
+    def step(self, action: Any) -> tuple[StepOutcome, ClampResult]:
         if self.last is None:
             raise RuntimeError('SimSession.step before reset')
         clamp = clamp_action(action, self.last.state, self.action_limit)
-        if self.last.done:
-            return None, clamp
         obs, reward, terminated, truncated, info = self.env.step(clamp.action)
         self.ticks += 1
         self.last = StepOutcome(obs['image'], np.asarray(obs['state'], np.float32),

@@ -13,8 +13,9 @@ Clock modes:
   the action carry it in their layout label (ptr_core.rosmsg.tag_stamp), so an action is applied to
   the observation it was computed from; an untagged action (teleop) is accepted as is. While
   waiting, the current observation is re-sent every `resend_s` seconds so that a late subscriber
-  or a lost best-effort frame cannot stall the loop. After an episode ends, actions are refused until
-  robot/reset is called.
+  or a lost best-effort frame cannot stall the loop.
+The end of an episode (success or horizon) is reported on sim/status, not enforced: the arm keeps
+moving (the reset policy drives it after an episode) until robot/reset starts the next episode.
 """
 from __future__ import annotations
 
@@ -55,12 +56,12 @@ def make_camera(offset: list[float]):
     from ptr_sim import CameraConfig
     cam = CameraConfig()
     fields = {f.name for f in dataclasses.fields(cam)}
-    for name in ('target', 'eye', 'position'):
+    for name in ('eye', 'position', 'target'):
         if name in fields:
             base = np.asarray(getattr(cam, name), dtype=float)
             moved = tuple(float(v) for v in base + np.asarray(offset, dtype=float))
             return dataclasses.replace(cam, **{name: moved})
-    raise ValueError(f'camera_offset: CameraConfig has none of target/eye/position ({fields})')
+    raise ValueError(f'camera_offset: CameraConfig has none of eye/position/target ({fields})')
 
 
 class SimBridgeNode(Node):
@@ -145,10 +146,6 @@ class SimBridgeNode(Node):
         out, clamp = self.session.step(action)
         if clamp.reason and self.warn('clamp'):
             self.get_logger().warn(f'robot/action: {clamp.reason}')
-        if out is None:
-            if self.warn('done'):
-                self.get_logger().info('episode over: actions ignored until robot/reset')
-            return
         self.stamp_ns = self._now_ns()
         self._publish(out)
         self._announce(out)
@@ -171,10 +168,6 @@ class SimBridgeNode(Node):
 
     def _tick(self) -> None:
         last = self.session.last
-        if last is not None and last.done:
-            self.stamp_ns = self._now_ns()
-            self._publish(last)  # the camera keeps streaming while the episode is over
-            return
         action = self.pending
         self.pending = None
         if action is None:
@@ -183,7 +176,7 @@ class SimBridgeNode(Node):
 
     def _resend(self) -> None:
         last = self.session.last
-        if last is not None and not last.done:
+        if last is not None:
             self._publish(last)
 
     def on_reset(self, request, response):

@@ -1,0 +1,18 @@
+"""Evaluation: a policy checkpoint acting on the robot (sim or arm), optionally with the reward node.
+
+    ros2 launch ptr_bringup eval.launch.py policy_ckpt:=...
+    ptr launch eval policy_ckpt:=... clock:=lockstep
+
+The graph itself is plain data in ptr_bringup.graphs; this module must not import launch at module
+level (ptr launch loads it where launch does not exist).
+"""
+from ptr_bringup.graphs import GRAPHS
+
+GRAPH = GRAPHS['eval']
+
+
+def generate_launch_description():
+    import launch
+    import launch_ros
+    from ptr_bringup.launch_support import to_launch_description
+    return to_launch_description(GRAPH, launch, launch_ros)

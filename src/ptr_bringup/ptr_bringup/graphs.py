@@ -1,0 +1,205 @@
+"""Every ROS graph of the project as plain data: one description, read by two runners.
+
+`launch/<name>.launch.py` turns a Graph into launch_ros actions under `ros2 launch` (on a real ROS 2
+install), and `ptr launch <name>` (ptr_bringup.launcher) starts the same NodeSpecs as processes
+here, where the `launch` package is not available. Nothing in this module imports launch or rclpy.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+
+class GraphError(ValueError):
+    """Bad launch arguments or an unsupported configuration; the text says which and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Argument:
+    """A launch argument: `name:=value` on the command line of both runners."""
+
+    name: str
+    default: str
+    description: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeSpec:
+    """One node process: the installed executable, its name, parameters and remappings."""
+
+    package: str
+    executable: str
+    name: str
+    namespace: str = ''
+    parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+    respawn: bool = False
+    required: bool = True  # the graph shuts down (non-zero) when a required node dies
+
+
+@dataclasses.dataclass(frozen=True)
+class Graph:
+    name: str
+    description: str
+    arguments: tuple[Argument, ...]
+    build: Callable[[dict[str, str]], list[NodeSpec]]
+
+    def resolve(self, given: dict[str, str]) -> dict[str, str]:
+        """Defaults overlaid with `given`; unknown names and values outside choices are errors."""
+        known = {a.name: a for a in self.arguments}
+        for name in given:
+            if name not in known:
+                raise GraphError(f'{self.name}: unknown argument {name!r}; expected one of '
+                                 f'{sorted(known)}')
+        out = {a.name: given.get(a.name, a.default) for a in self.arguments}
+        for a in self.arguments:
+            if a.choices and out[a.name] not in a.choices:
+                raise GraphError(f'{self.name}: argument {a.name}: expected one of '
+                                 f'{list(a.choices)}, got {out[a.name]!r}')
+        return out
+
+    def nodes(self, given: dict[str, str] | None = None) -> list[NodeSpec]:
+        return self.build(self.resolve(dict(given or {})))
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ('true', '1', 'yes', 'on'):
+        return True
+    if v in ('false', '0', 'no', 'off'):
+        return False
+    raise GraphError(f'expected a boolean (true/false), got {value!r}')
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise GraphError(f'argument {name}: expected an integer, got {value!r}') from None
+
+
+def _robot(args: dict[str, str], task: str) -> NodeSpec:
+    """The robot side of a graph: the sim bridge, or the arm bridge once it exists."""
+    if args['robot'] == 'widowx':
+        raise GraphError('robot:=widowx is not yet supported: the WidowX arm bridge '
+                         '(interbotix_xs_modules + camera) is not written yet; use robot:=sim')
+    return NodeSpec('ptr_sim', 'sim_bridge', 'sim_bridge', args['namespace'], {
+        'task': task,
+        'image_size': _int('image_size', args['image_size']),
+        'clock_mode': args['clock'],
+        'seed': _int('seed', args['seed']),
+    })
+
+
+def _common_arguments(clock_default: str) -> tuple[Argument, ...]:
+    return (
+        Argument('robot', 'sim', 'which robot: the PyBullet WidowX 250 or the real arm',
+                 ('sim', 'widowx')),
+        Argument('clock', clock_default, 'sim clock: lockstep (the sim steps when an action '
+                 'arrives; fast) or realtime (5 Hz like the arm)', ('lockstep', 'realtime')),
+        Argument('task', 'OpenDoor', 'task the policy is run on (a ptr_sim task name)'),
+        Argument('image_size', '64', 'camera image size in pixels (must match the checkpoint)'),
+        Argument('seed', '0', 'sim seed (episode i uses seed + i; -1: random)'),
+        Argument('namespace', '', 'ROS namespace of every node (several graphs on one domain)'),
+        Argument('weights_key', '', 'HMAC key shared by trainer and policy '
+                 '(empty: $PTR_WEIGHTS_KEY)'),
+        Argument('greedy', 'true', 'policy acts with the mean action (false: samples)',
+                 ('true', 'false')),
+    )
+
+
+def _policy(args: dict[str, str], ckpt: str, greedy: bool) -> NodeSpec:
+    if not ckpt:
+        raise GraphError('argument policy_ckpt: expected a policy checkpoint path, got ""')
+    return NodeSpec('ptr_policy', 'policy_node', 'policy_node', args['namespace'], {
+        'checkpoint': ckpt,
+        'clock_mode': args['clock'],
+        'greedy': greedy,
+        'weights_key': args['weights_key'],
+    })
+
+
+# -- online fine-tuning (PTR V-F) ---------------------------------------------------------------
+
+ONLINE_ARGUMENTS = _common_arguments('lockstep') + (
+    Argument('policy_ckpt', '', 'fine-tuned agent or policy checkpoint the policy node starts '
+             'from (ptr finetune)'),
+    Argument('agent_ckpt', '', 'agent checkpoint the trainer continues (default: policy_ckpt)'),
+    Argument('reward_ckpt', '', 'success classifier checkpoint (ptr train-reward)'),
+    Argument('reset_ckpt', '', 'reset policy checkpoint (CloseDoor)'),
+    Argument('reset_classifier_ckpt', '', 'classifier deciding "reset reached" '
+             '(default: reward_ckpt, reset when P(success) is low)'),
+    Argument('prior_data', '', 'prior dataset root (beta mixing)'),
+    Argument('target_data', '', 'target demos dataset root'),
+    Argument('run_dir', 'runs/online', 'folder for the online buffer, episodes and checkpoints'),
+    Argument('utd', '10.0', 'gradient updates per environment step'),
+    Argument('publish_every', '100', 'updates between two published weights versions'),
+    Argument('horizon', '0', 'max steps per episode (0: the task horizon)'),
+    Argument('episodes', '0', 'stop after this many episodes (0: run until stopped)'),
+    Argument('trainer', 'true', 'run the trainer in this graph (false: it runs elsewhere)',
+             ('true', 'false')),
+)
+
+
+def _online(args: dict[str, str]) -> list[NodeSpec]:
+    task, ns = args['task'], args['namespace']
+    run_dir = args['run_dir'].rstrip('/')
+    nodes = [_robot(args, task), _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    if not args['reward_ckpt']:
+        raise GraphError('argument reward_ckpt: expected a classifier checkpoint path, got ""')
+    nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', ns, {
+        'classifier_ckpt': args['reward_ckpt'],
+    }))
+    reset_params: dict[str, Any] = {'policy_ckpt': args['reset_ckpt'],
+                                    'classifier_ckpt': args['reset_classifier_ckpt']
+                                    or args['reward_ckpt']}
+    if args['reset_classifier_ckpt']:
+        reset_params['reset_when'] = 'above'
+    nodes.append(NodeSpec('ptr_reset', 'reset_node', 'reset_node', ns, reset_params))
+    nodes.append(NodeSpec('ptr_trainer', 'episode_manager', 'episode_manager', ns, {
+        'task': task,
+        'episode_dir': f'{run_dir}/episodes',
+        'horizon': _int('horizon', args['horizon']),
+        'max_episodes': _int('episodes', args['episodes']),
+    }))
+    if _bool(args['trainer']):
+        nodes.append(NodeSpec('ptr_trainer', 'trainer_node', 'trainer_node', ns, {
+            'agent_ckpt': args['agent_ckpt'] or args['policy_ckpt'],
+            'prior_data': args['prior_data'],
+            'target_data': args['target_data'],
+            'target_task': task,
+            'online_dir': f'{run_dir}/buffer',
+            'checkpoint_dir': f'{run_dir}/checkpoints',
+            'utd': float(args['utd']),
+            'publish_every': _int('publish_every', args['publish_every']),
+            'weights_key': args['weights_key'],
+        }))
+    return nodes
+
+
+# -- evaluation: the policy acting in the sim ---------------------------------------------------
+
+EVAL_ARGUMENTS = _common_arguments('realtime') + (
+    Argument('policy_ckpt', '', 'agent or policy checkpoint to run'),
+    Argument('reward_ckpt', '', 'optional success classifier: publishes ptr/reward alongside '
+             'the privileged sim/success'),
+)
+
+
+def _eval(args: dict[str, str]) -> list[NodeSpec]:
+    nodes = [_robot(args, args['task']),
+             _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    if args['reward_ckpt']:
+        nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', args['namespace'],
+                              {'classifier_ckpt': args['reward_ckpt']}, required=False))
+    return nodes
+
+
+GRAPHS: dict[str, Graph] = {
+    'online_finetune': Graph('online_finetune', 'autonomous online fine-tuning (PTR V-F): '
+                             'robot, policy, reward classifier, reset policy, episode manager, '
+                             'trainer', ONLINE_ARGUMENTS, _online),
+    'eval': Graph('eval', 'run a policy checkpoint on the robot (sim or arm)', EVAL_ARGUMENTS,
+                  _eval),
+}
