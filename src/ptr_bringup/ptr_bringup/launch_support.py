@@ -14,11 +14,6 @@ from ptr_bringup.graphs import Graph
 
 def to_launch_description(graph: Graph, launch: ModuleType, launch_ros: ModuleType) -> Any:
     """Declare every argument (description, choices), then build the nodes once they resolve."""
-    import launch.actions  # noqa: F401 - submodules are not loaded by `import launch` alone
-    import launch.events  # noqa: F401
-    import launch.substitutions  # noqa: F401
-    import launch_ros.actions  # noqa: F401
-
     actions: list[Any] = []
     for a in graph.arguments:
         kwargs: dict[str, Any] = {'default_value': a.default, 'description': a.description}

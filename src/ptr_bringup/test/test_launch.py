@@ -1,0 +1,274 @@
+"""Launch files, graph descriptions and the `ptr launch` process runner."""
+import importlib
+import importlib.metadata
+import io
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from ptr_bringup import graphs, launcher
+from ptr_bringup.launch_support import to_launch_description
+from ptr_bringup.rosenv import WORKSPACE, ensure_ros_env
+
+LAUNCH_FILES = sorted((WORKSPACE / 'launch').glob('*.launch.py'))
+FULL_ARGS = {
+    'online_finetune': {'policy_ckpt': '/c/policy.pt', 'reward_ckpt': '/c/reward.pt',
+                        'reset_ckpt': '/c/reset.pt', 'prior_data': '/d/prior',
+                        'target_data': '/d/target', 'reset_classifier_ckpt': '/c/rc.pt'},
+    'eval': {'policy_ckpt': '/c/policy.pt', 'reward_ckpt': '/c/reward.pt'},
+}
+
+
+def _entry_module(package: str, executable: str) -> str:
+    dist = importlib.metadata.distribution(package.replace('_', '-'))
+    for ep in dist.entry_points:
+        if ep.group == 'console_scripts' and ep.name == executable:
+            return ep.value.split(':')[0]
+    raise AssertionError(f'{package}: no console script {executable}')
+
+
+def _specs():
+    out = []
+    for path in LAUNCH_FILES:
+        graph = launcher.load_launch_module(path).GRAPH
+        for spec in graph.nodes(FULL_ARGS[graph.name]):
+            out.append(pytest.param(graph.name, spec, id=f'{graph.name}-{spec.name}'))
+    return out
+
+
+def test_launch_files_exist_and_load_without_launch():
+    names = {p.name for p in LAUNCH_FILES}
+    assert {'online_finetune.launch.py', 'eval.launch.py'} <= names
+    for path in LAUNCH_FILES:
+        module = launcher.load_launch_module(path)
+        assert isinstance(module.GRAPH, graphs.Graph)
+        assert callable(module.generate_launch_description)
+    assert 'launch' not in sys.modules and 'launch_ros' not in sys.modules
+
+
+def test_every_argument_is_described():
+    for graph in graphs.GRAPHS.values():
+        for a in graph.arguments:
+            assert len(a.description) > 10, (graph.name, a.name)
+            assert not a.choices or a.default in a.choices
+
+
+@pytest.mark.parametrize('graph_name,spec', _specs())
+def test_node_executable_and_parameters_exist_in_install(graph_name, spec):
+    ensure_ros_env()
+    exe = launcher.find_executable(spec.package, spec.executable)
+    assert exe.is_file() and str(exe).startswith(str(WORKSPACE / 'install'))
+    module_name = _entry_module(spec.package, spec.executable)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name == module_name:
+            pytest.skip(f'{module_name} is not written yet')
+        raise
+    declared = module.PARAMETERS
+    for key, value in spec.parameters.items():
+        assert key in declared, f'{graph_name}/{spec.name}: parameter {key} not declared'
+        default = declared[key]
+        # rclpy refuses a value whose type differs from the declared default's
+        assert type(value) is type(default), (f'{spec.name}.{key}: launch passes '
+                                              f'{type(value).__name__}, node declares '
+                                              f'{type(default).__name__}')
+
+
+def test_arguments_are_checked():
+    g = graphs.GRAPHS['online_finetune']
+    with pytest.raises(graphs.GraphError, match="unknown argument 'polcy_ckpt'"):
+        g.nodes({'polcy_ckpt': 'x'})
+    with pytest.raises(graphs.GraphError, match="argument clock: expected one of"):
+        g.nodes(FULL_ARGS['online_finetune'] | {'clock': 'fast'})
+    with pytest.raises(graphs.GraphError, match='widowx is not yet supported'):
+        g.nodes(FULL_ARGS['online_finetune'] | {'robot': 'widowx'})
+    with pytest.raises(graphs.GraphError, match='argument policy_ckpt'):
+        g.nodes({'reward_ckpt': 'r'})
+    with pytest.raises(graphs.GraphError, match='argument image_size: expected an integer'):
+        graphs.GRAPHS['eval'].nodes(FULL_ARGS['eval'] | {'image_size': 'big'})
+
+
+def test_arguments_reach_the_nodes():
+    specs = {s.name: s for s in graphs.GRAPHS['online_finetune'].nodes(
+        FULL_ARGS['online_finetune'] | {'clock': 'realtime', 'image_size': '48',
+                                        'namespace': 'cell1', 'trainer': 'false'})}
+    assert 'trainer_node' not in specs
+    assert specs['sim_bridge'].parameters['image_size'] == 48
+    assert specs['sim_bridge'].parameters['clock_mode'] == 'realtime'
+    assert specs['policy_node'].parameters['clock_mode'] == 'realtime'
+    assert all(s.namespace == 'cell1' for s in specs.values())
+    assert specs['reset_node'].parameters['reset_when'] == 'above'
+
+
+@pytest.mark.parametrize('value', ['OpenDoor', '', 'true', '5', '1e-3', 'a: b', '/tmp/x y.pt',
+                                   True, False, 3, 0.5, 10.0, [0.35, 0.15, 0.5], "it's"])
+def test_param_values_parse_back_as_the_same_yaml(value):
+    assert yaml.safe_load(launcher.param_value(value)) == value
+
+
+def test_node_command_line():
+    spec = graphs.NodeSpec('ptr_sim', 'sim_bridge', 'bridge', 'ns1', {'task': 'OpenDoor',
+                           'seed': 3}, (('camera/image_raw', 'cam0/image'),))
+    assert launcher.node_command(spec, '/x/sim_bridge') == [
+        '/x/sim_bridge', '--ros-args', '-r', '__node:=bridge', '-r', '__ns:=/ns1',
+        '-p', 'task:=OpenDoor', '-p', 'seed:=3', '-r', 'camera/image_raw:=cam0/image']
+
+
+def test_launch_description_conversion_with_recording_fakes():
+    made = []
+
+    def rec(kind):
+        return lambda *a, **k: made.append((kind, a, k)) or (kind, a, k)
+
+    class Config:
+        def __init__(self, name):
+            self.name = name
+
+        def perform(self, context):
+            return context[self.name]
+
+    launch = SimpleNamespace(
+        LaunchDescription=lambda actions: actions,
+        actions=SimpleNamespace(DeclareLaunchArgument=rec('arg'), Shutdown=rec('shutdown'),
+                                OpaqueFunction=lambda function: function),
+        substitutions=SimpleNamespace(LaunchConfiguration=Config))
+    launch_ros = SimpleNamespace(actions=SimpleNamespace(Node=rec('node')))
+    graph = graphs.GRAPHS['eval']
+    actions = to_launch_description(graph, launch, launch_ros)
+    declared = [a for a in actions[:-1]]
+    assert [a[1][0] for a in declared] == [a.name for a in graph.arguments]
+    clock = next(a for a in declared if a[1][0] == 'clock')
+    assert clock[2]['choices'] == ['lockstep', 'realtime'] and clock[2]['description']
+    context = {a.name: a.default for a in graph.arguments} | {'policy_ckpt': '/p.pt'}
+    nodes = actions[-1](context)
+    assert [n[2]['executable'] for n in nodes] == ['sim_bridge', 'policy_node']
+    assert nodes[1][2]['parameters'] == [{'checkpoint': '/p.pt', 'clock_mode': 'realtime',
+                                          'greedy': True, 'weights_key': ''}]
+    assert nodes[0][2]['on_exit'][0] == 'shutdown'
+
+
+# -- the process runner, on plain processes ------------------------------------------------------
+
+def _script(tmp_path, name, body):
+    path = tmp_path / f'{name}.py'
+    path.write_text(textwrap.dedent(body))
+    return [sys.executable, str(path)]
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is not alive: it only waits to be reaped by its (dead) parent
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().split()[2] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+def _wait_for(predicate, limit=20.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+SPAWNER = """
+    import subprocess, sys, time, pathlib
+    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])
+    pathlib.Path(sys.argv[0] + '.child').write_text(str(child.pid))
+    print('ready', flush=True)
+    time.sleep(600)
+"""
+STUBBORN = """
+    import signal, time, pathlib, sys
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pathlib.Path(sys.argv[0] + '.up').write_text('1')
+    time.sleep(600)
+"""
+
+
+def test_runner_stops_everything_including_grandchildren_and_stubborn_nodes(tmp_path):
+    import threading
+    specs = [graphs.NodeSpec('p', 'e', 'spawner'), graphs.NodeSpec('p', 'e', 'stubborn')]
+    cmds = [_script(tmp_path, 'spawner', SPAWNER), _script(tmp_path, 'stubborn', STUBBORN)]
+    out = io.StringIO()
+    runner = launcher.GraphRunner(specs, cmds, out=out, shutdown_timeout=1.0)
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault('code', runner.run()))
+    t.start()
+    child_file = tmp_path / 'spawner.py.child'
+    assert _wait_for(lambda: child_file.exists() and (tmp_path / 'stubborn.py.up').exists())
+    grandchild = int(child_file.read_text())
+    pids = runner.pids()
+    assert all(_alive(p) for p in pids + [grandchild])
+    runner.stop_requested.set()
+    t.join(30)
+    assert result['code'] == 0
+    assert _wait_for(lambda: not any(_alive(p) for p in pids + [grandchild]), 10)
+    text = out.getvalue()
+    assert '[spawner] ready' in text and 'stubborn still running: SIGTERM' in text
+
+
+def test_runner_exit_code_when_a_required_node_dies_or_finishes(tmp_path):
+    sleeper = _script(tmp_path, 'sleeper', 'import time; time.sleep(600)')
+    dies = _script(tmp_path, 'dies', 'import sys; print("bye"); sys.exit(3)')
+    specs = [graphs.NodeSpec('p', 'e', 'sleeper'), graphs.NodeSpec('p', 'e', 'dies')]
+    out = io.StringIO()
+    runner = launcher.GraphRunner(specs, [sleeper, dies], out=out, shutdown_timeout=5.0)
+    assert runner.run() == 1
+    assert 'required node dies died with code 3' in out.getvalue()
+    assert not any(_alive(p) for p in runner.pids())
+    finishes = _script(tmp_path, 'finishes', 'print("done")')
+    runner = launcher.GraphRunner(specs, [sleeper, finishes], out=io.StringIO())
+    assert runner.run() == 0
+
+
+def test_runner_respawns_and_ignores_optional_nodes(tmp_path):
+    counter = tmp_path / 'count'
+    flaky = _script(tmp_path, 'flaky', f"""
+        import pathlib, sys, time
+        p = pathlib.Path({str(counter)!r})
+        n = int(p.read_text()) + 1 if p.exists() else 1
+        p.write_text(str(n))
+        if n < 3:
+            sys.exit(1)
+        time.sleep(600)
+    """)
+    optional = _script(tmp_path, 'optional', 'import sys; sys.exit(2)')
+    specs = [graphs.NodeSpec('p', 'e', 'flaky', respawn=True),
+             graphs.NodeSpec('p', 'e', 'optional', required=False)]
+    import threading
+    runner = launcher.GraphRunner(specs, [flaky, optional], out=io.StringIO(),
+                                  respawn_delay=0.1)
+    t = threading.Thread(target=runner.run)
+    t.start()
+    assert _wait_for(lambda: counter.exists() and counter.read_text() == '3')
+    runner.stop_requested.set()
+    t.join(30)
+    assert runner.procs[0].starts == 3
+
+
+def test_cli_errors_are_one_line_and_nonzero(capsys):
+    assert launcher.main(['no_such_graph']) == 2
+    err = capsys.readouterr().err
+    assert 'no_such_graph.launch.py: not found' in err and err.count('\n') == 1
+    assert launcher.main(['online_finetune', 'robot:=widowx', 'policy_ckpt:=x']) == 2
+    assert 'not yet supported' in capsys.readouterr().err
+    assert launcher.main(['eval', '--help']) == 0
+    assert 'clock {lockstep|realtime}' in capsys.readouterr().out
+    assert launcher.main(['eval', '--dry-run', 'policy_ckpt:=/p.pt']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith('-p clock_mode:=realtime -p seed:=0')
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
