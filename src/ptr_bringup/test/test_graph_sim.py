@@ -1,0 +1,182 @@
+"""CI graph test: the sim graph (lock-step) as separate processes over real DDS, via `ptr launch`.
+
+The test node plays the episode manager (ends each episode after a few steps and calls
+robot/reset) and the trainer (publishes signed weights), and checks what a user relies on: images
+and actions flowing, one action per observation, episodes restarting through the reset service, a
+wrongly signed packet refused, the policy switching to new weights (policy_version and the actions
+themselves), and a clean shutdown with no process left. When the online nodes are installed the
+lead extends this to the full online_finetune graph.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+IMAGE = 48
+KEY = 'graph-test-key'
+STEPS_PER_EPISODE = 8
+EPISODES = 3
+C1 = np.array([0.3, -0.2, 0.1, 0.0, 0.05, -0.1, 0.5], np.float32)
+
+
+def tiny_agent(path):
+    from ptr_core.agent import Agent
+    from ptr_core.config import parse_overrides, preset
+    from ptr_core.tasks import TaskRegistry
+    cfg = preset('ptr_sim_cpu')
+    parse_overrides(cfg, [f'network.image_size={IMAGE}', 'network.impala_channels=[8,8]',
+                          'network.q_hidden=[32,32]', 'network.policy_hidden=[32,32]',
+                          'network.bottleneck_dim=32', 'network.num_tasks=4'])
+    agent = Agent(cfg, tasks=TaskRegistry.create(['OpenDoor'], 3).to_dict(),
+                  target_task='OpenDoor')
+    agent.save(path)
+    return agent
+
+
+def constant_weights(agent, bias):
+    """Policy weights whose greedy action is tanh(bias) whatever the observation."""
+    with torch.no_grad():
+        out = agent.policy.actor.out
+        out.weight.zero_()
+        out.bias.zero_()
+        out.bias[:7] = torch.as_tensor(bias)
+    return agent.policy_state_bytes()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split()[2] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+def test_sim_graph_lockstep(tmp_path):
+    import rclpy
+    from ptr_bringup.qos import action_qos, event_qos, latched_qos, sensor_qos
+    from ptr_core import rosmsg, weights
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
+    from std_srvs.srv import Trigger
+
+    torch.set_num_threads(1)
+    ckpt = tmp_path / 'policy.pt'
+    agent = tiny_agent(ckpt)
+    fingerprint = agent.fingerprint
+    domain = 20 + os.getpid() % 80
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
+    log = open(tmp_path / 'launch.log', 'w+')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'ptr_bringup.launcher', 'eval', 'clock:=lockstep',
+         f'image_size:={IMAGE}', f'policy_ckpt:={ckpt}', f'weights_key:={KEY}', 'seed:=0',
+         '--shutdown-timeout', '10'],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain)
+    node = Node('graph_test', context=ctx)
+    seen = {'images': 0, 'image_shape': None, 'actions': {}, 'status': [], 'versions': []}
+    node.create_subscription(Image, 'camera/image_raw', lambda m: seen.update(
+        images=seen['images'] + 1, image_shape=(m.height, m.width, m.encoding)), sensor_qos())
+
+    def on_action(m):
+        seen['actions'][rosmsg.stamp_tag(m)] = (rosmsg.float32_to_numpy(m),
+                                                len(seen['versions']))
+    node.create_subscription(Float32MultiArray, 'robot/action', on_action, action_qos())
+    node.create_subscription(String, 'sim/status',
+                             lambda m: seen['status'].append(json.loads(m.data)), event_qos(50))
+    node.create_subscription(String, 'ptr/policy_version',
+                             lambda m: seen['versions'].append(json.loads(m.data)),
+                             latched_qos())
+    pub_weights = node.create_publisher(UInt8MultiArray, 'ptr/policy_weights', latched_qos())
+    reset = node.create_client(Trigger, 'robot/reset')
+    executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+
+    def spin_until(cond, limit):
+        end = time.monotonic() + limit
+        while time.monotonic() < end and not cond():
+            executor.spin_once(timeout_sec=0.05)
+            assert proc.poll() is None, 'the graph died:\n' + _tail(log)
+        return cond()
+
+    def publish(payload, version, key):
+        [packet] = weights.encode(payload, version, fingerprint, key.encode())
+        pub_weights.publish(rosmsg.bytes_to_uint8(packet, UInt8MultiArray()))
+
+    try:
+        assert spin_until(lambda: seen['versions'] and seen['status'], 120), _tail(log)
+        assert seen['versions'][0]['version'] == 0
+        assert seen['versions'][0]['fingerprint'] == fingerprint
+        resets = []
+        for episode in range(EPISODES):
+            assert spin_until(lambda: any(s['episode'] == episode and
+                                          s['step'] >= STEPS_PER_EPISODE
+                                          for s in seen['status']), 60), _tail(log)
+            if episode == 0:
+                publish(constant_weights(agent, -C1), 5, 'wrong-key')  # must be refused
+                publish(constant_weights(agent, np.arctanh(C1)), 1, KEY)
+                assert spin_until(lambda: len(seen['versions']) >= 2, 30), _tail(log)
+            future = reset.call_async(Trigger.Request())
+            assert spin_until(future.done, 30)
+            resets.append(json.loads(future.result().message))
+        assert spin_until(lambda: any(s['episode'] == EPISODES and s['step'] >= 2
+                                      for s in seen['status']), 60)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            code = 'hung'
+    text = _tail(log, 100000)
+
+    # images and actions flowed; the reset service started each new episode
+    assert seen['images'] > EPISODES * STEPS_PER_EPISODE
+    assert seen['image_shape'] == (IMAGE, IMAGE, 'rgb8')
+    assert [r['episode'] for r in resets] == [1, 2, 3]
+    episodes = sorted({s['episode'] for s in seen['status']})
+    assert episodes == [0, 1, 2, 3]
+    assert all(s['task'] == 'OpenDoor' for s in seen['status'])
+    # one action per observation: every observation the sim published got its action
+    stamps = [s['stamp_ns'] for s in seen['status']]
+    assert len(set(stamps)) == len(stamps)
+    missing = [t for t in stamps[:-2] if t not in seen['actions']]
+    assert not missing, f'{len(missing)} observations without an action'
+    # the wrongly signed packet was refused, the good one runs: version and actions say so
+    assert [v['version'] for v in seen['versions']] == [0, 1]
+    assert 'refused: weights packet: HMAC mismatch' in text
+    after = [a for a, nv in seen['actions'].values() if nv >= 2]
+    before = [a for a, nv in seen['actions'].values() if nv < 2]
+    assert len(after) >= 2 * STEPS_PER_EPISODE and before
+    late = np.stack(after[2:])  # the first ones may be in flight during the swap
+    np.testing.assert_allclose(late, np.broadcast_to(C1, late.shape), atol=1e-5)
+    assert not np.allclose(np.stack(before), C1, atol=1e-3)
+    # clean shutdown, nothing left behind
+    assert code == 0, text[-3000:]
+    pids = [int(p) for p in re.findall(r'started \S+ \(pid (\d+)\)', text)]
+    assert len(pids) == 2
+    assert not [p for p in pids if _alive(p)]
+
+
+def _tail(log, n=4000):
+    log.flush()
+    log.seek(0)
+    return log.read()[-n:]
