@@ -1,0 +1,115 @@
+"""The training loop: sample mixed batches, update, log, checkpoint. Deliberately dumb.
+
+`train(cfg, sources, steps, out)` is the one entry point used by the CLIs, the trainer node and
+tests. Checkpoints carry the sampler's and augmenter's RNG state, so `resume` continues the exact
+same stream of batches and the next loss is reproduced bit for bit.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from tqdm import tqdm
+
+from ptr_core import checkpoint as ckpt
+from ptr_core.agent import Agent
+from ptr_core.config import Config
+from ptr_core.data.augment import Augment
+from ptr_core.data.sampler import MixedSampler, TransitionSource
+from ptr_core.logging_utils import MetricsLogger
+
+
+def default_fractions(cfg: Config, num_sources: int) -> list[float]:
+    """1 source: everything; 2: PTR's tau (prior, target); 3: online beta (prior, demos, online)."""
+    if num_sources == 1:
+        return [1.0]
+    if num_sources == 2:
+        return [cfg.train.tau, 1.0 - cfg.train.tau]
+    if num_sources == 3:
+        return list(cfg.train.beta)
+    raise ValueError(f'sources: expected 1, 2 or 3 data sources, got {num_sources}')
+
+
+def make_sampler(cfg: Config, sources: Sequence[TransitionSource],
+                 fractions: Sequence[float] | None = None) -> MixedSampler:
+    seed = cfg.train.seed
+    augment = Augment(seed=seed + 2) if cfg.train.augment else None
+    return MixedSampler(list(sources), list(fractions or default_fractions(cfg, len(sources))),
+                        cfg.train.batch_size, augment, seed=seed + 3)
+
+
+def sampler_state(sampler: MixedSampler) -> dict[str, Any]:
+    state: dict[str, Any] = {'rng': sampler.rng.bit_generator.state}
+    if sampler.augment is not None and hasattr(sampler.augment, 'gen'):
+        state['augment'] = sampler.augment.gen.get_state()
+    return state
+
+
+def restore_sampler(sampler: MixedSampler, state: dict[str, Any] | None) -> None:
+    if not state:
+        return
+    sampler.rng.bit_generator.state = state['rng']
+    if 'augment' in state and sampler.augment is not None:
+        sampler.augment.gen.set_state(state['augment'])
+
+
+def checkpoint_path(out: str | os.PathLike, step: int) -> Path:
+    return Path(out) / 'checkpoints' / f'step_{step}.pt'
+
+
+def train(cfg: Config, sources: Sequence[TransitionSource], steps: int,
+          out: str | os.PathLike | None = None, agent: Agent | None = None,
+          fractions: Sequence[float] | None = None, tasks: dict | None = None,
+          target_task: str | None = None, resume_state: dict[str, Any] | None = None,
+          progress: bool = True, tensorboard: bool = True,
+          extra: dict[str, Any] | None = None) -> Agent:
+    """Run until `agent.step == steps` (a total, so a resumed run stops at the same place).
+
+    sources: TransitionSources (e.g. ptr_core.data.sampler.TransitionBuffer); `fractions` default
+    to `default_fractions`. `out` (optional) receives checkpoints/step_<n>.pt, tb/ and
+    metrics.jsonl. A given `agent` (pre-trained, or loaded for resume) keeps its optimizers.
+    `extra` is stored in every checkpoint (e.g. a fine-tuning run's total step count).
+    """
+    torch.manual_seed(cfg.train.seed)
+    agent = agent or Agent(cfg, tasks=tasks, target_task=target_task)
+    sampler = make_sampler(cfg, sources, fractions)
+    restore_sampler(sampler, (resume_state or {}).get('sampler'))
+    logger = MetricsLogger(out, tensorboard) if out is not None else None
+    tc = cfg.train
+    bar = tqdm(total=steps, initial=agent.step, disable=not progress, desc='train',
+               dynamic_ncols=True)
+    t0, s0 = time.perf_counter(), agent.step
+    try:
+        while agent.step < steps:
+            metrics = agent.update_step(sampler.sample())
+            bar.update(1)
+            if tc.log_every > 0 and (agent.step % tc.log_every == 0 or agent.step == steps):
+                scalars = {k: float(v) for k, v in metrics.items()}
+                scalars['steps_per_s'] = (agent.step - s0) / max(time.perf_counter() - t0, 1e-9)
+                bar.set_postfix({k: f'{scalars[k]:.3g}' for k in
+                                 ('critic_loss', 'q_data', 'bc_loss', 'actor_loss')
+                                 if k in scalars})
+                if logger is not None:
+                    logger.log(agent.step, scalars)
+            if out is not None and ((tc.ckpt_every > 0 and agent.step % tc.ckpt_every == 0)
+                                    or agent.step == steps):
+                agent.save(checkpoint_path(out, agent.step),
+                           extra={'sampler': sampler_state(sampler)} | (extra or {}))
+    finally:
+        bar.close()
+        if logger is not None:
+            logger.close()
+    return agent
+
+
+def resume(out: str | os.PathLike, overrides: list[str] | None = None
+           ) -> tuple[Agent, dict[str, Any]] | None:
+    """The agent and loop state of the newest checkpoint in RUN, or None if there is none."""
+    path = ckpt.latest(out)
+    if path is None:
+        return None
+    agent = Agent.load(path, overrides)
+    return agent, ckpt.load(path).get('extra', {})
