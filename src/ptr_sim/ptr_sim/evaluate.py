@@ -1,0 +1,182 @@
+"""`ptr eval`: success rate of a policy in sim, with a 95% Wilson score interval.
+
+Why Wilson: with 10-50 episodes and rates near 0 or 1 the normal (Wald) interval collapses to a
+point or leaves [0, 1]; the Wilson interval stays inside [0, 1] and keeps close to its nominal
+coverage, which is what "non-overlapping 95% intervals" comparisons need.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+PolicyFn = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion; (0, 1) when n == 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= successes <= n:
+        raise ValueError(f'successes: expected 0..{n}, got {successes}')
+    p = successes / n
+    z2 = z * z
+    center = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    # The bounds are exactly 0 / 1 at k = 0 / n; rounding must not move them off.
+    low = 0.0 if successes == 0 else max(0.0, center - half)
+    high = 1.0 if successes == n else min(1.0, center + half)
+    return low, high
+
+
+@dataclass
+class EvalResult:
+    task: str
+    episodes: int
+    successes: int
+    rate: float
+    low: float
+    high: float
+    seed: int
+    lengths: list[int] = field(default_factory=list)
+    outcomes: list[bool] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f'{self.task}: {self.successes}/{self.episodes} successes, rate '
+                f'{100 * self.rate:.1f}% (95% Wilson interval {100 * self.low:.1f}%-'
+                f'{100 * self.high:.1f}%), mean length {np.mean(self.lengths):.1f}')
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
+             image_size: int = 64, env=None, progress: bool = False) -> EvalResult:
+    """Run `episodes` episodes of `task`; episode i resets with seed + i (reproducible).
+
+    `policy_fn(obs) -> action` (normalized, (7,)). If it has a `reset(env, episode)` method it is
+    called before every episode (stateful policies such as ptr_sim.scripted). Pass `env` to reuse
+    an environment (it is then not closed); otherwise one is made and closed here.
+    """
+    import ptr_sim
+
+    if episodes < 1:
+        raise ValueError(f'episodes: expected >= 1, got {episodes}')
+    own = env is None
+    if own:
+        env = ptr_sim.make_env(task, image_size=image_size, seed=seed)
+    outcomes, lengths = [], []
+    try:
+        it = range(episodes)
+        if progress:
+            from tqdm import tqdm
+            it = tqdm(it, desc=f'eval {task}', unit='ep')
+        for i in it:
+            obs, info = env.reset(seed=seed + i)
+            if hasattr(policy_fn, 'reset'):
+                policy_fn.reset(env, i)
+            steps, success = 0, False
+            while True:
+                obs, _, terminated, truncated, info = env.step(policy_fn(obs))
+                steps += 1
+                success = success or bool(info.get('success', False))
+                if terminated or truncated:
+                    break
+            outcomes.append(success)
+            lengths.append(steps)
+    finally:
+        if own:
+            env.close()
+    k = int(sum(outcomes))
+    low, high = wilson_interval(k, episodes)
+    return EvalResult(task, episodes, k, k / episodes, low, high, seed, lengths, outcomes)
+
+
+class CheckpointPolicy:
+    """policy_fn over ptr_core.policy.DeployablePolicy (greedy or sampled, seeded)."""
+
+    def __init__(self, policy, greedy: bool = True, seed: int = 0) -> None:
+        import torch
+
+        self.policy, self.greedy = policy, greedy
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.policy.act(obs['image'], obs['state'], greedy=self.greedy,
+                               generator=self.gen)
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog='ptr eval', description='Evaluate a checkpoint in sim: success rate with a 95% '
+                                     'Wilson interval over N seeded episodes.')
+    ap.add_argument('--ckpt', required=True, help='agent checkpoint or policy export (.pt)')
+    ap.add_argument('--task', required=True, help='sim task to run (see `ptr tasks`)')
+    ap.add_argument('--episodes', type=int, default=20, help='number of episodes')
+    ap.add_argument('--seed', type=int, default=0, help='episode i resets with seed + i')
+    ap.add_argument('--image-size', type=int, default=None,
+                    help="rendered image size (default and only valid value: the policy's)")
+    ap.add_argument('--greedy', action=argparse.BooleanOptionalAction, default=True,
+                    help='act with the mean action (--no-greedy samples the policy)')
+    ap.add_argument('--policy-task', default=None,
+                    help='task name or id for the policy one-hot (default: --task if the '
+                         "checkpoint knows it, else the checkpoint's target task)")
+    ap.add_argument('--json', default=None, help='also write the result as JSON here')
+    ap.add_argument('--quiet', action='store_true', help='no progress bar')
+    return ap
+
+
+def _load_policy(ckpt: str, task: str, policy_task: str | None):
+    from ptr_core.policy import DeployablePolicy
+
+    if policy_task is not None:
+        return DeployablePolicy.load(ckpt, int(policy_task) if policy_task.isdigit()
+                                     else policy_task)
+    try:
+        return DeployablePolicy.load(ckpt, task)
+    except (KeyError, ValueError):
+        return DeployablePolicy.load(ckpt, None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    import ptr_sim
+    from ptr_core.atomic import write_json
+    from ptr_core.checkpoint import CheckpointError
+
+    if args.task not in ptr_sim.TASKS:
+        print(f'ptr eval: --task: expected one of {sorted(ptr_sim.TASKS)}, got {args.task!r}',
+              file=sys.stderr)
+        return 2
+    try:
+        policy = _load_policy(args.ckpt, args.task, args.policy_task)
+    except (CheckpointError, KeyError, ValueError, FileNotFoundError) as e:
+        print(f'ptr eval: {args.ckpt}: {e}', file=sys.stderr)
+        return 2
+    size = policy.image_size
+    if args.image_size is not None and args.image_size != size:
+        print(f'ptr eval: --image-size: expected {size} (the policy\'s network.image_size), '
+              f'got {args.image_size}', file=sys.stderr)
+        return 2
+    if args.episodes < 1:
+        print(f'ptr eval: --episodes: expected >= 1, got {args.episodes}', file=sys.stderr)
+        return 2
+    res = evaluate(CheckpointPolicy(policy, args.greedy, args.seed), args.task, args.episodes,
+                   args.seed, size, progress=not args.quiet)
+    print(f'{res.summary()} [policy task id {policy.task_id}, '
+          f'{"greedy" if args.greedy else "sampled"}]')
+    if args.json:
+        write_json(args.json, res.to_dict() | {'ckpt': str(args.ckpt),
+                                                'policy_task_id': policy.task_id})
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
