@@ -127,7 +127,8 @@ ONLINE_ARGUMENTS = _common_arguments('lockstep') + (
              'from (ptr finetune)'),
     Argument('agent_ckpt', '', 'agent checkpoint the trainer continues (default: policy_ckpt)'),
     Argument('reward_ckpt', '', 'success classifier checkpoint (ptr train-reward)'),
-    Argument('reset_ckpt', '', 'reset policy checkpoint (CloseDoor)'),
+    Argument('reset_ckpt', '', 'reset policy checkpoint (CloseDoor); empty: no reset node, '
+             'robot/reset alone restores the scene (sim only)'),
     Argument('reset_classifier_ckpt', '', 'classifier deciding "reset reached" '
              '(default: reward_ckpt, reset when P(success) is low)'),
     Argument('prior_data', '', 'prior dataset root (beta mixing)'),
@@ -137,6 +138,8 @@ ONLINE_ARGUMENTS = _common_arguments('lockstep') + (
     Argument('publish_every', '100', 'updates between two published weights versions'),
     Argument('horizon', '0', 'max steps per episode (0: the task horizon)'),
     Argument('episodes', '0', 'stop after this many episodes (0: run until stopped)'),
+    Argument('transfer', 'file', 'how episodes reach the trainer: a shared folder or inline '
+             'chunks on ptr/episode_data (trainer on another machine)', ('file', 'inline')),
     Argument('trainer', 'true', 'run the trainer in this graph (false: it runs elsewhere)',
              ('true', 'false')),
 )
@@ -151,17 +154,24 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
     nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', ns, {
         'classifier_ckpt': args['reward_ckpt'],
     }))
-    reset_params: dict[str, Any] = {'policy_ckpt': args['reset_ckpt'],
-                                    'classifier_ckpt': args['reset_classifier_ckpt']
-                                    or args['reward_ckpt']}
-    if args['reset_classifier_ckpt']:
-        reset_params['reset_when'] = 'above'
-    nodes.append(NodeSpec('ptr_reset', 'reset_node', 'reset_node', ns, reset_params))
+    use_reset = bool(args['reset_ckpt'])
+    if use_reset:
+        reset_params: dict[str, Any] = {'policy_ckpt': args['reset_ckpt'],
+                                        'classifier_ckpt': args['reset_classifier_ckpt']
+                                        or args['reward_ckpt']}
+        if args['reset_classifier_ckpt']:
+            reset_params['reset_when'] = 'above'
+        nodes.append(NodeSpec('ptr_reset', 'reset_node', 'reset_node', ns, reset_params))
+    elif args['robot'] != 'sim':
+        raise GraphError('argument reset_ckpt: a real robot needs a reset policy, got ""')
     nodes.append(NodeSpec('ptr_trainer', 'episode_manager', 'episode_manager', ns, {
         'task': task,
         'episode_dir': f'{run_dir}/episodes',
+        'transfer': args['transfer'],
         'horizon': _int('horizon', args['horizon']),
         'max_episodes': _int('episodes', args['episodes']),
+        'clock_mode': args['clock'],
+        'use_reset_node': use_reset,
     }))
     if _bool(args['trainer']):
         nodes.append(NodeSpec('ptr_trainer', 'trainer_node', 'trainer_node', ns, {
