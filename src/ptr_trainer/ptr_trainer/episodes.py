@@ -27,15 +27,15 @@ END_REASONS = ('success', 'timeout', 'env_done', 'stalled')
 class ManagerConfig:
     """When episodes end and how many to run."""
 
-    horizon: int = 40  # transitions before a timeout (8 s at 5 Hz)
+    horizon: int = 40  # transitions before a timeout (8 s at 5 Hz); 0: the env's own end
     end_on_success: bool = True  # end at the first classifier success (terminal transition)
     stall_timeout: float = 10.0  # seconds without a new observation that end an episode
     max_episodes: int = 0  # stop after this many episodes (0: run until stopped)
     min_length: int = 1  # shorter episodes are dropped, not sent to the trainer
 
     def validate(self) -> 'ManagerConfig':
-        if self.horizon < 1 or self.stall_timeout <= 0 or self.max_episodes < 0:
-            raise ValueError(f'episode manager config: expected horizon >= 1, '
+        if self.horizon < 0 or self.stall_timeout <= 0 or self.max_episodes < 0:
+            raise ValueError(f'episode manager config: expected horizon >= 0, '
                              f'stall_timeout > 0, max_episodes >= 0, got {self}')
         return self
 
@@ -73,6 +73,14 @@ class EpisodeRecorder:
             return False  # duplicate, or from before this episode (an action may arrive first)
         self.actions[stamp] = np.asarray(action, np.float32)
         return True
+
+    def drop_before(self, stamp: int) -> None:
+        """Forget observations older than `stamp` (e.g. a resend of the previous episode)."""
+        keep = [x for x in self.stamps if x >= stamp]
+        for x in self.stamps[:len(self.stamps) - len(keep)]:
+            self.images.pop(x, None)
+            self.states.pop(x, None)
+        self.stamps = keep
 
     def add_reward(self, stamp: int, reward: float, prob: float = float('nan')) -> None:
         self.rewards[int(stamp)], self.probs[int(stamp)] = float(reward), float(prob)
@@ -130,6 +138,10 @@ class EpisodeManager:
         self.episode += 1
         self.phase = 'running'
 
+    def set_start_stamp(self, stamp: int) -> None:
+        """The episode's first observation has this stamp or later (robot/reset's answer)."""
+        self.rec.drop_before(stamp)
+
     def on_observation(self, stamp: int, image: np.ndarray, state: np.ndarray) -> bool:
         return self.phase == 'running' and self.rec.add_observation(stamp, image, state)
 
@@ -158,7 +170,7 @@ class EpisodeManager:
             s = self.rec.first_success(t)
             if s is not None:
                 return 'success', s + 1
-        if t >= self.cfg.horizon:
+        if self.cfg.horizon and t >= self.cfg.horizon:
             return 'timeout', self.cfg.horizon
         if self.env_done_stamp is not None and self.env_done_stamp in self.rec.stamps:
             k = self.rec.stamps.index(self.env_done_stamp)

@@ -132,18 +132,24 @@ def main(args: list[str] | None = None) -> int:
             t = self.trainer
             while not self.stop.is_set():
                 try:
-                    traj = self.episodes.get(timeout=0.2)
+                    traj = self.episodes.get(timeout=0.05 if t.pending else 0.5)
                 except queue.Empty:
-                    if t.pending:
-                        t.train(max_updates=1)
-                    continue
-                pending = t.add_episode(traj)
-                self.get_logger().info(f'episode {t.episodes}: {len(traj)} steps, return '
-                                       f'{float(traj.rewards.sum()):g}, {pending} updates due')
-                # Drain the queue between small slices of updates so no episode waits long.
-                while t.pending and self.episodes.empty() and not self.stop.is_set():
+                    traj = None
+                if traj is not None:
+                    pending = t.add_episode(traj)
+                    self.get_logger().info(f'episode {t.episodes}: {len(traj)} steps, return '
+                                           f'{float(traj.rewards.sum()):g}, {pending} updates '
+                                           f'due')
+                    self.publish_status()
+                    continue  # take every queued episode before training on
+                if t.pending:
+                    # Small slices, so a new episode never waits behind a long batch.
                     t.train(max_updates=10)
-                self.pub_status.publish(String(data=json.dumps(t.summary())))
+                    if t.pending == 0 or t.updates % 100 < 10:
+                        self.publish_status()
+
+        def publish_status(self) -> None:
+            self.pub_status.publish(String(data=json.dumps(self.trainer.summary())))
 
         def publish_weights(self, version: int, payload: bytes) -> None:
             packets = weights.encode(payload, version, self.fingerprint, self.key,

@@ -116,3 +116,24 @@ def test_phases_reset_pause_resume_done():
     assert m.after_reset(True) == 'done'
     with pytest.raises(ValueError, match='end reason'):
         m.finish('bored', 1)
+
+
+def test_start_stamp_drops_stale_observations():
+    m = EpisodeManager(ManagerConfig(horizon=2), 'T')
+    m.start()
+    m.on_observation(50, img(9), state(9))  # a resend of the previous episode's last frame
+    run_steps(m, [0, 0, 0], start=1)
+    m.set_start_stamp(100)
+    assert m.end_reason() == ('timeout', 2)
+    np.testing.assert_array_equal(m.finish('timeout', 2).images[:, 0, 0, 0], [1, 2, 3])
+
+
+def test_horizon_zero_waits_for_the_env():
+    m = EpisodeManager(ManagerConfig(horizon=0), 'T')
+    m.start()
+    run_steps(m, [0] * 60)
+    assert m.end_reason() is None
+    m.on_env_status(100 * 59, success=False, done=True)
+    assert m.end_reason() == ('env_done', 59)
+    with pytest.raises(ValueError, match='horizon'):
+        ManagerConfig(horizon=-1).validate()
