@@ -56,7 +56,8 @@ class Agent:
             self.target = copy.deepcopy(self.critic)
             self.target.requires_grad_(False)
         self.frozen_policy: PolicyNet | None = None  # AW-BC: the critic's own actor
-        self.log_temp = nn.Parameter(torch.tensor(math.log(cfg.agent.init_temperature)))
+        self.log_temp = nn.Parameter(torch.tensor(math.log(cfg.agent.init_temperature)),
+                                     requires_grad=algo == 'cql' and cfg.agent.auto_entropy)
         self._to_device()
         ac = cfg.agent
         self.optimizers: dict[str, torch.optim.Optimizer] = {
@@ -75,6 +76,7 @@ class Agent:
         self.step = 0
         self._step_t = torch.zeros((), dtype=torch.int64, device=self.device)
         self._polyak_pairs = self._target_pairs()
+        self._ddp: nn.Module | None = None  # set by enable_ddp (ptr_core.distributed)
         self._step_fn = self._update_impl
         if cfg.train.compile:
             self._step_fn = torch.compile(self._update_impl)
@@ -113,8 +115,13 @@ class Agent:
             return bc_loss(self.policy, batch)
         return awbc_loss(self.policy, self.critic, batch, ac, self.generator, self.frozen_policy)
 
+    def enable_ddp(self) -> None:
+        """Average gradients over the torch.distributed group (DDP); noise sharded per rank."""
+        from ptr_core.distributed import wrap_agent
+        wrap_agent(self)
+
     def _update_impl(self, batch: Batch) -> dict[str, torch.Tensor]:
-        total, metrics = self.losses(batch)
+        total, metrics = self._ddp(batch) if self._ddp is not None else self.losses(batch)
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         total.backward()

@@ -19,6 +19,7 @@ from ptr_core.agent import Agent
 from ptr_core.config import Config
 from ptr_core.data.augment import Augment
 from ptr_core.data.sampler import MixedSampler, TransitionSource
+from ptr_core.distributed import rank_world
 from ptr_core.logging_utils import MetricsLogger
 
 
@@ -34,11 +35,16 @@ def default_fractions(cfg: Config, num_sources: int) -> list[float]:
 
 
 def make_sampler(cfg: Config, sources: Sequence[TransitionSource],
-                 fractions: Sequence[float] | None = None) -> MixedSampler:
-    seed = cfg.train.seed
+                 fractions: Sequence[float] | None = None, rank: int = 0,
+                 world: int = 1) -> MixedSampler:
+    """Batches of train.batch_size / world (this rank's share), seeded per rank."""
+    if cfg.train.batch_size % world:
+        raise ValueError(f'train.batch_size: expected a multiple of the {world} ranks, '
+                         f'got {cfg.train.batch_size}')
+    seed = cfg.train.seed + 1000 * rank
     augment = Augment(seed=seed + 2) if cfg.train.augment else None
     return MixedSampler(list(sources), list(fractions or default_fractions(cfg, len(sources))),
-                        cfg.train.batch_size, augment, seed=seed + 3)
+                        cfg.train.batch_size // world, augment, seed=seed + 3)
 
 
 def sampler_state(sampler: MixedSampler) -> dict[str, Any]:
@@ -75,8 +81,14 @@ def train(cfg: Config, sources: Sequence[TransitionSource], steps: int,
     """
     torch.manual_seed(cfg.train.seed)
     agent = agent or Agent(cfg, tasks=tasks, target_task=target_task)
-    sampler = make_sampler(cfg, sources, fractions)
-    restore_sampler(sampler, (resume_state or {}).get('sampler'))
+    rank, world = rank_world()
+    if world > 1 and agent._ddp is None:
+        agent.enable_ddp()
+    sampler = make_sampler(cfg, sources, fractions, rank, world)
+    if rank == 0:  # only rank 0's stream is checkpointed; other ranks restart theirs
+        restore_sampler(sampler, (resume_state or {}).get('sampler'))
+    if rank != 0:
+        out, progress = None, False  # rank 0 alone logs and writes checkpoints
     logger = MetricsLogger(out, tensorboard) if out is not None else None
     tc = cfg.train
     bar = tqdm(total=steps, initial=agent.step, disable=not progress, desc='train',

@@ -7,6 +7,7 @@ from torch import nn
 from ptr_core.config import AgentConfig
 from ptr_core.constants import ACTION_DIM
 from ptr_core.nets import Critic, tanh_gaussian_sample
+from ptr_core.nets.noise import draw
 
 Metrics = dict[str, torch.Tensor]
 
@@ -40,7 +41,7 @@ def awbc_loss(policy: nn.Module, critic: Critic, batch: dict[str, torch.Tensor],
     with torch.no_grad():
         obs = critic.embed(batch['image'], batch['state'])
         b, n = obs.shape[0], cfg.awbc_num_actions
-        cand = [torch.rand((b, n, ACTION_DIM), generator=generator, device=obs.device) * 2 - 1]
+        cand = [draw('rand', (b, n, ACTION_DIM), generator, obs.device) * 2 - 1]
         if q_policy is not None:
             a_obs = q_policy.obs(batch['image'], batch['state'])
             mean, log_std = q_policy.actor.dist(a_obs, batch['task'])

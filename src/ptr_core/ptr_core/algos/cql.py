@@ -13,6 +13,7 @@ from torch.func import functional_call
 from ptr_core.config import AgentConfig
 from ptr_core.constants import ACTION_DIM
 from ptr_core.nets import Actor, Critic, tanh_gaussian_log_prob, tanh_gaussian_sample
+from ptr_core.nets.noise import draw
 
 Metrics = dict[str, torch.Tensor]
 
@@ -131,8 +132,8 @@ def cql_losses(critic: Critic, target_critic: Critic, actor: Actor, log_temp: to
         q_next_target = target_critic.q(target_obs, task, a_next)
         target = td_target(q_next_target, logp_next, batch['reward'], batch['terminal'],
                            temperature, cfg)
-        a_unif = torch.rand((b, cfg.num_uniform_actions, ACTION_DIM), generator=generator,
-                            device=image.device) * 2.0 - 1.0
+        a_unif = draw('rand', (b, cfg.num_uniform_actions, ACTION_DIM), generator,
+                      image.device) * 2.0 - 1.0
 
     n_u, n_p = cfg.num_uniform_actions, cfg.num_policy_actions
     use_next = cfg.next_actions_in_lse

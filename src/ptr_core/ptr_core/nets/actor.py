@@ -10,17 +10,18 @@ from torch import nn
 from ptr_core.config import NetworkConfig
 from ptr_core.constants import ACTION_DIM, STATE_DIM
 from ptr_core.nets.encoder import Encoder
+from ptr_core.nets.noise import ShardedGenerator, draw
 
 _LOG_2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def tanh_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor, num: int,
-                         generator: torch.Generator | None = None
+                         generator: torch.Generator | ShardedGenerator | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """Reparameterized samples (B, num, A) and their log-densities (B, num) under tanh(N(mu, s))."""
     b, a = mean.shape
-    eps = torch.randn((b, num, a), generator=generator, dtype=mean.dtype, device=mean.device)
+    eps = draw('randn', (b, num, a), generator, mean.device, mean.dtype)
     std = log_std.exp().unsqueeze(1)
     u = mean.unsqueeze(1) + std * eps
     # log N(u) - sum log(1 - tanh(u)^2), the latter in the stable softplus form.
