@@ -1,0 +1,301 @@
+"""rosbag2 recordings of the topic contract -> Trajectories (and our dataset format).
+
+Reads MCAP or sqlite3 rosbag2 folders with the `rosbags` library (no ROS install needed) and
+aligns three streams recorded at different rates into control steps:
+
+- `robot/action` (Float32MultiArray, normalized) defines the steps: one transition per action.
+  Its time is the stamp of the image it was computed from when the sender tagged it
+  (ptr_core.rosmsg.tag_stamp), else its bag receive time.
+- `camera/image_raw` (sensor_msgs/Image) gives s_t: the tagged image, else the latest image at or
+  before the action time (header stamps; bag time when the header is empty). The next observation
+  of step t is step t+1's observation; for an episode's last action it is the latest image within
+  one control period after it (the moment the next action would have been computed).
+- `robot/state` (Float32MultiArray, 7): the state tagged with the observation's stamp, else the
+  latest state at or before the observation time.
+- `ptr/reward` (std_msgs/Float32, optional): r_t = max reward received in (t, t+1]; the first
+  step with r_t > 0.5 is a success and ends the episode (terminal), as the sim's
+  terminate_on_success does.
+A pause between actions longer than `gap_periods` control periods starts a new episode (a bag
+may hold several episodes with resets in between). Images are decoded in a second pass, only
+the frames used, so a 30 Hz camera costs no memory for the frames between control steps.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
+from ptr_core.data.trajectory import Trajectory
+from ptr_core.rosmsg import image_to_numpy, stamp_tag, stamp_to_ns, vector_from_msg
+
+
+class BagError(ValueError):
+    """A bag is unreadable or lacks a topic the conversion needs (the message names both)."""
+
+
+@dataclass
+class BagConfig:
+    """Topic names (matched exactly or as a namespace suffix) and alignment settings."""
+
+    image_topic: str = 'camera/image_raw'
+    state_topic: str = 'robot/state'
+    action_topic: str = 'robot/action'
+    reward_topic: str | None = 'ptr/reward'
+    """Optional: without it rewards are 0 and success comes from `success`."""
+    control_hz: float = CONTROL_HZ
+    gap_periods: float = 2.5
+    """A pause longer than this many control periods between actions starts a new episode."""
+    min_length: int = 2
+    """Episodes with fewer transitions are dropped."""
+    image_size: int | None = None
+    """Resize images to this square size (None: keep)."""
+    success: bool | None = None
+    """Success flag of every episode; None: from the reward topic (False without one)."""
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Stream:
+    times: np.ndarray  # int64 ns, sorted
+    tags: np.ndarray  # int64 ns, -1 when untagged
+    values: list
+
+
+def _match_topic(available: Sequence[str], name: str, bag: Path, required: bool) -> str | None:
+    want = name.strip('/')
+    hits = [t for t in available if t.strip('/') == want or t.endswith('/' + want)]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise BagError(f'{bag}: topic {name!r}: several matches {hits}; pass the full name')
+    if required:
+        raise BagError(f'{bag}: topic {name!r}: not recorded; the bag has {sorted(available)}')
+    return None
+
+
+def _sorted(times: list[int], tags: list[int], values: list) -> _Stream:
+    order = np.argsort(np.asarray(times, np.int64), kind='stable')
+    return _Stream(np.asarray(times, np.int64)[order], np.asarray(tags, np.int64)[order],
+                   [values[i] for i in order])
+
+
+def _open(bag: Path):
+    from rosbags.highlevel import AnyReader
+
+    try:
+        reader = AnyReader([bag])
+        reader.open()
+    except Exception as e:  # noqa: BLE001 - rosbags raises several unrelated types
+        raise BagError(f'{bag}: unreadable rosbag2 ({type(e).__name__}: {e})') from None
+    return reader
+
+
+def _read(bag: Path, cfg: BagConfig) -> tuple[dict[str, _Stream], str]:
+    """Sorted streams (image values: bag-order ordinals) and the image topic's full name."""
+    reader = _open(bag)
+    try:
+        topics = [c.topic for c in reader.connections]
+        names = {
+            'image': _match_topic(topics, cfg.image_topic, bag, True),
+            'state': _match_topic(topics, cfg.state_topic, bag, True),
+            'action': _match_topic(topics, cfg.action_topic, bag, True),
+            'reward': (_match_topic(topics, cfg.reward_topic, bag, False)
+                       if cfg.reward_topic else None)}
+        by_topic = {v: k for k, v in names.items() if v is not None}
+        conns = [c for c in reader.connections if c.topic in by_topic]
+        raw: dict[str, tuple[list, list, list]] = {k: ([], [], []) for k in names}
+        for conn, t_ns, data in reader.messages(connections=conns):
+            kind = by_topic[conn.topic]
+            msg = reader.deserialize(data, conn.msgtype)
+            times, tags, values = raw[kind]
+            where = f'{bag}: {conn.topic} message at {t_ns} ns'
+            if kind == 'image':
+                stamp = stamp_to_ns(msg.header.stamp)
+                times.append(stamp if stamp > 0 else t_ns)
+                tags.append(-1)
+                values.append(len(values))  # bag-order ordinal; decoded in a second pass
+            elif kind == 'reward':
+                times.append(t_ns)
+                tags.append(-1)
+                values.append(float(msg.data))
+            else:
+                size = STATE_DIM if kind == 'state' else ACTION_DIM
+                try:
+                    values.append(vector_from_msg(msg, size, kind))
+                except ValueError as e:
+                    raise BagError(f'{where}: {e}') from None
+                tag = stamp_tag(msg)
+                times.append(t_ns if tag is None else tag)
+                tags.append(-1 if tag is None else tag)
+    finally:
+        reader.close()
+    return {k: _sorted(*v) for k, v in raw.items()}, names['image']
+
+
+def _decode_images(bag: Path, topic: str, wanted: set[int], size: int | None
+                   ) -> dict[int, np.ndarray]:
+    """Second pass: decode (rgb8) and resize only the image messages with these ordinals."""
+    reader = _open(bag)
+    out: dict[int, np.ndarray] = {}
+    try:
+        conns = [c for c in reader.connections if c.topic == topic]
+        for k, (conn, t_ns, data) in enumerate(reader.messages(connections=conns)):
+            if k in wanted:
+                msg = reader.deserialize(data, conn.msgtype)
+                try:
+                    out[k] = _resize(image_to_numpy(msg, 'rgb8'), size)
+                except ValueError as e:
+                    raise BagError(f'{bag}: {topic} message at {t_ns} ns: {e}') from None
+    finally:
+        reader.close()
+    return out
+
+
+def _latest_at_or_before(times: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Index of the latest time <= t (-1 if none), vectorised."""
+    return np.searchsorted(times, t, side='right') - 1
+
+
+@dataclass
+class _Episode:
+    actions: np.ndarray  # (T, 7)
+    frames: np.ndarray  # (T+1,) indices into the image stream
+    states: np.ndarray  # (T+1, 7)
+    rewards: np.ndarray  # (T,)
+    terminals: np.ndarray  # (T,)
+    success: bool
+    start_ns: int
+
+
+def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
+    """Cut aligned episodes out of the sorted streams (see the module docstring)."""
+    img, st, act, rew = streams['image'], streams['state'], streams['action'], streams['reward']
+    if not len(act.times) or not len(img.times) or not len(st.times):
+        return []
+    period = int(round(1e9 / cfg.control_hz))
+    # Observation of each action: its tagged image if present, else the latest one before it.
+    obs = _latest_at_or_before(img.times, act.times)
+    tagged = np.flatnonzero(act.tags >= 0)
+    if len(tagged):
+        exact = np.clip(np.searchsorted(img.times, act.tags[tagged]), 0, len(img.times) - 1)
+        ok = img.times[exact] == act.tags[tagged]
+        obs[tagged[ok]] = exact[ok]
+    keep = obs >= 0
+    a_times, obs = act.times[keep], obs[keep]
+    a_vals = np.stack(act.values)[keep] if len(a_times) else np.zeros((0, ACTION_DIM))
+    state_vals = np.stack(st.values)
+    tag_pos = {int(t): i for i, t in enumerate(st.tags) if t >= 0}
+    r_vals = np.asarray(rew.values, np.float32)
+    breaks = np.flatnonzero(np.diff(a_times) > cfg.gap_periods * period) + 1
+    out = []
+    for seg in np.split(np.arange(len(a_times)), breaks):
+        # s' of the last action: the latest image within one period after it; if no newer
+        # image exists (the bag ended), drop that action and try the one before.
+        while len(seg):
+            last = _latest_at_or_before(img.times, a_times[seg[-1:]] + period)[0]
+            if last > obs[seg[-1]]:
+                break
+            seg = seg[:-1]
+        frames = np.append(obs[seg], last) if len(seg) else seg
+        f_times = img.times[frames]
+        s_idx = _latest_at_or_before(st.times, f_times)
+        s_idx = np.array([tag_pos.get(int(t), i) for t, i in zip(f_times, s_idx)], np.int64)
+        first = int(np.argmax(s_idx >= 0)) if (s_idx >= 0).any() else len(s_idx)
+        seg, frames, s_idx = seg[first:], frames[first:], s_idx[first:]  # no state yet: skip
+        if len(seg) < max(1, cfg.min_length):
+            continue
+        rewards = np.zeros(len(seg), np.float32)
+        if len(r_vals):
+            t0 = a_times[seg]
+            t1 = np.append(a_times[seg[1:]], a_times[seg[-1]] + period)
+            lo = np.searchsorted(rew.times, t0, side='right')
+            hi = np.searchsorted(rew.times, t1, side='right')
+            rewards = np.array([r_vals[i:j].max() if j > i else 0.0 for i, j in zip(lo, hi)],
+                               np.float32)
+        terminals = np.zeros(len(seg), bool)
+        hit = np.flatnonzero(rewards > 0.5)
+        if len(hit):
+            n = int(hit[0]) + 1  # end the episode at the first success
+            seg, frames, s_idx = seg[:n], frames[:n + 1], s_idx[:n + 1]
+            rewards, terminals = rewards[:n], terminals[:n]
+            terminals[-1] = True
+        success = bool(len(hit)) if cfg.success is None else bool(cfg.success)
+        out.append(_Episode(np.clip(a_vals[seg], -1.0, 1.0).astype(np.float32), frames,
+                            state_vals[s_idx].astype(np.float32), rewards, terminals, success,
+                            int(a_times[seg[0]])))
+    return out
+
+
+def _resize(image: np.ndarray, size: int | None) -> np.ndarray:
+    from ptr_core.data.bridge import resize
+
+    return resize(image, size)
+
+
+def bag_to_trajectories(bag: str | Path, task: str, cfg: BagConfig | None = None
+                        ) -> list[Trajectory]:
+    """All episodes in one rosbag2 folder (MCAP or sqlite3) as Trajectories."""
+    bag = Path(bag)
+    if not bag.exists():
+        raise BagError(f'{bag}: not found (expected a rosbag2 folder with metadata.yaml)')
+    cfg = cfg or BagConfig()
+    streams, image_topic = _read(bag, cfg)
+    episodes = align(streams, cfg)
+    ordinal = streams['image'].values
+    wanted = {ordinal[i] for ep in episodes for i in ep.frames}
+    images = _decode_images(bag, image_topic, wanted, cfg.image_size)
+    trajs = []
+    for i, ep in enumerate(episodes):
+        trajs.append(Trajectory(
+            images=np.stack([images[ordinal[f]] for f in ep.frames]), states=ep.states,
+            actions=ep.actions, rewards=ep.rewards, terminals=ep.terminals, task=task,
+            success=ep.success, meta=dict(cfg.meta) | {'source': 'rosbag2', 'bag': str(bag),
+                                                       'start_ns': ep.start_ns},
+        ).validate(f'{bag} episode {i}'))
+    return trajs
+
+
+def convert_bags(bags: Sequence[str | Path], dst: str | Path, task: str,
+                 cfg: BagConfig | None = None, progress: bool = True) -> int:
+    """Write every episode of `bags` into our dataset format under dst/<task>; returns count."""
+    from tqdm import tqdm
+
+    from ptr_core.data.dataset import DatasetWriter
+
+    n = 0
+    with DatasetWriter(dst, shard_episodes=64, prefix='bag') as w:
+        for bag in tqdm(list(bags), desc=f'rosbag2 -> {dst}', unit='bag', disable=not progress):
+            for tr in bag_to_trajectories(bag, task, cfg):
+                w.add(tr)
+                n += 1
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ptr_core.data.rosbag BAG... --task T --out DST [--image-size N]`."""
+    ap = argparse.ArgumentParser(prog='ptr convert-bag',
+                                 description='Convert rosbag2 recordings into a ptr dataset.')
+    ap.add_argument('bags', nargs='+', help='rosbag2 folders (MCAP or sqlite3)')
+    ap.add_argument('--task', required=True, help='task name of the recorded episodes')
+    ap.add_argument('--out', required=True, help='dataset root to write')
+    ap.add_argument('--image-size', type=int, default=None, help='resize images (square)')
+    ap.add_argument('--success', action=argparse.BooleanOptionalAction, default=None,
+                    help='mark every episode successful (default: from ptr/reward)')
+    args = ap.parse_args(argv)
+    cfg = BagConfig(image_size=args.image_size, success=args.success)
+    try:
+        n = convert_bags(args.bags, args.out, args.task, cfg)
+    except ValueError as e:
+        print(f'ptr convert-bag: {e}', file=sys.stderr)
+        return 1
+    print(f'wrote {n} episodes of {args.task} to {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
