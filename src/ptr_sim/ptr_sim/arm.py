@@ -1,7 +1,8 @@
-"""The simulated wx250s: Bridge-style end-effector delta control solved by PyBullet IK.
+"""The simulated wx250s: Bridge-style end-effector delta control solved by inverse kinematics.
 
-Why this shape: one IK solve (Newton on the PoE model, ptr_core.kinematics) per 5 Hz control step and joint position motors during the 48 physics
-substeps keep an env step near the cost of the physics alone (DESIGN.md s6: >= 150 steps/s).
+Why this shape: one IK solve (Newton on the PoE model, ptr_core.kinematics) per control step and
+joint position motors during the 48 physics substeps keep an env step near the cost of physics
+and render alone (DESIGN.md s6: >= 150 steps/s).
 The commanded pose is tracked internally (not re-read from the arm) so a zero action holds still
 instead of letting gravity sag accumulate; it is re-anchored when the arm is blocked far from it.
 """
@@ -58,8 +59,8 @@ class Arm:
             pb.resetJointState(self.body, j, v, physicsClientId=self.client)
         return q
 
-    def solve_ik(self, xyz: np.ndarray, rpy: np.ndarray, iterations: int = 8) -> np.ndarray:
-        """Joint targets for an EE pose, Newton IK on the PoE model seeded at the current joints."""
+    def solve_ik(self, xyz: np.ndarray, rpy: np.ndarray, iterations: int = 5) -> np.ndarray:
+        """Joint targets for an EE pose: Newton IK on the PoE model from the current joints."""
         q0 = np.array([pb.getJointState(self.body, j, physicsClientId=self.client)[0]
                        for j in self.arm])
         q, _ = wx250s_ik(xyzrpy_to_pose(np.concatenate([xyz, rpy])), q0, self.arm_lower,

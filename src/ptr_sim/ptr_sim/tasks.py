@@ -50,7 +50,8 @@ class Task:
     name: str
     index: int
     kitchen: str
-    kind: str  # place | binsort | open_drawer | close_drawer | open_door | close_door | drawer_grasp
+    # place | binsort | open_drawer | close_drawer | open_door | close_door | drawer_grasp
+    kind: str
     horizon: int
     goals: tuple[tuple[str, str], ...] = ()  # (object, container) pairs to satisfy
     drawer_start: str = ''  # open | closed | blocked (drawer tasks)

@@ -1,4 +1,4 @@
-"""The PyBullet wx250s (generated from the Interbotix xacro) against the PoE model of DESIGN.md s4."""
+"""The PyBullet wx250s (built from the Interbotix xacro) against the PoE model of DESIGN.md s4."""
 import numpy as np
 import pybullet as pb
 

@@ -1,0 +1,129 @@
+"""Sim throughput on one core: env steps/s at 64x64, with the render alone and the physics alone
+measured in the same run (so the ratios say where the time goes), then per-task scripted success
+rates.
+
+    .venv/bin/python bench/sim_throughput.py [--steps 300] [--episodes 20] [--size 64] [--cpu 0]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def _rate(fn, n: int) -> float:
+    """Seconds per call of fn over n calls (after 5 warm-up calls)."""
+    for _ in range(5):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
+def throughput(task: str, size: int, steps: int, noise: float) -> dict[str, float]:
+    """Per-step seconds of scripted-policy env steps, and of their parts in the same episodes.
+
+    Two passes over the same seeded episodes (the same states and actions, since the sim is
+    deterministic): the first times env.step as a user calls it; the second times the parts one
+    by one: physics + IK (world.step), the 64x64 render, and the IK solve alone.
+    """
+    import ptr_sim
+    from ptr_sim.env import SUBSTEPS
+    from ptr_sim.scripted import make_scripted_policy
+
+    env = ptr_sim.make_env(task, image_size=size)
+    u = env.unwrapped
+    clock = time.perf_counter
+    parts = {'env_step': 0.0, 'physics_ik': 0.0, 'render': 0.0, 'ik': 0.0, 'policy': 0.0}
+    for phase in ('whole', 'parts'):
+        done, ep = 0, 0
+        while done < steps:
+            obs, _ = env.reset(seed=ep)
+            policy = make_scripted_policy(task, env, noise, np.random.default_rng(ep))
+            ep += 1
+            end = False
+            while not end and done < steps:
+                t0 = clock()
+                a = policy(obs)
+                t1 = clock()
+                if phase == 'whole':
+                    obs, _, term, trunc, _ = env.step(a)
+                    parts['env_step'] += clock() - t1
+                    parts['policy'] += t1 - t0
+                    end = term or trunc
+                else:
+                    arm = u.world.arm
+                    t2 = clock()
+                    arm.solve_ik(arm.target_xyz, arm.target_rpy)
+                    t3 = clock()
+                    u.world.step(a, SUBSTEPS)
+                    t4 = clock()
+                    obs = {'image': u.camera.render(), 'state': arm.state()}
+                    t5 = clock()
+                    parts['ik'] += t3 - t2
+                    parts['physics_ik'] += t4 - t3
+                    parts['render'] += t5 - t4
+                    u._t += 1
+                    end = u.is_success() or u._t >= u.horizon
+                done += 1
+    env.close()
+    return {k: v / steps for k, v in parts.items()}
+
+
+def success_rates(episodes: int, size: int, noise: float) -> list[tuple[str, float, float]]:
+    from tqdm import tqdm
+
+    import ptr_sim
+    from ptr_sim.collect import rollout
+    from ptr_sim.scripted import make_scripted_policy
+    from ptr_sim.tasks import TASKS
+
+    rows = []
+    for task in tqdm(TASKS, desc='scripted success', unit='task', file=sys.stderr):
+        env = ptr_sim.make_env(task, image_size=size)
+        ok, lengths = 0, []
+        for ep in range(episodes):
+            traj = rollout(env, make_scripted_policy(task, env, noise, np.random.default_rng(ep)),
+                           task, ep, noise)
+            ok += traj.success
+            lengths.append(len(traj))
+        env.close()
+        rows.append((task, ok / episodes, float(np.mean(lengths))))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--task', default='PutRedCubeInBlueTray')
+    p.add_argument('--size', type=int, default=64)
+    p.add_argument('--steps', type=int, default=300)
+    p.add_argument('--episodes', type=int, default=20, help='per task; 0 skips the table')
+    p.add_argument('--noise', type=float, default=0.1)
+    p.add_argument('--cpu', type=int, default=0, help='core to pin to (taskset equivalent)')
+    args = p.parse_args(argv)
+    if hasattr(os, 'sched_setaffinity'):
+        os.sched_setaffinity(0, {args.cpu})
+    r = throughput(args.task, args.size, args.steps, args.noise)
+    print(f'task={args.task} image={args.size}x{args.size} one core (cpu {args.cpu})')
+    for k, v in r.items():
+        print(f'  {k:<11} {1000 * v:7.3f} ms per step')
+    print(f'env steps/s: {1.0 / r["env_step"]:.1f} (goal >= 150)')
+    print(f'shares of an env step: render {r["render"] / r["env_step"]:.2f}, physics+IK '
+          f'{r["physics_ik"] / r["env_step"]:.2f} (of which IK {r["ik"] / r["env_step"]:.2f}), '
+          f'rest {(r["env_step"] - r["render"] - r["physics_ik"]) / r["env_step"]:.2f}; '
+          f'scripted policy per step {r["policy"] / r["env_step"]:.2f} of a step')
+    if args.episodes > 0:
+        rows = success_rates(args.episodes, args.size, args.noise)
+        print(f'\nscripted success over {args.episodes} episodes each (noise {args.noise}):')
+        print(f'  {"task":<26} {"success":>7} {"mean len":>8}')
+        for task, rate, length in rows:
+            print(f'  {task:<26} {rate:7.2f} {length:8.1f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
