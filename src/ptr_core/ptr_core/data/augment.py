@@ -14,9 +14,10 @@ colors would make the target depend on a nuisance the current image does not sho
 choices are switches in AugmentConfig.
 
 Color jitter: brightness (multiply), contrast (blend with the per-image mean gray), saturation
-(blend with the per-pixel gray), then hue (add h turns to the HSV hue; computed in closed form
-per pixel, no per-sample loop). Factors are U[1 - d, 1 + d] (hue U[-h, h]), one per sample;
-values are clamped to [0, 1] after each step as torchvision does.
+(blend with the per-pixel gray), then hue (add h turns to the HSV hue; closed form per pixel).
+Factors are U[1 - d, 1 + d] (hue U[-h, h]), one per sample. Unlike torchvision we clamp to the
+valid range once after the three linear steps instead of after each, so they fuse into one
+per-sample 3x3 matrix (one pass over the batch); each step alone equals torchvision's.
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def color_factors(b: int, cfg: AugmentConfig, gen: torch.Generator | None = None
 
 
 def shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Add `shift` (B,) turns (|shift| <= 0.5) to the HSV hue of float (B, 3, H, W) in [0, 1]."""
+    """Add `shift` (B,) turns (|shift| <= 0.5) to the HSV hue of non-negative (B, 3, H, W)."""
     r, g, b = x.unbind(1)
     maxc = torch.maximum(torch.maximum(r, g), b)
     delta = maxc - torch.minimum(torch.minimum(r, g), b)
@@ -100,16 +101,23 @@ def shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 
 def color_jitter(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     """Apply per-sample (brightness, contrast, saturation, hue) to uint8 (B, 3, H, W) images."""
-    x = images.float().div_(255.0)
-    f = factors.to(x.dtype)[:, :, None, None, None]  # (B, 4, 1, 1, 1)
-    luma = _LUMA.to(x.dtype)[None, :, None, None]
-    x = (x * f[:, 0]).clamp_(0.0, 1.0)
-    mean = (x * luma).sum(1, keepdim=True).mean(dim=(2, 3), keepdim=True)
-    x = ((x - mean) * f[:, 1] + mean).clamp_(0.0, 1.0)
-    gray = (x * luma).sum(1, keepdim=True)
-    x = ((x - gray) * f[:, 2] + gray).clamp_(0.0, 1.0)
-    x = shift_hue(x, factors[:, 3].to(x.dtype))
-    return x.mul_(255.0).round_().to(torch.uint8).contiguous(memory_format=torch.channels_last)
+    x = images.float()  # 0..255: every step below is scale-free
+    f = factors.to(x.dtype)
+    bright, contrast, sat = f[:, 0], f[:, 1], f[:, 2]
+    luma = _LUMA.to(x.dtype)
+    # brightness b, contrast c (around the mean gray m of the brightened image, = b * m0) and
+    # saturation s (around the per-pixel gray l.x) are linear: x' = M x + (1 - c) b m0 with
+    # M = c b (s I + (1 - s) 1 l^T); the offset is the same on every channel since sum(l) = 1.
+    m0 = torch.einsum('bchw,c->b', x, luma) / (x.shape[2] * x.shape[3])
+    eye = torch.eye(3, dtype=x.dtype)
+    mix = sat[:, None, None] * eye + (1.0 - sat)[:, None, None] * luma[None, None, :]
+    m = (contrast * bright)[:, None, None] * mix
+    offset = ((1.0 - contrast) * bright * m0)[:, None, None, None]
+    x = torch.einsum('bij,bjhw->bihw', m, x).add_(offset).clamp_(0.0, 255.0)
+    if bool((f[:, 3] != 0).any()):
+        x = shift_hue(x, f[:, 3])
+    return x.round_().clamp_(0.0, 255.0).to(torch.uint8).contiguous(
+        memory_format=torch.channels_last)
 
 
 class Augment:
