@@ -10,7 +10,8 @@ ptr_core encodes each observation once per network and tiles the embedding.
 Also measured: the FLOPs of one ptr_core step (torch's FLOP counter), hence its achieved FLOP/s,
 against a float32 matmul measured in the same run on the same threads.
 
-    .venv/bin/python bench/train_throughput.py [--threads 1] [--steps 6] [--d3rlpy-steps 1] [--compile]
+    .venv/bin/python bench/train_throughput.py [--threads 1] [--steps 6] [--d3rlpy-steps 1]
+        [--compile]
 """
 from __future__ import annotations
 
@@ -20,14 +21,13 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
-
 from ptr_core.agent import Agent
 from ptr_core.config import NetworkConfig, load_config
 from ptr_core.constants import ACTION_DIM
 from ptr_core.nets.backbones import build_backbone
 from ptr_core.nets.pooling import build_pooling
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 B, S = 64, 64
 

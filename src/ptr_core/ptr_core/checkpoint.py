@@ -43,7 +43,8 @@ def from_bytes(data: bytes, where: str = 'checkpoint') -> dict[str, Any]:
     try:
         return torch.load(io.BytesIO(data), map_location='cpu', weights_only=False)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for corrupt data
-        raise CheckpointError(f'{where}: unreadable checkpoint ({type(e).__name__}: {e})') from None
+        raise CheckpointError(
+            f'{where}: unreadable checkpoint ({type(e).__name__}: {e})') from None
 
 
 def save(path: str | os.PathLike, payload: dict[str, Any]) -> Path:

@@ -49,7 +49,7 @@ def _data_args(p: argparse.ArgumentParser, prior_required: bool) -> None:
                    help="give the target data an existing task's id instead of a placeholder")
     p.add_argument('--tau', type=float, help='fraction of each batch from the prior data')
     p.add_argument('--prior-reward', choices=MODES, default='last_n',
-                   help="prior rewards: last_n (PTR), zero (COG), recorded")
+                   help='prior rewards: last_n (PTR), zero (COG), recorded')
     p.add_argument('--target-reward', choices=MODES, default='last_n',
                    help='target rewards (COG: recorded)')
 

@@ -266,7 +266,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         except yaml.YAMLError as e:
             raise ConfigError(f'{p}: invalid YAML ({str(e).splitlines()[0]})') from None
         if not isinstance(data, dict):
-            raise ConfigError(f'{p}: expected a mapping at the top level, got {type(data).__name__}')
+            raise ConfigError(f'{p}: expected a mapping at the top level, '
+                              f'got {type(data).__name__}')
     cfg = preset(preset_name or data.get('preset', 'ptr_sim_cpu'))
     apply_dict(cfg, data, str(path) if path else 'config')
     return parse_overrides(cfg, list(overrides or []))

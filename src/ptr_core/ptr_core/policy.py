@@ -6,9 +6,7 @@ architecture fingerprint so a hot swap can never load a mismatching network.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
-from typing import Any
 
 import numpy as np
 import torch
@@ -16,7 +14,7 @@ from torch import nn
 
 from ptr_core import checkpoint as ckpt
 from ptr_core.config import Config
-from ptr_core.constants import ACTION_DIM, STATE_DIM
+from ptr_core.constants import STATE_DIM
 from ptr_core.nets import Actor, Encoder
 
 WEIGHTS_FORMAT = 'ptr-policy-weights/1'

@@ -24,7 +24,7 @@ from ptr_core.logging_utils import MetricsLogger
 
 
 def default_fractions(cfg: Config, num_sources: int) -> list[float]:
-    """1 source: everything; 2: PTR's tau (prior, target); 3: online beta (prior, demos, online)."""
+    """1 source: all; 2: PTR's tau (prior, target); 3: online beta (prior, demos, online)."""
     if num_sources == 1:
         return [1.0]
     if num_sources == 2:

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-
 from ptr_core.agent import Agent
 from ptr_core.checkpoint import CheckpointError
 from ptr_core.config import load_config

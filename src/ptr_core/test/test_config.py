@@ -1,6 +1,5 @@
 """Config presets, YAML loading, CLI overrides and their one-line errors."""
 import pytest
-
 from ptr_core.config import Config, ConfigError, load_config, preset
 
 
@@ -39,7 +38,7 @@ def test_yaml_then_overrides(tmp_path):
     ('train.steps=many', "train.steps: expected int, got 'many'"),
     ('train.steps=1.5', 'train.steps: expected int, got 1.5'),
     ('network.shared_encoder=3', 'network.shared_encoder: expected bool, got 3'),
-    ('network.encoder=vgg', "network.encoder: expected one of"),
+    ('network.encoder=vgg', 'network.encoder: expected one of'),
     ('agent.discount=1.5', 'agent.discount: expected in [0, 1), got 1.5'),
     ('cql_alpha', 'expected section.field=value'),
 ])
@@ -59,5 +58,5 @@ def test_bad_yaml_names_the_file(tmp_path):
         load_config(p)
     with pytest.raises(ConfigError, match='missing.yaml: cannot read config'):
         load_config(tmp_path / 'missing.yaml')
-    with pytest.raises(ConfigError, match="preset: expected one of"):
+    with pytest.raises(ConfigError, match='preset: expected one of'):
         load_config(None, preset_name='ptr_huge')

@@ -3,9 +3,7 @@ import dataclasses
 import math
 
 import torch
-
-from ptr_core.algos import (conservative_logsumexp, critic_loss_from_values, cql_losses,
-                            td_target)
+from ptr_core.algos import conservative_logsumexp, cql_losses, critic_loss_from_values, td_target
 from ptr_core.config import AgentConfig, NetworkConfig
 from ptr_core.nets import Actor, Critic
 
@@ -42,7 +40,8 @@ def test_conservative_term_and_critic_loss_by_hand():
         return math.log(math.exp(u + 7 * LOG2) + math.exp(p - lp_) + math.exp(n - ln_))
 
     want = torch.tensor([[lse_hand(1.0, 0.0, -2.0, 2.0, 0.5), lse_hand(2.0, 3.0, 1.0, 1.0, -0.5)],
-                         [lse_hand(0.5, 1.0, -2.0, 0.0, 0.5), lse_hand(-1.0, 2.0, 1.0, 0.0, -0.5)]])
+                         [lse_hand(0.5, 1.0, -2.0, 0.0, 0.5),
+                          lse_hand(-1.0, 2.0, 1.0, 0.0, -0.5)]])
     assert torch.allclose(lse, want, atol=1e-5)
     y = torch.tensor([0.5, 1.5])
     loss, m = critic_loss_from_values(qd, y, lse, alpha=10.0)

@@ -3,10 +3,16 @@ import dataclasses
 
 import pytest
 import torch
-
 from ptr_core.config import NetworkConfig
-from ptr_core.nets import (Actor, Critic, Encoder, EnsembleQHead, SpatialEmbedding,
-                           tanh_gaussian_log_prob, tanh_gaussian_sample)
+from ptr_core.nets import (
+    Actor,
+    Critic,
+    Encoder,
+    EnsembleQHead,
+    SpatialEmbedding,
+    tanh_gaussian_log_prob,
+    tanh_gaussian_sample,
+)
 
 torch.set_num_threads(1)
 
@@ -69,7 +75,7 @@ def test_spatial_embedding_against_hand_computation():
 
 
 def _naive_q(head: EnsembleQHead, obs, task, actions):
-    """Reference: explicit concat(h, action, obs[, one-hot]) @ W per layer, one sample at a time."""
+    """Reference: explicit concat(h, action, obs[, one-hot]) @ W per layer, sample by sample."""
     e_n, b_n, n_n = head.num_qs, obs.shape[0], actions.shape[1]
     out = torch.zeros(e_n, b_n, n_n)
     sizes = head.fed

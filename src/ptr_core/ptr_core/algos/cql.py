@@ -73,7 +73,8 @@ def critic_loss_from_values(q_data: torch.Tensor, target: torch.Tensor, lse: tor
 
 
 def actor_loss_from_values(q_pi: torch.Tensor, logp_pi: torch.Tensor, temperature: torch.Tensor,
-                           bc_logp: torch.Tensor | None = None, bc_phase: torch.Tensor | None = None
+                           bc_logp: torch.Tensor | None = None,
+                           bc_phase: torch.Tensor | None = None
                            ) -> tuple[torch.Tensor, Metrics]:
     """mean[temperature * log pi - min_e Q_e(s, a~pi)]; during BC warm-start -log pi(a_data).
 

@@ -19,7 +19,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 def tanh_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor, num: int,
                          generator: torch.Generator | ShardedGenerator | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reparameterized samples (B, num, A) and their log-densities (B, num) under tanh(N(mu, s))."""
+    """Reparametrized samples (B, num, A) and their log-densities (B, num) of tanh(N(mu, s))."""
     b, a = mean.shape
     eps = draw('randn', (b, num, a), generator, mean.device, mean.dtype)
     std = log_std.exp().unsqueeze(1)

@@ -20,8 +20,9 @@ class ResNetBackbone(nn.Module):
     """torchvision ResNet-18/34/50 trunk with PTR's stride layout.
 
     PTR's official encoder downsamples in the stem (conv stride 2 + max-pool) and then only in the
-    second stage, so a 128 px image ends as a 16x16 map (512 channels for ResNet-18/34). torchvision
-    downsamples in stages 2, 3 and 4; we set the first block of stages 3 and 4 to stride 1.
+    second stage, so a 128 px image ends as a 16x16 map (512 channels for ResNet-18/34).
+    torchvision downsamples in stages 2, 3 and 4; we set the first block of stages 3 and 4 to
+    stride 1.
     """
 
     def __init__(self, depth: int, norm: str = 'group') -> None:
