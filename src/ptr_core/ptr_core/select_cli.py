@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument('--include-failures', action='store_true',
                     help='also score unsuccessful episodes (Q need not rise along those)')
     ap.add_argument('--reward-mode', default='last_n', choices=MODES,
-                    help='labeling that defines the reference value range (the run\'s own)')
+                    help="labeling that defines the reference value range (the run's own)")
     ap.add_argument('--plots', default=None, help='folder for the PNGs (default RUN/select)')
     return ap
 
@@ -47,7 +47,7 @@ def _task_id(agent, task: str, override: int | None) -> int:
         return reg.id(task)
     if agent.target_task and agent.target_task in reg:
         return reg.id(agent.target_task)
-    raise ValueError(f'task {task!r}: not in the checkpoint\'s task registry '
+    raise ValueError(f"task {task!r}: not in the checkpoint's task registry "
                      f'{reg.task_names}; pass --task-id')
 
 

@@ -7,8 +7,15 @@ import pytest
 
 from ptr_core.constants import ACTION_HIGH, ACTION_LOW
 from ptr_core.data import Dataset
-from ptr_core.data.bridge import (BridgeError, convert_bridge, find_numpy, find_raw, load_numpy,
-                                  load_raw, main)
+from ptr_core.data.bridge import (
+    BridgeError,
+    convert_bridge,
+    find_numpy,
+    find_raw,
+    load_numpy,
+    load_raw,
+    main,
+)
 
 
 def _actions(rng, t):

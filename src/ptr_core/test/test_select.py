@@ -4,8 +4,14 @@ import pytest
 from scipy import stats
 
 from ptr_core.data import Trajectory
-from ptr_core.select import (monotonicity, plot_curves, rank_checkpoints, rankdata, score_q_fn,
-                             spearman)
+from ptr_core.select import (
+    monotonicity,
+    plot_curves,
+    rank_checkpoints,
+    rankdata,
+    score_q_fn,
+    spearman,
+)
 
 
 def _traj(t):
@@ -75,7 +81,8 @@ def _tiny_agent(seed):
     torch.set_num_threads(1)
     cfg = preset('ptr_sim_cpu')
     n = cfg.network
-    n.image_size, n.encoder, n.cog_channels, n.bottleneck_dim, n.num_tasks = 16, 'cog_conv', 4, 8, 3
+    n.image_size, n.encoder, n.cog_channels, n.bottleneck_dim = 16, 'cog_conv', 4, 8
+    n.num_tasks = 3
     n.q_hidden, n.policy_hidden = (8, 8), (8, 8)
     cfg.train.seed = seed
     return Agent(cfg, TaskRegistry.create(['Other', 'T'], 1).to_dict(), 'T')

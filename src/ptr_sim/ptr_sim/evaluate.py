@@ -7,7 +7,6 @@ coverage, which is what "non-overlapping 95% intervals" comparisons need.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import asdict, dataclass, field
@@ -162,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     size = policy.image_size
     if args.image_size is not None and args.image_size != size:
-        print(f'ptr eval: --image-size: expected {size} (the policy\'s network.image_size), '
+        print(f"ptr eval: --image-size: expected {size} (the policy's network.image_size), "
               f'got {args.image_size}', file=sys.stderr)
         return 2
     if args.episodes < 1:

@@ -64,7 +64,8 @@ def test_cli_on_a_real_checkpoint(tmp_path, capsys):
     torch.set_num_threads(1)
     cfg = preset('ptr_sim_cpu')
     n = cfg.network
-    n.image_size, n.encoder, n.cog_channels, n.bottleneck_dim, n.num_tasks = 16, 'cog_conv', 4, 8, 2
+    n.image_size, n.encoder, n.cog_channels, n.bottleneck_dim = 16, 'cog_conv', 4, 8
+    n.num_tasks = 2
     n.q_hidden, n.policy_hidden = (8, 8), (8, 8)
     ckpt = Agent(cfg, TaskRegistry.create(['OpenDrawer'], 1).to_dict(), 'OpenDrawer').save(
         tmp_path / 'a.pt')

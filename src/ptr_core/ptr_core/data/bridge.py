@@ -181,7 +181,8 @@ def raw_trajectory(src: BridgeSource, image_size: int | None) -> Trajectory:
     t = min(len(actions), len(states) - 1, n_img - 1)
     if t < 1:
         raise BridgeError(f'{d}: expected at least 2 observations and 1 action, got '
-                          f'{len(states)} states, {n_img} images0/im_*.jpg, {len(actions)} actions')
+                          f'{len(states)} states, {n_img} images0/im_*.jpg, '
+                          f'{len(actions)} actions')
     _check(actions, (None, ACTION_DIM), str(d / 'policy_out.pkl'), 'actions')
     frames = []
     for i in range(t + 1):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ptr_core.data.dataset import DatasetWriter, TaskDataset, _SHARD_RE
+from ptr_core.data.dataset import _SHARD_RE, DatasetWriter, TaskDataset
 from ptr_core.data.rewards import RewardConfig
 from ptr_core.data.sampler import NumpyBatch, TransitionBuffer, _task_id
 from ptr_core.data.trajectory import Trajectory
