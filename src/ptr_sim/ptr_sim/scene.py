@@ -16,6 +16,7 @@ from ptr_sim.shapes import Part, open_box, urdf
 PHYSICS_HZ = 240
 DRAWER_DEPTH = 0.12
 DRAWER_WIDTH = 0.14
+BLOCKER_KG = 1.0
 
 
 def _drawer_urdf() -> str:
@@ -83,6 +84,9 @@ class World:
                               rollingFriction=0.0005,
                               activationState=pb.ACTIVATION_STATE_ENABLE_SLEEPING,
                               physicsClientId=c)
+            if name == 'blocker':  # heavy and grippy: the drawer cannot bulldoze it aside
+                pb.changeDynamics(body, -1, mass=BLOCKER_KG, lateralFriction=8.0,
+                                  physicsClientId=c)
             self.objects[name] = body
         for name, box in self.kitchen.containers.items():
             path = urdf(name, open_box(box.inner, box.height, 0.008, box.rgba))
@@ -133,7 +137,7 @@ class World:
                          0.011 + cube.half_height), rng.uniform(-0.4, 0.4))
             blocker = self.kitchen.objects['blocker']
             if start == 'blocked':  # right in front of the drawer: it cannot slide out
-                pos = (T.DRAWER_FRONT_X - 0.065 + rng.uniform(-0.005, 0.005),
+                pos = (T.DRAWER_FRONT_X - 0.078 + rng.uniform(-0.004, 0.004),
                        T.DRAWER_Y + rng.uniform(-0.02, 0.02), blocker.half_height + 0.001)
             else:  # parked out of the way
                 pos = (0.20, -0.25, blocker.half_height + 0.001)
