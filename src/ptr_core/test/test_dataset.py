@@ -64,3 +64,17 @@ def test_errors_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match='actions: expected shape'):
         Trajectory.from_arrays(np.zeros((3, 4, 4, 3)), np.zeros((3, 7)), np.zeros((2, 6)),
                                task='A')
+
+
+def test_task_dataset_can_open_a_subset_of_shards(tmp_path):
+    from ptr_core.data import TaskDataset
+
+    trajs = [_traj('A', 2 + i, i) for i in range(5)]
+    with DatasetWriter(tmp_path, shard_episodes=2) as w:
+        for tr in trajs:
+            w.add(tr)
+    shards = sorted((tmp_path / 'A').glob('shard-*'))
+    td = TaskDataset(tmp_path / 'A', only=shards[1:])
+    assert td.shard_dirs == shards[1:] and len(td) == 3
+    _same(td.trajectory(0), trajs[2])
+    _same(td.trajectory(2), trajs[4])

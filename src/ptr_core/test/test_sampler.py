@@ -138,3 +138,13 @@ def test_online_buffer_persists_and_sees_other_writers(tmp_path):
     assert len(list((tmp_path / 'T').iterdir())) == 3  # nothing written by the failed appends
     sampler = MixedSampler([again], [1.0], 16, seed=0)
     assert sampler.sample()['image'].shape == (16, 3, 6, 6)
+
+
+def test_task_ids_from_mapping_or_list():
+    trajs = [_traj('A', 2, 0), _traj('B', 3, 1)]
+    by_map = TransitionBuffer.from_trajectories(trajs, {'A': 4, 'B': 2})
+    by_list = TransitionBuffer.from_trajectories(trajs, [7, 1])
+    assert by_map.field('task').tolist() == [4, 4, 2, 2, 2]
+    assert by_list.field('task').tolist() == [7, 7, 1, 1, 1]
+    with pytest.raises(KeyError, match="task 'B'"):
+        TransitionBuffer.from_trajectories(trajs, {'A': 0})

@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -107,12 +107,16 @@ class EpisodeRef:
 class TaskDataset:
     """All shards of one task, memory-mapped; trajectories are read on demand."""
 
-    def __init__(self, task_dir: str | Path) -> None:
+    def __init__(self, task_dir: str | Path, only: Iterable[Path] | None = None) -> None:
+        """Open every shard of the task folder, or just the shard folders in `only`."""
         self.dir = Path(task_dir)
         self.task = self.dir.name
         self.shards: list[dict[str, np.ndarray]] = []
         self.episodes: list[EpisodeRef] = []
         shard_dirs = sorted(p for p in self.dir.iterdir() if p.is_dir() and _SHARD_RE.match(p.name))
+        if only is not None:
+            wanted = {Path(p).name for p in only}
+            shard_dirs = [p for p in shard_dirs if p.name in wanted]
         if not shard_dirs:
             raise DatasetError(f'{self.dir}: expected shard-* folders, found none')
         self.shard_dirs: list[Path] = shard_dirs

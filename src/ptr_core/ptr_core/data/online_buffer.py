@@ -58,16 +58,13 @@ class OnlineBuffer:
                      if p.is_dir() and _SHARD_RE.match(p.name) and p not in self._seen]
             if not fresh:
                 continue
-            td = TaskDataset(task_dir)
+            # Open only the new shards: a long run re-reads nothing it already has.
+            td = TaskDataset(task_dir, only=fresh)
             tid = _task_id(self.task_ids, td.task, 0)
-            pos = {p: i for i, p in enumerate(td.shard_dirs)}
-            for shard_dir in sorted(fresh):
-                si = pos[shard_dir]
-                for i, e in enumerate(td.episodes):
-                    if e.shard == si:
-                        self._load(td.trajectory(i), tid)
-                self._seen.add(shard_dir)
-                new.append(shard_dir)
+            for i in range(len(td)):
+                self._load(td.trajectory(i), tid)
+            self._seen.update(td.shard_dirs)
+            new.extend(td.shard_dirs)
         return new
 
     def _load(self, traj: Trajectory, tid: int) -> None:

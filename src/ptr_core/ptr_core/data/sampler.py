@@ -12,7 +12,7 @@ B * f_i (online defaults 0.35/0.15/0.5 at B=64 -> 22 + 10 + 32).
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -22,7 +22,9 @@ from ptr_core.data.trajectory import Trajectory
 
 Batch = dict[str, torch.Tensor]
 NumpyBatch = dict[str, np.ndarray]
-TaskIds = Mapping[str, int] | Sequence[int] | object  # a TaskRegistry has .id(name)
+# How a trajectory's task name becomes its id: a ptr_core.tasks.TaskRegistry (anything with
+# .id(name)), a name -> id mapping, or one id per trajectory in order.
+TaskIds = Any
 
 
 class TransitionSource(Protocol):
@@ -87,7 +89,7 @@ class ShardedImages:
         return out
 
 
-def _task_id(task_ids, task: str, i: int) -> int:
+def _task_id(task_ids: TaskIds, task: str, i: int) -> int:
     if task_ids is None:
         raise ValueError('task_ids: expected a TaskRegistry, a name -> id mapping or a list')
     if hasattr(task_ids, 'id'):
@@ -115,13 +117,13 @@ class TransitionBuffer:
 
     # ---- building ------------------------------------------------------------------------
     @classmethod
-    def from_trajectories(cls, trajs: Sequence[Trajectory], task_ids,
+    def from_trajectories(cls, trajs: Sequence[Trajectory], task_ids: TaskIds,
                           reward_cfg: RewardConfig | None = None) -> 'TransitionBuffer':
         buf = cls(reward_cfg)
         buf.extend(trajs, task_ids)
         return buf
 
-    def extend(self, trajs: Sequence[Trajectory], task_ids) -> None:
+    def extend(self, trajs: Sequence[Trajectory], task_ids: TaskIds) -> None:
         """Append trajectories (in-memory buffers only); `task_ids` as in from_trajectories."""
         if self._images is not None:
             raise ValueError('TransitionBuffer: a memory-mapped buffer is read-only')
@@ -150,7 +152,7 @@ class TransitionBuffer:
         self.num_trajectories += 1
 
     @classmethod
-    def from_dataset(cls, dataset, task_ids, reward_cfg: RewardConfig | None = None,
+    def from_dataset(cls, dataset, task_ids: TaskIds, reward_cfg: RewardConfig | None = None,
                      tasks: Sequence[str] | None = None, split: str | None = None,
                      val_fraction: float = 0.1) -> 'TransitionBuffer':
         """Memory-mapped buffer over a ptr_core.data.Dataset: only images stay on disk.
