@@ -62,11 +62,13 @@ def random_shift(images: torch.Tensor, pad: int, gen: torch.Generator | None = N
     Returns (shifted, offsets (B, 2) as (oy, ox)); pass `offsets` to reuse a draw.
     """
     b, _, h, w = images.shape
-    if offsets is None:
+    dev = images.device
+    if offsets is None:  # drawn on the CPU generator: the same draws on every device
         offsets = torch.randint(0, 2 * pad + 1, (b, 2), generator=gen)
-    rows = (torch.arange(h)[None, :] + offsets[:, :1] - pad).clamp_(0, h - 1)  # (B, H)
-    cols = (torch.arange(w)[None, :] + offsets[:, 1:] - pad).clamp_(0, w - 1)  # (B, W)
-    bidx = torch.arange(b)[:, None, None]
+    off = offsets.to(dev)
+    rows = (torch.arange(h, device=dev)[None, :] + off[:, :1] - pad).clamp_(0, h - 1)  # (B, H)
+    cols = (torch.arange(w, device=dev)[None, :] + off[:, 1:] - pad).clamp_(0, w - 1)  # (B, W)
+    bidx = torch.arange(b, device=dev)[:, None, None]
     # Advanced indices around a slice put their broadcast dims first: result is (B, H, W, C).
     out = images[bidx, :, rows[:, :, None], cols[:, None, :]]
     return out.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last), offsets
@@ -102,14 +104,14 @@ def shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 def color_jitter(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     """Apply per-sample (brightness, contrast, saturation, hue) to uint8 (B, 3, H, W) images."""
     x = images.float()  # 0..255: every step below is scale-free
-    f = factors.to(x.dtype)
+    f = factors.to(device=x.device, dtype=x.dtype)
     bright, contrast, sat = f[:, 0], f[:, 1], f[:, 2]
-    luma = _LUMA.to(x.dtype)
+    luma = _LUMA.to(device=x.device, dtype=x.dtype)
     # brightness b, contrast c (around the mean gray m of the brightened image, = b * m0) and
     # saturation s (around the per-pixel gray l.x) are linear: x' = M x + (1 - c) b m0 with
     # M = c b (s I + (1 - s) 1 l^T); the offset is the same on every channel since sum(l) = 1.
     m0 = torch.einsum('bchw,c->b', x, luma) / (x.shape[2] * x.shape[3])
-    eye = torch.eye(3, dtype=x.dtype)
+    eye = torch.eye(3, dtype=x.dtype, device=x.device)
     mix = sat[:, None, None] * eye + (1.0 - sat)[:, None, None] * luma[None, None, :]
     m = (contrast * bright)[:, None, None] * mix
     offset = ((1.0 - contrast) * bright * m0)[:, None, None, None]
@@ -121,7 +123,11 @@ def color_jitter(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
 
 
 class Augment:
-    """Callable batch -> batch that augments `image` and `next_image` (uint8, (B, 3, H, W))."""
+    """Callable batch -> batch that augments `image` and `next_image` (uint8, (B, 3, H, W)).
+
+    Works on CPU or GPU tensors; random draws come from one CPU generator (seeded, and saved in
+    checkpoints by the trainer), so a run augments identically on either device.
+    """
 
     def __init__(self, cfg: AugmentConfig | None = None, seed: int | None = 0) -> None:
         self.cfg = cfg or AugmentConfig()
