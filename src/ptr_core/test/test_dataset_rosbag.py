@@ -35,20 +35,22 @@ def _vec(x):
     return np.r_[x, np.zeros(6)]
 
 
-def _events():
+def _events(clock=0):
     """(bag time ns, topic, msgtype, msg): camera 10 Hz, state 20 Hz, two 5 Hz episodes.
 
     Episode 1 (untagged actions at 130 + 200k ms): image j is stamped 100 + 100j ms, so action k
     sees image 2k and its state is the latest before it, state 2j + 1 (stamped 50i + 10 ms).
     Episode 2 (from 3.1 s) tags actions and states with the image stamp; a reward of 1 after its
-    third action ends it there.
+    third action ends it there. `clock` shifts the senders' stamps (e.g. sim time) away from
+    the bag's receive times; the alignment must not care.
     """
     ev = []
     for j in range(45):
         t = (100 + 100 * j) * MS
-        ev.append((t + 2 * MS, '/ns/camera/image_raw', IMG, _image(j, t)))
+        ev.append((t + 2 * MS, '/ns/camera/image_raw', IMG, _image(j, t - clock)))
         if j >= 30:
-            ev.append((t + 5 * MS, '/ns/robot/state', F32A, _array(_vec(1000 + j), tag=t)))
+            ev.append((t + 5 * MS, '/ns/robot/state', F32A,
+                       _array(_vec(1000 + j), tag=t - clock)))
     for i in range(90):
         ev.append(((50 * i + 10) * MS, '/ns/robot/state', F32A, _array(_vec(i))))
     for k in range(6):
@@ -56,24 +58,26 @@ def _events():
     for k in range(5):
         stamp = (3100 + 200 * k) * MS
         ev.append((stamp + 30 * MS, '/ns/robot/action', F32A,
-                   _array(_vec(0.5 + k / 10), tag=stamp)))
+                   _array(_vec(0.5 + k / 10), tag=stamp - clock)))
         ev.append((stamp + 150 * MS, '/ns/ptr/reward', F32, T[F32](data=float(k == 2))))
     return sorted(ev, key=lambda e: e[0])
 
 
-def _write(path, storage):
+def _write(path, storage, clock=0):
     with Writer(path, version=9, storage_plugin=storage) as w:
         conns = {}
-        for t, topic, msgtype, msg in _events():
+        for t, topic, msgtype, msg in _events(clock):
             if topic not in conns:
                 conns[topic] = w.add_connection(topic, msgtype, typestore=TS)
             w.write(conns[topic], t, TS.serialize_cdr(msg, msgtype))
     return path
 
 
-@pytest.mark.parametrize('storage', [StoragePlugin.SQLITE3, StoragePlugin.MCAP])
-def test_alignment_by_timestamps(tmp_path, storage):
-    bag = _write(tmp_path / 'bag', storage)
+@pytest.mark.parametrize('storage, clock', [(StoragePlugin.SQLITE3, 0),
+                                            (StoragePlugin.MCAP, 0),
+                                            (StoragePlugin.MCAP, 90 * MS)])
+def test_alignment_by_timestamps(tmp_path, storage, clock):
+    bag = _write(tmp_path / 'bag', storage, clock)
     ep1, ep2 = bag_to_trajectories(bag, 'OpenDoor')
     # episode 1: frames 0, 2, ..., 10 and the final next frame 12 (within one period)
     assert ep1.images[:, 0, 0, 0].tolist() == [0, 2, 4, 6, 8, 10, 12]

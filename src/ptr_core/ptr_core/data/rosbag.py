@@ -3,15 +3,15 @@
 Reads MCAP or sqlite3 rosbag2 folders with the `rosbags` library (no ROS install needed) and
 aligns three streams recorded at different rates into control steps:
 
+All timing uses bag receive times (so any sender clock works); header stamps and the stamp tags
+of ptr_core.rosmsg.tag_stamp only identify which image an action or state belongs to.
 - `robot/action` (Float32MultiArray, normalized) defines the steps: one transition per action.
-  Its time is the stamp of the image it was computed from when the sender tagged it
-  (ptr_core.rosmsg.tag_stamp), else its bag receive time.
-- `camera/image_raw` (sensor_msgs/Image) gives s_t: the tagged image, else the latest image at or
-  before the action time (header stamps; bag time when the header is empty). The next observation
-  of step t is step t+1's observation; for an episode's last action it is the latest image within
+- `camera/image_raw` (sensor_msgs/Image) gives s_t: the image whose header stamp the action's
+  tag names, else the latest image received at or before the action. The next observation of
+  step t is step t+1's observation; for an episode's last action it is the latest image within
   one control period after it (the moment the next action would have been computed).
 - `robot/state` (Float32MultiArray, 7): the state tagged with the observation's stamp, else the
-  latest state at or before the observation time.
+  latest state received at or before the observation.
 - `ptr/reward` (std_msgs/Float32, optional): r_t = max reward received in (t, t+1]; the first
   step with r_t > 0.5 is a success and ends the episode (terminal), as the sim's
   terminate_on_success does.
@@ -61,8 +61,8 @@ class BagConfig:
 
 @dataclass
 class _Stream:
-    times: np.ndarray  # int64 ns, sorted
-    tags: np.ndarray  # int64 ns, -1 when untagged
+    times: np.ndarray  # int64 bag receive time, ns, sorted
+    keys: np.ndarray  # int64: image header stamp / state or action tag (ns), -1 when none
     values: list
 
 
@@ -78,9 +78,9 @@ def _match_topic(available: Sequence[str], name: str, bag: Path, required: bool)
     return None
 
 
-def _sorted(times: list[int], tags: list[int], values: list) -> _Stream:
+def _sorted(times: list[int], keys: list[int], values: list) -> _Stream:
     order = np.argsort(np.asarray(times, np.int64), kind='stable')
-    return _Stream(np.asarray(times, np.int64)[order], np.asarray(tags, np.int64)[order],
+    return _Stream(np.asarray(times, np.int64)[order], np.asarray(keys, np.int64)[order],
                    [values[i] for i in order])
 
 
@@ -112,26 +112,22 @@ def _read(bag: Path, cfg: BagConfig) -> tuple[dict[str, _Stream], str]:
         for conn, t_ns, data in reader.messages(connections=conns):
             kind = by_topic[conn.topic]
             msg = reader.deserialize(data, conn.msgtype)
-            times, tags, values = raw[kind]
-            where = f'{bag}: {conn.topic} message at {t_ns} ns'
+            times, keys, values = raw[kind]
+            times.append(t_ns)
             if kind == 'image':
-                stamp = stamp_to_ns(msg.header.stamp)
-                times.append(stamp if stamp > 0 else t_ns)
-                tags.append(-1)
+                keys.append(stamp_to_ns(msg.header.stamp))
                 values.append(len(values))  # bag-order ordinal; decoded in a second pass
             elif kind == 'reward':
-                times.append(t_ns)
-                tags.append(-1)
+                keys.append(-1)
                 values.append(float(msg.data))
             else:
-                size = STATE_DIM if kind == 'state' else ACTION_DIM
                 try:
-                    values.append(vector_from_msg(msg, size, kind))
+                    values.append(vector_from_msg(msg, STATE_DIM if kind == 'state'
+                                                  else ACTION_DIM, kind))
                 except ValueError as e:
-                    raise BagError(f'{where}: {e}') from None
+                    raise BagError(f'{bag}: {conn.topic} message at {t_ns} ns: {e}') from None
                 tag = stamp_tag(msg)
-                times.append(t_ns if tag is None else tag)
-                tags.append(-1 if tag is None else tag)
+                keys.append(-1 if tag is None else tag)
     finally:
         reader.close()
     return {k: _sorted(*v) for k, v in raw.items()}, names['image']
@@ -173,48 +169,55 @@ class _Episode:
 
 
 def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
-    """Cut aligned episodes out of the sorted streams (see the module docstring)."""
+    """Cut aligned episodes out of the sorted streams (see the module docstring).
+
+    All timing uses bag receive times, so it holds whatever clock the senders stamp with;
+    stamps and tags are used only as identities (which image an action or state belongs to).
+    """
     img, st, act, rew = streams['image'], streams['state'], streams['action'], streams['reward']
     if not len(act.times) or not len(img.times) or not len(st.times):
         return []
     period = int(round(1e9 / cfg.control_hz))
-    # Observation of each action: its tagged image if present, else the latest one before it.
+    # Observation of each action: the image its tag names, else the latest received before it.
     obs = _latest_at_or_before(img.times, act.times)
-    tagged = np.flatnonzero(act.tags >= 0)
-    if len(tagged):
-        exact = np.clip(np.searchsorted(img.times, act.tags[tagged]), 0, len(img.times) - 1)
-        ok = img.times[exact] == act.tags[tagged]
-        obs[tagged[ok]] = exact[ok]
+    by_stamp = {int(k): i for i, k in enumerate(img.keys) if k > 0}
+    obs = np.array([by_stamp.get(int(k), o) if k >= 0 else o for k, o in zip(act.keys, obs)],
+                   np.int64)
     keep = obs >= 0
     a_times, obs = act.times[keep], obs[keep]
-    a_vals = np.stack(act.values)[keep] if len(a_times) else np.zeros((0, ACTION_DIM))
+    if not len(a_times):
+        return []
+    a_vals = np.stack(act.values)[keep]
     state_vals = np.stack(st.values)
-    tag_pos = {int(t): i for i, t in enumerate(st.tags) if t >= 0}
+    state_by_tag = {int(k): i for i, k in enumerate(st.keys) if k >= 0}
     r_vals = np.asarray(rew.values, np.float32)
     breaks = np.flatnonzero(np.diff(a_times) > cfg.gap_periods * period) + 1
     out = []
     for seg in np.split(np.arange(len(a_times)), breaks):
         # s' of the last action: the latest image within one period after it; if no newer
         # image exists (the bag ended), drop that action and try the one before.
+        last = -1
         while len(seg):
             last = _latest_at_or_before(img.times, a_times[seg[-1:]] + period)[0]
             if last > obs[seg[-1]]:
                 break
             seg = seg[:-1]
-        frames = np.append(obs[seg], last) if len(seg) else seg
-        f_times = img.times[frames]
-        s_idx = _latest_at_or_before(st.times, f_times)
-        s_idx = np.array([tag_pos.get(int(t), i) for t, i in zip(f_times, s_idx)], np.int64)
+        if not len(seg):
+            continue
+        frames = np.append(obs[seg], last)
+        # State of each observation: the one tagged with its stamp, else the latest before it.
+        s_idx = _latest_at_or_before(st.times, img.times[frames])
+        s_idx = np.array([state_by_tag.get(int(k), i) for k, i in zip(img.keys[frames], s_idx)],
+                         np.int64)
         first = int(np.argmax(s_idx >= 0)) if (s_idx >= 0).any() else len(s_idx)
         seg, frames, s_idx = seg[first:], frames[first:], s_idx[first:]  # no state yet: skip
         if len(seg) < max(1, cfg.min_length):
             continue
         rewards = np.zeros(len(seg), np.float32)
         if len(r_vals):
-            t0 = a_times[seg]
-            t1 = np.append(a_times[seg[1:]], a_times[seg[-1]] + period)
-            lo = np.searchsorted(rew.times, t0, side='right')
-            hi = np.searchsorted(rew.times, t1, side='right')
+            lo = np.searchsorted(rew.times, a_times[seg], side='right')
+            hi = np.searchsorted(rew.times, np.append(a_times[seg[1:]], a_times[seg[-1]] + period),
+                                 side='right')
             rewards = np.array([r_vals[i:j].max() if j > i else 0.0 for i, j in zip(lo, hi)],
                                np.float32)
         terminals = np.zeros(len(seg), bool)
