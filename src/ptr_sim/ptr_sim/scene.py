@@ -140,7 +140,7 @@ class World:
                 pos = (T.DRAWER_FRONT_X - 0.078 + rng.uniform(-0.004, 0.004),
                        T.DRAWER_Y + rng.uniform(-0.02, 0.02), blocker.half_height + 0.001)
             else:  # parked out of the way
-                pos = (0.20, -0.25, blocker.half_height + 0.001)
+                pos = (0.24, -0.03, blocker.half_height + 0.001)
             self._place(self.objects['blocker'], pos, rng.uniform(-0.3, 0.3))
         if self.kitchen.fixture == 'door':
             q = rng.uniform(1.1, 1.45) if kind == 'close_door' else rng.uniform(0.0, 0.03)
