@@ -87,6 +87,7 @@ class TrainConfig:
     device: str = 'cpu'
     compile: bool = False  # torch.compile the update (only if it pays on this machine)
     augment: bool = True  # random shift + color jitter on observations
+    prefetch: int = 2  # batches sampled ahead in a background thread (0: sample inline)
 
 
 @dataclass

@@ -2,11 +2,14 @@
 
 `train(cfg, sources, steps, out)` is the one entry point used by the CLIs, the trainer node and
 tests. Checkpoints carry the sampler's and augmenter's RNG state, so `resume` continues the exact
-same stream of batches and the next loss is reproduced bit for bit.
+same stream of batches and the next loss is reproduced bit for bit. Batches are sampled ahead in
+a background thread (`train.prefetch`).
 """
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -62,6 +65,57 @@ def restore_sampler(sampler: MixedSampler, state: dict[str, Any] | None) -> None
         sampler.augment.gen.set_state(state['augment'])
 
 
+class Prefetcher:
+    """Samples batches in a background thread while the main thread runs the update.
+
+    Why: gathering from memory-mapped shards and augmenting release the GIL, so loading overlaps
+    with compute. Each batch travels with the sampler state right after it was drawn, so a
+    checkpoint records exactly where the consumed stream stands (resume stays exact).
+    """
+
+    def __init__(self, sampler: MixedSampler, depth: int = 2) -> None:
+        self.sampler, self.depth = sampler, depth
+        self._q: queue.Queue = queue.Queue(maxsize=max(depth, 1))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if depth > 0:
+            self._thread = threading.Thread(target=self._run, name='ptr-prefetch', daemon=True)
+            self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                batch = self.sampler.sample()
+                if not self._put((batch, sampler_state(self.sampler))):
+                    return
+        except BaseException as e:  # noqa: BLE001 - re-raised in the consuming thread
+            self._put(e)
+
+    def next(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The next batch and the sampler state after it."""
+        if self._thread is None:
+            batch = self.sampler.sample()
+            return batch, sampler_state(self.sampler)
+        item = self._q.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+
 def checkpoint_path(out: str | os.PathLike, step: int) -> Path:
     return Path(out) / 'checkpoints' / f'step_{step}.pt'
 
@@ -94,9 +148,11 @@ def train(cfg: Config, sources: Sequence[TransitionSource], steps: int,
     bar = tqdm(total=steps, initial=agent.step, disable=not progress, desc='train',
                dynamic_ncols=True)
     t0, s0 = time.perf_counter(), agent.step
+    loader = Prefetcher(sampler, tc.prefetch)
     try:
         while agent.step < steps:
-            metrics = agent.update_step(sampler.sample())
+            batch, stream_state = loader.next()
+            metrics = agent.update_step(batch)
             bar.update(1)
             if tc.log_every > 0 and (agent.step % tc.log_every == 0 or agent.step == steps):
                 scalars = {k: float(v) for k, v in metrics.items()}
@@ -109,8 +165,9 @@ def train(cfg: Config, sources: Sequence[TransitionSource], steps: int,
             if out is not None and ((tc.ckpt_every > 0 and agent.step % tc.ckpt_every == 0)
                                     or agent.step == steps):
                 agent.save(checkpoint_path(out, agent.step),
-                           extra={'sampler': sampler_state(sampler)} | (extra or {}))
+                           extra={'sampler': stream_state} | (extra or {}))
     finally:
+        loader.close()
         bar.close()
         if logger is not None:
             logger.close()

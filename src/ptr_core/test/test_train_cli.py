@@ -126,3 +126,18 @@ def test_train_arguments_are_checked(setup, capsys):
     assert '--q-ckpt' in capsys.readouterr().err
     assert train_main(['--target', target, '--out', str(tmp / 'y')]) == 2
     assert '--target and --target-task go together' in capsys.readouterr().err
+
+
+def test_prefetching_thread_yields_the_same_run_as_inline_sampling(setup):
+    tmp, cfg, prior, _ = setup
+    runs = []
+    for prefetch in (0, 3):
+        run = tmp / f'p{prefetch}'
+        assert pretrain_main(['--data', prior, '--out', str(run), '--config', cfg,
+                              '--no-progress', '--no-tensorboard',
+                              '--set', f'train.prefetch={prefetch}']) == 0
+        lines = _lines(run)
+        for m in lines:
+            m.pop('steps_per_s')
+        runs.append(lines)
+    assert runs[0] == runs[1]
