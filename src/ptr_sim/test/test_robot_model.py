@@ -13,7 +13,8 @@ def test_urdf_is_cached_and_regenerated(tmp_path, monkeypatch):
     first.unlink()
     again = urdf_path()
     assert again == first and again.is_file()
-    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary debris
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, 'meshes'])
+    assert not [p for p in tmp_path.rglob('.*')]  # no temporary debris
 
 
 def test_ee_gripper_link_matches_poe_at_random_configurations():
