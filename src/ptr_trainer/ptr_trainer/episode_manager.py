@@ -246,6 +246,7 @@ def main(args: list[str] | None = None) -> int:
                 self.last_obs_time = time.monotonic()
             if not lockstep:
                 self.enable(True)
+            self.get_logger().info(f'episode {self.mgr.episode} started (stamp {start})')
             self.status(f'episode {self.mgr.episode} started')
 
         def end_episode(self, reason: str, length: int) -> None:

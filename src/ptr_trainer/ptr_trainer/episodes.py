@@ -20,7 +20,7 @@ import numpy as np
 
 from ptr_core.data import Trajectory
 
-END_REASONS = ('success', 'timeout', 'env_done', 'stalled')
+END_REASONS = ('success', 'timeout', 'env_done', 'stalled', 'incomplete')
 
 
 @dataclass
@@ -32,6 +32,8 @@ class ManagerConfig:
     stall_timeout: float = 10.0  # seconds without a new observation that end an episode
     max_episodes: int = 0  # stop after this many episodes (0: run until stopped)
     min_length: int = 1  # shorter episodes are dropped, not sent to the trainer
+    max_gap: int = 10  # observations past a transition that never completes (a lost reward or
+    # action) before the episode is cut there ('incomplete') instead of waiting forever
 
     def validate(self) -> 'ManagerConfig':
         if self.horizon < 0 or self.stall_timeout <= 0 or self.max_episodes < 0:
@@ -172,6 +174,8 @@ class EpisodeManager:
                 return 'success', s + 1
         if self.cfg.horizon and t >= self.cfg.horizon:
             return 'timeout', self.cfg.horizon
+        if len(self.rec.stamps) - 1 - t > self.cfg.max_gap:
+            return 'incomplete', t
         if self.env_done_stamp is not None and self.env_done_stamp in self.rec.stamps:
             k = self.rec.stamps.index(self.env_done_stamp)
             if t >= k:  # every transition up to the env's last observation is complete

@@ -137,3 +137,14 @@ def test_horizon_zero_waits_for_the_env():
     assert m.end_reason() == ('env_done', 59)
     with pytest.raises(ValueError, match='horizon'):
         ManagerConfig(horizon=-1).validate()
+
+
+def test_a_lost_reward_cuts_the_episode_instead_of_hanging():
+    m = EpisodeManager(ManagerConfig(horizon=0, max_gap=3), 'T')
+    m.start()
+    run_steps(m, [0, 0, 0])
+    del m.rec.rewards[200]  # the label of obs 2 never arrived
+    assert m.end_reason() is None  # obs 3 is only one past the hole
+    run_steps(m, [0, 0, 0], start=3)
+    assert m.end_reason() == ('incomplete', 1)
+    assert len(m.finish('incomplete', 1)) == 1

@@ -1,0 +1,405 @@
+"""`ptr demo`: the whole PTR story in sim, from scripted data to autonomous online fine-tuning.
+
+Stages (each writes under --out and is skipped when its output already exists, so an interrupted
+demo continues where it stopped):
+  1. data        scripted episodes of several prior tasks, 10 OpenDoor demos (the held-out
+                 target), CloseDoor demos (for the reset policy)            ptr_sim.collect
+  2. pretrain    multi-task CQL on the prior tasks                          ptr pretrain
+  3. finetune    OpenDoor from the 10 demos, tau-mixed with the prior data  ptr finetune
+  4. reset       the CloseDoor reset policy, fine-tuned the same way (PTR App. F)
+  5. reward      the OpenDoor success classifier from labeled frames        ptr train-reward
+  6. before      OpenDoor success of the offline policy                     ptr_sim.evaluate
+  7. online      the online_finetune graph (lock-step sim, policy, reward, reset, episode manager,
+                 trainer: beta 0.35/0.15/0.5, Cal-QL, alpha 0.5) as processes over DDS
+  8. after       OpenDoor success of the last online checkpoint, the PNG of success against
+                 environment steps, summary.json
+The small budget (default) is sized for a 2-core CPU (well under 30 minutes); `--budget full` uses
+the papers' step counts and takes hours.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGET, RESET = 'OpenDoor', 'CloseDoor'
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much of everything one demo run does."""
+
+    image_size: int = 48  # camera / network input size
+    prior_tasks: tuple[str, ...] = ('OpenDrawer', 'CloseDrawer', 'PutRedCubeInBlueTray',
+                                    'BinSort')  # pre-training tasks (OpenDoor held out)
+    prior_episodes: int = 20  # successful scripted episodes per prior task
+    target_demos: int = 10  # OpenDoor demos for offline fine-tuning (PTR: 10)
+    reset_demos: int = 20  # CloseDoor demos for the reset policy (PTR App. F: 22)
+    classifier_episodes: int = 16  # OpenDoor episodes whose frames train the classifier
+    pretrain_steps: int = 600
+    finetune_steps: int = 300
+    reset_steps: int = 200
+    classifier_steps: int = 200
+    eval_episodes: int = 20  # OpenDoor evaluations before and after online fine-tuning
+    online_episodes: int = 6
+    utd: float = 2.0  # PTR: 10; lowered for the CPU budget
+    publish_every: int = 20  # updates between two weights versions
+    batch_size: int = 64
+    network: tuple[str, ...] = ()  # extra config overrides, e.g. a smaller encoder
+    online_timeout: float = 900.0  # seconds before the online graph is stopped regardless
+
+
+BUDGETS: dict[str, Budget] = {
+    'small': Budget(),
+    'full': Budget(image_size=64, prior_episodes=200, target_demos=10, reset_demos=22,
+                   classifier_episodes=60, pretrain_steps=100_000, finetune_steps=20_000,
+                   reset_steps=20_000, classifier_steps=3000, eval_episodes=100,
+                   online_episodes=200, utd=10.0, publish_every=100, online_timeout=86_400.0),
+    # For the smoke test: every stage runs, nothing learns.
+    'tiny': Budget(prior_tasks=('CloseDrawer',), prior_episodes=2, target_demos=2,
+                   reset_demos=2, classifier_episodes=2, pretrain_steps=2, finetune_steps=2,
+                   reset_steps=2, classifier_steps=5, eval_episodes=1, online_episodes=2,
+                   utd=0.5, publish_every=2, batch_size=8,
+                   network=('network.impala_channels=4,8', 'network.bottleneck_dim=16',
+                            'network.q_hidden=16,16', 'network.policy_hidden=16,16'),
+                   online_timeout=240.0),
+}
+
+
+def say(text: str) -> None:
+    print(f'[ptr demo] {text}', flush=True)
+
+
+# ---- 1. data -----------------------------------------------------------------------------------
+def collect(task: str, out: Path, episodes: int, image_size: int, seed: int) -> Path:
+    """`episodes` successful scripted episodes of `task` into the dataset at `out`."""
+    from ptr_sim.collect import run_worker
+    from tqdm import tqdm
+    if (out / task).is_dir():
+        return out
+    with tqdm(total=episodes, desc=f'collect {task}', unit='ep') as bar:
+        res = run_worker(task, str(out), episodes, 0, 1, seed, image_size, 0.1, True,
+                         report=lambda kept, ok: bar.update(kept))
+    if res.written < episodes:
+        raise RuntimeError(f'collect {task}: only {res.written} of {episodes} scripted '
+                           f'episodes succeeded in {res.attempted} attempts')
+    return out
+
+
+def collect_all(root: Path, b: Budget, seed: int) -> dict[str, Path]:
+    for i, task in enumerate(b.prior_tasks):
+        collect(task, root / 'prior', b.prior_episodes, b.image_size, seed + 1000 * i)
+    collect(TARGET, root / 'target', b.target_demos, b.image_size, seed + 50_000)
+    collect(RESET, root / 'reset', b.reset_demos, b.image_size, seed + 60_000)
+    return {'prior': root / 'prior', 'target': root / 'target', 'reset': root / 'reset'}
+
+
+def classifier_frames(task: str, episodes: int, image_size: int, seed: int,
+                      after_success: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames of scripted episodes labeled by the task's success predicate, frame by frame.
+
+    Episodes run past their first success (`after_success` more steps) so the classifier sees
+    several 'open' frames per episode, and half the episodes use heavy noise so it also sees
+    failures that look like near misses.
+    """
+    import ptr_sim
+    from ptr_sim.scripted import make_scripted_policy
+    env = ptr_sim.make_env(task, image_size=image_size, terminate_on_success=False)
+    images, labels, groups = [], [], []
+    try:
+        for ep in range(episodes):
+            rng = np.random.default_rng(seed + ep)
+            policy = make_scripted_policy(task, env, 0.1 if ep % 2 == 0 else 0.6, rng)
+            obs, _ = env.reset(seed=seed + ep)
+            images.append(obs['image'])
+            labels.append(bool(env.unwrapped.is_success()))
+            left = None
+            for _ in range(env.unwrapped.horizon):
+                obs, _, _, truncated, info = env.step(policy(obs))
+                images.append(obs['image'])
+                labels.append(bool(info['success']))
+                if info['success'] and left is None:
+                    left = after_success
+                if left is not None:
+                    left -= 1
+                if truncated or left == 0:
+                    break
+            groups += [ep] * (len(images) - len(groups))
+    finally:
+        env.close()
+    return np.stack(images), np.asarray(labels, np.int64), np.asarray(groups)
+
+
+# ---- 2-5. training -----------------------------------------------------------------------------
+def _common_overrides(b: Budget) -> list[str]:
+    out = [f'network.image_size={b.image_size}', f'train.batch_size={b.batch_size}',
+           'agent.cql_alpha=5.0',  # PTR App. F: alpha 5 for the offline phase
+           'train.ckpt_every=0', 'train.log_every=50']
+    for o in b.network:
+        out.append(o)
+    return [x for o in out for x in ('--set', o)]
+
+
+def latest_ckpt(run: Path) -> Path | None:
+    from ptr_core.checkpoint import latest
+    return latest(run) if (run / 'checkpoints').is_dir() else None
+
+
+def pretrain(data: Path, run: Path, b: Budget) -> Path:
+    from ptr_core.cli import pretrain_main
+    if (ck := latest_ckpt(run)) is None:
+        argv = ['--data', str(data), '--out', str(run), '--steps', str(b.pretrain_steps),
+                '--no-tensorboard'] + _common_overrides(b)
+        if pretrain_main(argv) != 0:
+            raise RuntimeError('ptr pretrain failed (see above)')
+        ck = latest_ckpt(run)
+    return ck
+
+
+def finetune(pre: Path, prior: Path, target: Path, task: str, run: Path, steps: int) -> Path:
+    from ptr_core.cli import finetune_main
+    if (ck := latest_ckpt(run)) is None:
+        argv = ['--ckpt', str(pre), '--data', str(prior), '--target', str(target),
+                '--target-task', task, '--out', str(run), '--steps', str(steps),
+                '--no-tensorboard']
+        if finetune_main(argv) != 0:
+            raise RuntimeError(f'ptr finetune ({task}) failed (see above)')
+        ck = latest_ckpt(run)
+    return ck
+
+
+def train_reward(out: Path, b: Budget, seed: int) -> tuple[Path, dict[str, Any]]:
+    from ptr_reward.classifier import (ClassifierConfig, load_classifier, save_classifier,
+                                       train_classifier)
+    from tqdm import tqdm
+    if out.is_file():
+        import torch
+        blob = torch.load(out, map_location='cpu', weights_only=True)
+        load_classifier(out)
+        return out, dict(blob.get('metrics', {}))
+    images, labels, groups = classifier_frames(TARGET, b.classifier_episodes, b.image_size,
+                                               seed + 70_000)
+    cfg = ClassifierConfig(image_size=b.image_size, steps=b.classifier_steps, seed=seed)
+    if labels.min() == labels.max():  # tiny budgets may see one class only
+        labels[-1] = 1 - labels[-1]
+    with tqdm(total=cfg.steps, desc='reward classifier') as bar:
+        res = train_classifier(images, labels, cfg, groups, progress=bar.update)
+    metrics = {'val_accuracy': res.val_accuracy, 'train_accuracy': res.train_accuracy,
+               'frames': int(len(labels)), 'positives': int(labels.sum())}
+    save_classifier(out, res.model, metrics)
+    say(f'reward classifier: balanced val accuracy {res.val_accuracy:.3f} on '
+        f'{res.val_counts[1]} success / {res.val_counts[0]} other frames')
+    return out, metrics
+
+
+# ---- 6/8. evaluation ---------------------------------------------------------------------------
+def evaluate_ckpt(ckpt: Path, b: Budget, seed: int) -> dict[str, Any]:
+    from ptr_core.policy import DeployablePolicy
+    from ptr_sim.evaluate import CheckpointPolicy, evaluate
+    policy = DeployablePolicy.load(ckpt, TARGET)
+    res = evaluate(CheckpointPolicy(policy), TARGET, b.eval_episodes, seed=seed,
+                   image_size=b.image_size, progress=True)
+    say(f'{ckpt.name}: {res.summary()}')
+    return res.to_dict()
+
+
+# ---- 7. online ---------------------------------------------------------------------------------
+def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> dict[str, Any]:
+    """Start the online_finetune graph through `ptr launch`'s runner; wait for its episodes."""
+    from ptr_bringup.launcher import GraphRunner, prepare
+    from tqdm import tqdm
+    history = run_dir / 'episodes' / 'history.json'
+    if history.is_file() and len(json.loads(history.read_text())) >= b.online_episodes:
+        return {'history': json.loads(history.read_text()), 'exit_code': 0, 'wall_s': 0.0}
+    args = {'policy_ckpt': str(paths['finetune']), 'reward_ckpt': str(paths['reward']),
+            'reset_ckpt': str(paths['reset_policy']), 'prior_data': str(paths['prior']),
+            'target_data': str(paths['target']), 'run_dir': str(run_dir),
+            'image_size': str(b.image_size), 'utd': str(b.utd),
+            'publish_every': str(b.publish_every), 'episodes': str(b.online_episodes),
+            'seed': str(seed), 'greedy': 'false', 'clock': 'lockstep'}
+    _, specs, cmds = prepare('online_finetune', args)
+    # The trainer's batch follows the budget (the graph passes the paper's defaults otherwise).
+    cmds = [c + ['-p', f'batch_size:={b.batch_size}'] if s.executable == 'trainer_node' else c
+            for s, c in zip(specs, cmds)]
+    env = dict(os.environ, PYTHONUNBUFFERED='1',
+               ROS_DOMAIN_ID=str(os.environ.get('PTR_DEMO_DOMAIN', 100 + os.getpid() % 100)),
+               PTR_WEIGHTS_KEY=os.environ.get('PTR_WEIGHTS_KEY') or secrets.token_hex(16))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = open(run_dir / 'graph.log', 'w', encoding='utf-8')
+    runner = GraphRunner(specs, cmds, env=env, out=log, shutdown_timeout=10.0)
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(code=runner.run()), daemon=True)
+    t0 = time.monotonic()
+    thread.start()
+    say(f'online graph started: {", ".join(s.name for s in specs)} (log: {log.name})')
+    done = 0
+    with tqdm(total=b.online_episodes, desc='online episodes', unit='ep') as bar:
+        while thread.is_alive() and time.monotonic() - t0 < b.online_timeout:
+            thread.join(1.0)
+            if history.is_file():
+                try:
+                    n = len(json.loads(history.read_text()))
+                except ValueError:
+                    continue
+                bar.update(n - done)
+                done = n
+    if thread.is_alive():
+        say(f'online graph still running after {b.online_timeout:.0f} s: stopping it')
+        runner.stop_requested.set()
+        thread.join(60.0)
+    log.close()
+    hist = json.loads(history.read_text()) if history.is_file() else []
+    return {'history': hist, 'exit_code': result.get('code'),
+            'wall_s': round(time.monotonic() - t0, 1)}
+
+
+def plot(history: list[dict[str, Any]], before: dict | None, after: dict | None,
+         path: Path) -> Path:
+    """Success against environment steps: each online episode (sim ground truth), the running
+    rate, and the evaluated success rates before and after with their 95% intervals."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from ptr_core.atomic import atomic_path
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    steps = np.cumsum([h['length'] for h in history]) if history else np.zeros(0)
+    ok = np.array([float(h.get('sim_success', False)) for h in history])
+    if len(ok):
+        ax.scatter(steps, ok, s=14, c='tab:blue', alpha=0.5, label='online episode success')
+        ax.plot(steps, np.cumsum(ok) / np.arange(1, len(ok) + 1), c='tab:blue',
+                label='online success rate (running)')
+    end = float(steps[-1]) if len(steps) else 1.0
+    for res, x, color, name in ((before, 0.0, 'tab:red', 'before (offline PTR)'),
+                                (after, end, 'tab:green', 'after online fine-tuning')):
+        if res:
+            ax.errorbar([x], [res['rate']], yerr=[[res['rate'] - res['low']],
+                                                  [res['high'] - res['rate']]],
+                        fmt='o', c=color, capsize=4, label=f'{name}: {100 * res["rate"]:.0f}%')
+    ax.set_xlabel('online environment steps')
+    ax.set_ylabel(f'{TARGET} success')
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title('PTR autonomous online fine-tuning (sim)')
+    ax.legend(fontsize=8, loc='best')
+    fig.tight_layout()
+    with atomic_path(path, suffix='.png') as tmp:
+        fig.savefig(tmp, format='png', dpi=120)
+    plt.close(fig)
+    return path
+
+
+# ---- the whole story ---------------------------------------------------------------------------
+def run_demo(out: Path, b: Budget, seed: int = 0, online: bool = True) -> dict[str, Any]:
+    """Every stage in order; returns (and writes) the summary."""
+    import torch
+    from ptr_core.atomic import write_json
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    out.mkdir(parents=True, exist_ok=True)
+    times: dict[str, float] = {}
+    t_all = time.monotonic()
+
+    def stage(name: str):
+        times[name] = time.monotonic()
+        say(f'--- {name}')
+
+    def done(name: str) -> None:
+        times[name] = round(time.monotonic() - times[name], 1)
+
+    stage('data')
+    paths: dict[str, Any] = collect_all(out / 'data', b, seed)
+    done('data')
+    stage('pretrain')
+    paths['pretrain'] = pretrain(paths['prior'], out / 'runs' / 'pretrain', b)
+    done('pretrain')
+    stage('finetune')
+    paths['finetune'] = finetune(paths['pretrain'], paths['prior'], paths['target'], TARGET,
+                                 out / 'runs' / 'finetune', b.finetune_steps)
+    done('finetune')
+    stage('reset policy')
+    paths['reset_policy'] = finetune(paths['pretrain'], paths['prior'], paths['reset'], RESET,
+                                     out / 'runs' / 'reset', b.reset_steps)
+    done('reset policy')
+    stage('reward classifier')
+    paths['reward'], reward_metrics = train_reward(out / 'runs' / 'reward.pt', b, seed)
+    done('reward classifier')
+    stage('evaluate before')
+    before = evaluate_ckpt(paths['finetune'], b, seed + 90_000)
+    done('evaluate before')
+    summary: dict[str, Any] = {'budget': dataclasses.asdict(b), 'seed': seed,
+                               'paths': {k: str(v) for k, v in paths.items()},
+                               'reward_classifier': reward_metrics, 'before': before}
+    after, hist = None, []
+    if online:
+        stage('online')
+        res = run_online(paths, out / 'runs' / 'online', b, seed)
+        hist = res['history']
+        done('online')
+        summary['online'] = {'episodes': len(hist), 'exit_code': res['exit_code'],
+                             'env_steps': int(sum(h['length'] for h in hist)),
+                             'classifier_successes': int(sum(h['success'] for h in hist)),
+                             'sim_successes': int(sum(h['sim_success'] for h in hist)),
+                             'wall_s': res['wall_s']}
+        last = sorted((out / 'runs' / 'online' / 'checkpoints').glob('online_*.pt'))
+        if last:
+            stage('evaluate after')
+            after = evaluate_ckpt(last[-1], b, seed + 90_000)
+            summary['after'] = after | {'ckpt': str(last[-1])}
+            done('evaluate after')
+        else:
+            say('no online checkpoint was written (no weights version published)')
+    summary['plot'] = str(plot(hist, before, after, out / 'online_success.png'))
+    summary['stage_seconds'] = times
+    summary['wall_s'] = round(time.monotonic() - t_all, 1)
+    write_json(out / 'summary.json', summary)
+    return summary
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    def rate(r):
+        return (f'{100 * r["rate"]:.0f}% ({r["successes"]}/{r["episodes"]}, 95% CI '
+                f'{100 * r["low"]:.0f}-{100 * r["high"]:.0f}%)') if r else 'n/a'
+    say('=== summary')
+    say(f'reward classifier val accuracy: '
+        f'{s["reward_classifier"].get("val_accuracy", float("nan")):.3f}')
+    say(f'{TARGET} success before online fine-tuning: {rate(s["before"])}')
+    if 'online' in s:
+        o = s['online']
+        say(f'online: {o["episodes"]} episodes, {o["env_steps"]} env steps, '
+            f'{o["sim_successes"]} sim successes ({o["classifier_successes"]} by the '
+            f'classifier), {o["wall_s"]} s')
+    say(f'{TARGET} success after online fine-tuning:  {rate(s.get("after"))}')
+    say(f'stage seconds: {s["stage_seconds"]}')
+    say(f'plot: {s["plot"]}; total {s["wall_s"]} s')
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog='ptr demo', description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--budget', choices=sorted(BUDGETS), default='small',
+                   help='small: < 30 min on 2 CPU cores (default); full: the papers\' steps; '
+                        'tiny: a smoke run')
+    p.add_argument('--out', default='runs/demo', help='output folder (reused: stages resume)')
+    p.add_argument('--seed', type=int, default=0, help='base seed of data, training and eval')
+    p.add_argument('--no-online', action='store_true', help='stop after the offline stages')
+    args = p.parse_args(argv)
+    try:
+        summary = run_demo(Path(args.out), BUDGETS[args.budget], args.seed,
+                           online=not args.no_online)
+    except (RuntimeError, ValueError, KeyError, FileNotFoundError) as e:
+        print(f'ptr demo: {e}', file=sys.stderr)
+        return 1
+    print_summary(summary)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

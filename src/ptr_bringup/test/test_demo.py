@@ -1,0 +1,50 @@
+"""Smoke test of `ptr demo` at the tiny budget: every stage runs end to end, the online graph
+included (separate processes over DDS), and the outputs the demo promises exist."""
+import json
+import os
+
+import pytest
+
+from ptr_bringup.demo import BUDGETS, Budget, plot, run_demo
+
+pytestmark = [pytest.mark.slow, pytest.mark.ros]
+
+
+def test_demo_pipeline_tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv('PTR_DEMO_DOMAIN', str(30 + os.getpid() % 30))
+    s = run_demo(tmp_path / 'demo', BUDGETS['tiny'], seed=3)
+    out = tmp_path / 'demo'
+    assert (out / 'summary.json').is_file()
+    assert json.loads((out / 'summary.json').read_text())['wall_s'] == s['wall_s']
+    for key in ('pretrain', 'finetune', 'reset_policy', 'reward'):
+        assert os.path.isfile(s['paths'][key]), key
+    # The data stage wrote the prior, target and reset datasets.
+    for sub, task in (('prior', 'CloseDrawer'), ('target', 'OpenDoor'), ('reset', 'CloseDoor')):
+        assert (out / 'data' / sub / task).is_dir()
+    # Online: the graph ran the requested episodes, the trainer learned from them and wrote
+    # checkpoints (a published version each), and the graph exited cleanly by itself.
+    online = s['online']
+    assert online['episodes'] == 2 and online['exit_code'] == 0 and online['env_steps'] > 0
+    hist = json.loads((out / 'runs' / 'online' / 'episodes' / 'history.json').read_text())
+    assert [h['episode'] for h in hist] == [1, 2]
+    buffer = out / 'runs' / 'online' / 'buffer' / 'OpenDoor'
+    assert len(list(buffer.iterdir())) == sum(h['sent'] for h in hist)
+    assert list((out / 'runs' / 'online' / 'checkpoints').glob('online_*.pt'))
+    assert s['before']['episodes'] == 1 and s['after']['episodes'] == 1
+    assert (out / 'online_success.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    # A second run reuses every stage's output instead of recomputing it.
+    again = run_demo(out, BUDGETS['tiny'], seed=3)
+    assert again['paths'] == s['paths'] and again['online']['episodes'] == 2
+
+
+def test_plot_without_online_data(tmp_path):
+    res = {'rate': 0.25, 'low': 0.1, 'high': 0.5}
+    p = plot([], res, None, tmp_path / 'p.png')
+    assert p.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_budgets_are_consistent():
+    for name, b in BUDGETS.items():
+        assert isinstance(b, Budget)
+        assert 'OpenDoor' not in b.prior_tasks and 'CloseDoor' not in b.prior_tasks, name
+    assert BUDGETS['full'].utd == 10.0 and BUDGETS['small'].target_demos == 10
