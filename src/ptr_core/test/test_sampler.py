@@ -148,3 +148,17 @@ def test_task_ids_from_mapping_or_list():
     assert by_list.field('task').tolist() == [7, 7, 1, 1, 1]
     with pytest.raises(KeyError, match="task 'B'"):
         TransitionBuffer.from_trajectories(trajs, {'A': 0})
+
+
+def test_memory_mapped_buffer_rejects_mixed_image_sizes(tmp_path):
+    with DatasetWriter(tmp_path) as w:
+        w.add(_traj('A', 3, 0, size=6))
+        w.add(_traj('B', 3, 1, size=8))
+    reg = TaskRegistry.create(['A', 'B'])
+    with pytest.raises(ValueError, match=r'B/shard-000000: images: expected shape \(6, 6, 3\)'):
+        TransitionBuffer.from_dataset(Dataset(tmp_path), reg)
+    with pytest.raises(ValueError, match='name -> id mapping'):
+        TransitionBuffer.from_dataset(Dataset(tmp_path), [0, 1])
+    assert TransitionBuffer.from_dataset(Dataset(tmp_path), reg, tasks=['B']).image_shape == (
+        8, 8, 3)
+    assert TransitionBuffer().image_shape == ()

@@ -41,7 +41,7 @@ class OnlineBuffer:
     def append(self, traj: Trajectory) -> list[Path]:
         """Write one finished episode atomically, then load it; returns the new shard folders."""
         traj.validate(f'online episode of task {traj.task!r}')
-        _task_id(self.task_ids, traj.task, 0)  # unknown task: fail before writing
+        _task_id(self.task_ids, traj.task, None)  # unknown task: fail before writing
         if len(self) and traj.images.shape[1:] != self.buffer.image_shape:
             raise ValueError(f'online episode of task {traj.task!r}: images: expected shape '
                              f'{self.buffer.image_shape}, got {traj.images.shape[1:]}')
@@ -60,7 +60,7 @@ class OnlineBuffer:
                 continue
             # Open only the new shards: a long run re-reads nothing it already has.
             td = TaskDataset(task_dir, only=fresh)
-            tid = _task_id(self.task_ids, td.task, 0)
+            tid = _task_id(self.task_ids, td.task, None)
             for i in range(len(td)):
                 self._load(td.trajectory(i), tid)
             self._seen.update(td.shard_dirs)

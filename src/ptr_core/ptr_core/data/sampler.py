@@ -89,7 +89,8 @@ class ShardedImages:
         return out
 
 
-def _task_id(task_ids: TaskIds, task: str, i: int) -> int:
+def _task_id(task_ids: TaskIds, task: str, i: int | None) -> int:
+    """Id of trajectory i of `task`; i is None where only a name -> id lookup makes sense."""
     if task_ids is None:
         raise ValueError('task_ids: expected a TaskRegistry, a name -> id mapping or a list')
     if hasattr(task_ids, 'id'):
@@ -98,6 +99,9 @@ def _task_id(task_ids: TaskIds, task: str, i: int) -> int:
         if task not in task_ids:
             raise KeyError(f'task {task!r}: no id in the given mapping {dict(task_ids)}')
         return int(task_ids[task])
+    if i is None:
+        raise ValueError(f'task_ids: expected a TaskRegistry or a name -> id mapping for task '
+                         f'{task!r}, got {type(task_ids).__name__}')
     return int(task_ids[i])
 
 
@@ -165,10 +169,14 @@ class TransitionBuffer:
         base = 0
         for task in tasks or dataset.tasks:
             td = dataset[task]
-            tid = _task_id(task_ids, task, 0)
+            tid = _task_id(task_ids, task, None)
             keep = set(td.split_indices(split, val_fraction))
             shard_base = []
-            for sh in td.shards:
+            for sh, sh_dir in zip(td.shards, td.shard_dirs):
+                if arrays and sh['images'].shape[1:] != arrays[0].shape[1:]:
+                    raise ValueError(f'{sh_dir}: images: expected shape '
+                                     f'{arrays[0].shape[1:]} like the first shard, '
+                                     f'got {sh["images"].shape[1:]}')
                 shard_base.append(base)
                 arrays.append(sh['images'])
                 base += len(sh['images'])
@@ -193,9 +201,10 @@ class TransitionBuffer:
 
     @property
     def image_shape(self) -> tuple[int, ...]:
+        """(H, W, 3) of the stored observations; () while an in-memory buffer is empty."""
         if self._images is not None:
             return self._images.shape[1:]
-        return tuple(self._obs['image'].shape[1:])
+        return tuple(self._obs['image'].shape[1:]) if self._obs.n else ()
 
     def field(self, name: str) -> np.ndarray:
         """A per-transition array: obs_idx, action, reward, terminal, task, mc_return."""
