@@ -148,7 +148,10 @@ ONLINE_ARGUMENTS = _common_arguments('lockstep') + (
 def _online(args: dict[str, str]) -> list[NodeSpec]:
     task, ns = args['task'], args['namespace']
     run_dir = args['run_dir'].rstrip('/')
-    nodes = [_robot(args, task), _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    robot = _robot(args, task)
+    if args['clock'] == 'lockstep':  # every step waits for its reward label: none goes missing
+        robot = dataclasses.replace(robot, parameters=robot.parameters | {'wait_for_reward': True})
+    nodes = [robot, _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
     if not args['reward_ckpt']:
         raise GraphError('argument reward_ckpt: expected a classifier checkpoint path, got ""')
     nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', ns, {

@@ -66,7 +66,7 @@ def _alive(pid):
 
 def test_sim_graph_lockstep(tmp_path):
     import rclpy
-    from ptr_bringup.qos import action_qos, event_qos, latched_qos, sensor_qos
+    from ptr_bringup.qos import event_qos, latched_qos, sensor_qos
     from ptr_core import rosmsg, weights
     from rclpy.node import Node
     from sensor_msgs.msg import Image
@@ -96,9 +96,10 @@ def test_sim_graph_lockstep(tmp_path):
     def on_action(m):
         seen['actions'][rosmsg.stamp_tag(m)] = (rosmsg.float32_to_numpy(m),
                                                 len(seen['versions']))
-    node.create_subscription(Float32MultiArray, 'robot/action', on_action, action_qos())
+    # a deep reliable queue: the test must see every action, not only the newest
+    node.create_subscription(Float32MultiArray, 'robot/action', on_action, event_qos(500))
     node.create_subscription(String, 'sim/status',
-                             lambda m: seen['status'].append(json.loads(m.data)), event_qos(50))
+                             lambda m: seen['status'].append(json.loads(m.data)), event_qos(500))
     node.create_subscription(String, 'ptr/policy_version',
                              lambda m: seen['versions'].append(json.loads(m.data)),
                              latched_qos())
@@ -180,3 +181,102 @@ def _tail(log, n=4000):
     log.flush()
     log.seek(0)
     return log.read()[-n:]
+
+
+def test_online_finetune_graph_lockstep(tmp_path):
+    """The whole online graph (bridge, policy, reward, episode manager, trainer) for 3 episodes."""
+    import rclpy
+    from ptr_bringup.qos import action_qos, event_qos, latched_qos, sensor_qos
+    from ptr_core.agent import Agent
+    from ptr_core.data import DatasetWriter
+    from ptr_core.tasks import TaskRegistry
+    from ptr_reward.classifier import ClassifierConfig, SuccessClassifier, save_classifier
+    from ptr_trainer.testing import random_episode, tiny_config
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Float32, Float32MultiArray, String, UInt8MultiArray
+
+    torch.set_num_threads(1)
+    reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
+    agent = Agent(tiny_config(IMAGE), reg.to_dict(), 'OpenDoor')
+    ckpt = agent.save(tmp_path / 'ft.pt')
+    with DatasetWriter(tmp_path / 'prior') as w:
+        for i in range(3):
+            w.add(random_episode('CloseDrawer', i, 5, True, IMAGE))
+    with DatasetWriter(tmp_path / 'demos') as w:
+        w.add(random_episode('OpenDoor', 10, 5, True, IMAGE))
+    torch.manual_seed(0)
+    classifier = SuccessClassifier(ClassifierConfig(image_size=IMAGE, channels=(4, 8), hidden=8))
+    with torch.no_grad():  # P(success) ~ 0: episodes end at the horizon, deterministically
+        classifier.head.bias.fill_(-20.0)
+    reward_ckpt = save_classifier(tmp_path / 'reward.pt', classifier)
+
+    domain = 20 + (os.getpid() + 41) % 80
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
+    log = open(tmp_path / 'launch.log', 'w+')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'ptr_bringup.launcher', 'online_finetune', 'clock:=lockstep',
+         f'image_size:={IMAGE}', f'policy_ckpt:={ckpt}', f'reward_ckpt:={reward_ckpt}',
+         f'prior_data:={tmp_path / "prior"}', f'target_data:={tmp_path / "demos"}',
+         f'run_dir:={tmp_path / "run"}', f'weights_key:={KEY}', 'horizon:=6',
+         f'episodes:={EPISODES}', 'utd:=1.0', 'publish_every:=4', '--shutdown-timeout', '15'],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain)
+    node = Node('online_graph_test', context=ctx)
+    seen = {'images': 0, 'actions': 0, 'rewards': 0, 'weights': 0, 'versions': [],
+            'episodes': [], 'status': []}
+
+    def count(key):
+        return lambda m: seen.__setitem__(key, seen[key] + 1)
+    node.create_subscription(Image, 'camera/image_raw', count('images'), sensor_qos())
+    node.create_subscription(Float32MultiArray, 'robot/action', count('actions'), action_qos())
+    node.create_subscription(Float32, 'ptr/reward', count('rewards'), event_qos(50))
+    node.create_subscription(UInt8MultiArray, 'ptr/policy_weights', count('weights'),
+                             latched_qos())
+    node.create_subscription(String, 'ptr/policy_version',
+                             lambda m: seen['versions'].append(json.loads(m.data)['version']),
+                             latched_qos())
+    node.create_subscription(String, 'ptr/episode',
+                             lambda m: seen['episodes'].append(json.loads(m.data)),
+                             latched_qos(100))
+    node.create_subscription(String, 'sim/status',
+                             lambda m: seen['status'].append(json.loads(m.data)), event_qos(50))
+    executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+    try:
+        end = time.monotonic() + 200
+        # the episode manager exits after its episodes; the launcher then stops the graph
+        while proc.poll() is None and time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+            if seen['versions'] and max(seen['versions']) >= 1 and \
+                    len(seen['episodes']) >= EPISODES:
+                break
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            code = 'hung'
+    text = _tail(log, 200000)
+    assert seen['images'] > 0 and seen['actions'] > 0, text[-3000:]
+    assert seen['rewards'] > 0, text[-3000:]
+    assert len(seen['episodes']) >= EPISODES, text[-3000:]
+    # the bridge starts in episode 0; each robot/reset call of the manager starts the next one
+    assert {s['episode'] for s in seen['status']} >= set(range(1, EPISODES + 1))
+    for ann in seen['episodes']:
+        assert os.path.isfile(ann['path']) and ann['length'] == 6  # written before announced
+    assert seen['weights'] >= 1 and max(seen['versions']) >= 1, text[-3000:]
+    assert code == 0, text[-3000:]
+    pids = [int(p) for p in re.findall(r'started \S+ \(pid (\d+)\)', text)]
+    assert len(pids) == 5
+    assert not [p for p in pids if _alive(p)]

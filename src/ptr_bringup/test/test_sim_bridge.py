@@ -70,3 +70,21 @@ def test_session_reports_episode_end_and_keeps_stepping_until_reset():
     assert second.episode == 1
     assert env.seeds == [10, 11]  # one seed per episode: reproducible, not repeated
     assert s.ticks == 3
+
+
+def test_lockstep_gate_waits_for_action_and_reward_of_the_current_observation():
+    from ptr_sim.bridge import LockstepGate
+    a = np.ones(7, np.float32)
+    g = LockstepGate(wait_reward=True)
+    g.observe(100)
+    assert g.on_action(90, a) is None  # stale: computed from an older observation
+    assert g.on_reward(90) is None
+    assert g.on_action(100, a) is None  # no reward yet
+    assert g.on_reward(100) is a  # both there: step
+    assert g.on_action(100, a) is None and g.on_reward(100) is None  # once per observation
+    g.observe(200)
+    assert g.on_reward(200) is None
+    assert g.on_action(None, 2 * a)[0] == 2  # untagged (teleop) counts for the current one
+    plain = LockstepGate(wait_reward=False)
+    plain.observe(5)
+    assert plain.on_action(5, a) is a

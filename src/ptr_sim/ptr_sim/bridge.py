@@ -107,3 +107,43 @@ class SimSession:
                                 bool(terminated), bool(truncated), self.last.step + 1,
                                 self.episode)
         return self.last, clamp
+
+
+class LockstepGate:
+    """When a lock-step sim may step: the action for the current observation is there and, when
+    `wait_reward`, so is the reward node's label of that observation.
+
+    Without the second condition the sim outruns the reward node and an observation can go
+    unlabeled, leaving a hole in the recorded episode; with it, every step is labeled, and the
+    bridge's periodic resend of the observation repairs a dropped best-effort frame.
+    """
+
+    def __init__(self, wait_reward: bool = False) -> None:
+        self.wait_reward = wait_reward
+        self.stamp: int | None = None
+        self._action: np.ndarray | None = None
+        self._rewarded = False
+
+    def observe(self, stamp: int) -> None:
+        """A new observation was published: wait for its action (and reward)."""
+        self.stamp, self._action, self._rewarded = int(stamp), None, False
+
+    def on_action(self, tag: int | None, action: np.ndarray) -> np.ndarray | None:
+        """Returns the action to apply now, or None (stale, duplicate, or still waiting)."""
+        if self.stamp is None or (tag is not None and tag != self.stamp):
+            return None
+        if self._action is None:
+            self._action = action
+        return self._ready()
+
+    def on_reward(self, stamp: int) -> np.ndarray | None:
+        if self.stamp is None or int(stamp) != self.stamp:
+            return None
+        self._rewarded = True
+        return self._ready()
+
+    def _ready(self) -> np.ndarray | None:
+        if self._action is None or (self.wait_reward and not self._rewarded):
+            return None
+        action, self.stamp = self._action, None  # one step per observation
+        return action

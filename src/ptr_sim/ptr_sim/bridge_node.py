@@ -13,7 +13,8 @@ Clock modes:
   the action carry it in their layout label (ptr_core.rosmsg.tag_stamp), so an action is applied to
   the observation it was computed from; an untagged action (teleop) is accepted as is. While
   waiting, the current observation is re-sent every `resend_s` seconds so that a late subscriber
-  or a lost best-effort frame cannot stall the loop.
+  or a lost best-effort frame cannot stall the loop. With `wait_for_reward`, a step also waits for
+  the reward node's label of the observation (ptr/reward_info), so that no step goes unlabeled.
 The end of an episode (success or horizon) is reported on sim/status, not enforced: the arm keeps
 moving (the reset policy drives it after an episode) until robot/reset starts the next episode.
 """
@@ -28,7 +29,7 @@ from ptr_bringup.nodeutil import Throttle, declare, run
 from ptr_bringup.qos import action_qos, event_qos, latched_qos, sensor_qos
 from ptr_core import rosmsg
 from ptr_core.constants import ACTION_DIM, CONTROL_HZ
-from ptr_sim.bridge import SimSession, StepOutcome, hold_action
+from ptr_sim.bridge import LockstepGate, SimSession, StepOutcome, hold_action
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
@@ -43,6 +44,7 @@ PARAMETERS = {
     'control_hz': CONTROL_HZ,
     'action_limit': 1.0,
     'resend_s': 1.0,
+    'wait_for_reward': False,
     'camera_offset': [0.0, 0.0, 0.0],
     'camera_frame': 'camera',
 }
@@ -94,6 +96,10 @@ class SimBridgeNode(Node):
         self.create_subscription(Float32MultiArray, 'robot/action', self.on_action,
                                  action_qos())
         self.create_service(Trigger, 'robot/reset', self.on_reset)
+        self.gate = LockstepGate(bool(p['wait_for_reward']))
+        if self.lockstep and self.gate.wait_reward:
+            self.create_subscription(String, 'ptr/reward_info', self.on_reward_info,
+                                     event_qos(50))
         self.pending = None  # newest action (realtime)
         self.stamp_ns = 0
         self._start_episode()
@@ -140,6 +146,7 @@ class SimBridgeNode(Node):
             {'task': self.session.task, 'episode': out.episode})))
         self._publish(out)
         self._announce(out)
+        self.gate.observe(self.stamp_ns)
         return out
 
     def _apply(self, action: np.ndarray) -> None:
@@ -149,6 +156,7 @@ class SimBridgeNode(Node):
         self.stamp_ns = self._now_ns()
         self._publish(out)
         self._announce(out)
+        self.gate.observe(self.stamp_ns)
 
     # -- callbacks -------------------------------------------------------------------------
     def on_action(self, msg) -> None:
@@ -161,10 +169,20 @@ class SimBridgeNode(Node):
         if not self.lockstep:
             self.pending = action
             return
-        tag = rosmsg.stamp_tag(msg)
-        if tag is not None and tag != self.stamp_ns:
-            return  # computed from an older observation (e.g. a resend): stale
-        self._apply(action)
+        ready = self.gate.on_action(rosmsg.stamp_tag(msg), action)
+        if ready is not None:
+            self._apply(ready)
+
+    def on_reward_info(self, msg) -> None:
+        try:
+            stamp = int(json.loads(msg.data)['stamp_ns'])
+        except (ValueError, KeyError, TypeError):
+            if self.warn('reward_info'):
+                self.get_logger().warn(f'ptr/reward_info: unreadable {msg.data[:80]!r}')
+            return
+        ready = self.gate.on_reward(stamp)
+        if ready is not None:
+            self._apply(ready)
 
     def _tick(self) -> None:
         last = self.session.last
