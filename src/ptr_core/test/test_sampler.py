@@ -162,3 +162,17 @@ def test_memory_mapped_buffer_rejects_mixed_image_sizes(tmp_path):
     assert TransitionBuffer.from_dataset(Dataset(tmp_path), reg, tasks=['B']).image_shape == (
         8, 8, 3)
     assert TransitionBuffer().image_shape == ()
+
+
+def test_sampler_applies_augmentation_to_images_only():
+    from ptr_core.data.augment import Augment
+
+    reg = TaskRegistry.create(['A'])
+    buf = TransitionBuffer.from_trajectories([_traj('A', 8, i, size=16) for i in range(3)], reg)
+    plain = MixedSampler([buf], [1.0], 32, seed=4).sample()
+    aug = MixedSampler([buf], [1.0], 32, augment=Augment(seed=1), seed=4).sample()
+    assert aug['image'].dtype == torch.uint8 and aug['image'].shape == (32, 3, 16, 16)
+    assert not torch.equal(aug['image'], plain['image'])
+    assert not torch.equal(aug['next_image'], plain['next_image'])
+    for k in ('state', 'next_state', 'action', 'reward', 'terminal', 'task', 'mc_return'):
+        assert torch.equal(aug[k], plain[k])
