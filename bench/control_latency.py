@@ -2,10 +2,11 @@
 
 Starts the installed policy node (lock-step mode, default CPU network of the ptr_sim_cpu preset,
 untrained weights: latency does not depend on their values) as its own process on a private DDS
-domain, then from this process publishes camera/image_raw + robot/state (stamp-tagged) and waits for
-the action tagged with the same stamp, one tick at a time, N times. Peer measured in the same run:
-the bare DeployablePolicy.act() of the same network in-process, so the ratio shows what ROS adds.
-Also: the weights round trip (signed packet published -> ptr/policy_version reports it running).
+domain, then from this process publishes camera/image_raw + robot/state (stamp-tagged) and waits
+for the action tagged with the same stamp, one tick at a time, N times. Peer measured in the same
+run: the bare DeployablePolicy.act() of the same network in-process, so the ratio shows what ROS
+adds. Also: the weights round trip (signed packet published -> ptr/policy_version reports it
+running).
 
     .venv/bin/python bench/control_latency.py [--ticks 1000] [--image-size 64] [--swaps 5]
 """

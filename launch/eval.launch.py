@@ -1,4 +1,4 @@
-"""Evaluation: a policy checkpoint acting on the robot (sim or arm), optionally with the reward node.
+"""Evaluation: a policy checkpoint acting on the robot (sim or arm), optionally with rewards.
 
     ros2 launch ptr_bringup eval.launch.py policy_ckpt:=...
     ptr launch eval policy_ckpt:=... clock:=lockstep

@@ -1,5 +1,4 @@
-"""Online fine-tuning (PTR V-F): robot bridge, policy, reward classifier, reset policy, episode
-manager and trainer.
+"""Online fine-tuning (PTR V-F): bridge, policy, reward, reset, episode manager, trainer.
 
     ros2 launch ptr_bringup online_finetune.launch.py policy_ckpt:=... reward_ckpt:=... \
         reset_ckpt:=... prior_data:=... target_data:=...

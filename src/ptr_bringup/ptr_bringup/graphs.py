@@ -1,7 +1,7 @@
 """Every ROS graph of the project as plain data: one description, read by two runners.
 
-`launch/<name>.launch.py` turns a Graph into launch_ros actions under `ros2 launch` (on a real ROS 2
-install), and `ptr launch <name>` (ptr_bringup.launcher) starts the same NodeSpecs as processes
+`launch/<name>.launch.py` turns a Graph into launch_ros actions under `ros2 launch` (on a real ROS
+2 install), and `ptr launch <name>` (ptr_bringup.launcher) starts the same NodeSpecs as processes
 here, where the `launch` package is not available. Nothing in this module imports launch or rclpy.
 """
 from __future__ import annotations

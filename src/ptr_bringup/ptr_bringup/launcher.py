@@ -1,4 +1,4 @@
-"""`ptr launch <graph> [name:=value ...]`: run a launch file's graph as processes, without `launch`.
+"""`ptr launch <graph> [name:=value ...]`: run a launch file's graph as processes (no `launch`).
 
 The launch file (launch/<graph>.launch.py, found in the ament share directory of ptr_bringup, else
 in the workspace's launch/) is loaded as a module; it exposes GRAPH (ptr_bringup.graphs) and
@@ -36,7 +36,7 @@ class LaunchError(RuntimeError):
     """A graph that cannot start (file, executable, argument); the text names it."""
 
 
-# -- finding things --------------------------------------------------------------------------------
+# -- finding things -------------------------------------------------------------------------------
 def launch_dirs() -> list[Path]:
     """Where launch files are looked up: the installed share dir, then the workspace's launch/."""
     dirs = []
@@ -103,7 +103,7 @@ def find_executable(package: str, executable: str) -> Path:
     return path
 
 
-# -- command lines ---------------------------------------------------------------------------------
+# -- command lines --------------------------------------------------------------------------------
 def param_value(value: Any) -> str:
     """A parameter value as the YAML that `-p name:=value` parses back to the same type."""
     if isinstance(value, bool):
@@ -142,7 +142,7 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
     return out
 
 
-# -- running ---------------------------------------------------------------------------------------
+# -- running --------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class _Proc:
     spec: NodeSpec
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         description='Run a graph of launch/ as processes (the same graph `ros2 launch` runs).')
     parser.add_argument('graph', nargs='?', help='graph name (launch/<graph>.launch.py) or path')
     parser.add_argument('assignments', nargs='*', help='launch arguments, name:=value')
-    parser.add_argument('-h', '--help', action='store_true', help='this help, or the graph\'s')
+    parser.add_argument('-h', '--help', action='store_true', help="this help, or the graph's")
     parser.add_argument('--dry-run', action='store_true', help='print the commands, start none')
     parser.add_argument('--shutdown-timeout', type=float, default=10.0,
                         help='seconds between SIGINT and SIGTERM/SIGKILL at shutdown')

@@ -2,8 +2,8 @@
 
 A node module declares `PARAMETERS: dict[str, default]` at module level (the launch test checks the
 launch files against it); `declare(node, PARAMETERS)` declares them all and returns their values.
-`run(make_node)` is the body of every `main()`: init, spin, and always destroy + shutdown, returning
-0 on SIGINT/SIGTERM and 1 on a crash with a one-line error.
+`run(make_node)` is the body of every `main()`: init, spin, and always destroy + shutdown,
+returning 0 on SIGINT/SIGTERM and 1 on a crash with a one-line error.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import time
 from typing import Any, Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import (ExternalShutdownException, MultiThreadedExecutor,
+                             SingleThreadedExecutor)
 from rclpy.node import Node
 
 

@@ -23,7 +23,7 @@ def action_qos() -> QoSProfile:
 
 
 def latched_qos(depth: int = 1) -> QoSProfile:
-    """Weights and 'current version': reliable + transient local, so late joiners get the latest."""
+    """Weights and 'current version': reliable + transient local: late joiners get the latest."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -85,7 +85,7 @@ def test_arguments_are_checked():
     g = graphs.GRAPHS['online_finetune']
     with pytest.raises(graphs.GraphError, match="unknown argument 'polcy_ckpt'"):
         g.nodes({'polcy_ckpt': 'x'})
-    with pytest.raises(graphs.GraphError, match="argument clock: expected one of"):
+    with pytest.raises(graphs.GraphError, match='argument clock: expected one of'):
         g.nodes(FULL_ARGS['online_finetune'] | {'clock': 'fast'})
     with pytest.raises(graphs.GraphError, match='widowx is not yet supported'):
         g.nodes(FULL_ARGS['online_finetune'] | {'robot': 'widowx'})

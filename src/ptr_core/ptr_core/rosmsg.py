@@ -53,10 +53,10 @@ def _buffer(data: Any) -> memoryview | bytes:
 
 
 def image_to_numpy(msg: Any, desired_encoding: str = 'passthrough') -> np.ndarray:
-    """sensor_msgs/Image -> (H, W, C) array ((H, W) for one channel), honouring step and endianness.
+    """sensor_msgs/Image -> (H, W, C) array ((H, W) for one channel); honours step, endianness.
 
-    `desired_encoding` converts like cv_bridge: 'passthrough' keeps the message's encoding; rgb8 <->
-    bgr8 swap channels; rgb8/bgr8 -> mono8 use BT.601 luma; mono8 -> rgb8/bgr8 replicate.
+    `desired_encoding` converts like cv_bridge: 'passthrough' keeps the message's encoding;
+    rgb8 <-> bgr8 swap channels; rgb8/bgr8 -> mono8 use BT.601 luma; mono8 -> rgb8/bgr8 replicate.
     The result is a fresh, contiguous, writable array (the message buffer may be reused).
     """
     encoding = msg.encoding
@@ -142,7 +142,7 @@ def numpy_to_image(arr: np.ndarray, encoding: str, msg: Any) -> Any:
 
 
 def multiarray_to_numpy(msg: Any, dtype: Any) -> np.ndarray:
-    """std_msgs/*MultiArray -> array of `dtype`, reshaped by layout.dim sizes when they are given."""
+    """std_msgs/*MultiArray -> array of `dtype`, shaped by layout.dim sizes when they are given."""
     flat = np.frombuffer(_buffer(msg.data), dtype=np.dtype(dtype)).copy()
     offset = int(getattr(msg.layout, 'data_offset', 0) or 0)
     flat = flat[offset:]
@@ -162,8 +162,9 @@ def numpy_to_multiarray(arr: np.ndarray, msg: Any, typecode: str,
     """Fill a std_msgs/*MultiArray's data from `arr` through an array.array buffer; returns `msg`.
 
     `typecode` is the array module code of the message's element type ('f' for Float32, 'B' for
-    UInt8). With `dim_factory` (e.g. std_msgs.msg.MultiArrayDimension) the layout gets one dim per
-    axis (label, size, stride) so a reader can restore the shape; without it the layout is untouched.
+    UInt8). With `dim_factory` (e.g. std_msgs.msg.MultiArrayDimension) the layout gets one dim
+    per axis (label, size, stride) so a reader can restore the shape; without it the layout is
+    untouched.
     """
     a = np.ascontiguousarray(arr, dtype=np.dtype(typecode))
     buf = array.array(typecode)

@@ -110,8 +110,9 @@ class SimSession:
 
 
 class LockstepGate:
-    """When a lock-step sim may step: the action for the current observation is there and, when
-    `wait_reward`, so is the reward node's label of that observation.
+    """When a lock-step sim may step: the current observation's action (and reward) arrived.
+
+    With `wait_reward` the sim also waits for the reward node's label of that observation.
 
     Without the second condition the sim outruns the reward node and an observation can go
     unlabeled, leaving a hole in the recorded episode; with it, every step is labeled, and the
