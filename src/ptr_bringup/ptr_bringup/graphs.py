@@ -92,7 +92,7 @@ def _robot(args: dict[str, str], task: str) -> NodeSpec:
     })
 
 
-def _common_arguments(clock_default: str) -> tuple[Argument, ...]:
+def _common_arguments(clock_default: str, greedy_default: str) -> tuple[Argument, ...]:
     return (
         Argument('robot', 'sim', 'which robot: the PyBullet WidowX 250 or the real arm',
                  ('sim', 'widowx')),
@@ -104,8 +104,8 @@ def _common_arguments(clock_default: str) -> tuple[Argument, ...]:
         Argument('namespace', '', 'ROS namespace of every node (several graphs on one domain)'),
         Argument('weights_key', '', 'HMAC key shared by trainer and policy '
                  '(empty: $PTR_WEIGHTS_KEY)'),
-        Argument('greedy', 'true', 'policy acts with the mean action (false: samples)',
-                 ('true', 'false')),
+        Argument('greedy', greedy_default, 'policy acts with the mean action (false: samples '
+                 'from the tanh-Gaussian, i.e. explores)', ('true', 'false')),
     )
 
 
@@ -122,7 +122,7 @@ def _policy(args: dict[str, str], ckpt: str, greedy: bool) -> NodeSpec:
 
 # -- online fine-tuning (PTR V-F) ---------------------------------------------------------------
 
-ONLINE_ARGUMENTS = _common_arguments('lockstep') + (
+ONLINE_ARGUMENTS = _common_arguments('lockstep', 'false') + (
     Argument('policy_ckpt', '', 'fine-tuned agent or policy checkpoint the policy node starts '
              'from (ptr finetune)'),
     Argument('agent_ckpt', '', 'agent checkpoint the trainer continues (default: policy_ckpt)'),
@@ -193,7 +193,7 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
 
 # -- evaluation: the policy acting in the sim ---------------------------------------------------
 
-EVAL_ARGUMENTS = _common_arguments('realtime') + (
+EVAL_ARGUMENTS = _common_arguments('realtime', 'true') + (
     Argument('policy_ckpt', '', 'agent or policy checkpoint to run'),
     Argument('reward_ckpt', '', 'optional success classifier: publishes ptr/reward alongside '
              'the privileged sim/success'),

@@ -63,8 +63,12 @@ class PolicyNode(Node):
                              f'got {p["clock_mode"]!r}')
         import torch
         torch.set_num_threads(max(1, int(p['torch_threads'])))
+        # exploration noise from its own generator: reproducible with seed >= 0
+        self.generator = torch.Generator()
         if int(p['seed']) >= 0:
-            torch.manual_seed(int(p['seed']))
+            self.generator.manual_seed(int(p['seed']))
+        else:
+            self.generator.seed()
         policy = load_policy(p['checkpoint']) if policy is None else policy
         self.swapper = WeightSwapper(policy, weights.resolve_key(p['weights_key']),
                                      version=int(getattr(policy, 'version', 0) or 0))
@@ -138,7 +142,8 @@ class PolicyNode(Node):
             if not self.gate.is_new(obs.stamp_ns):
                 return
             policy = self.swapper.current.policy  # one reference for the whole tick
-            action = np.asarray(policy.act(obs.image, obs.state, greedy=self.greedy),
+            action = np.asarray(policy.act(obs.image, obs.state, greedy=self.greedy,
+                                           generator=self.generator),
                                 dtype=np.float32).reshape(ACTION_DIM)
             self.gate.record(obs.stamp_ns, action)
             self.ticks += 1
