@@ -27,9 +27,10 @@ def _rate(fn, n: int) -> float:
 def throughput(task: str, size: int, steps: int, noise: float) -> dict[str, float]:
     """Per-step seconds of scripted-policy env steps, and of their parts in the same episodes.
 
-    Two passes over the same seeded episodes (the same states and actions, since the sim is
-    deterministic): the first times env.step as a user calls it; the second times the parts one
-    by one: physics + IK (world.step), the 64x64 render, and the IK solve alone.
+    Each seeded episode runs twice, back to back (same states and actions: the sim is
+    deterministic): once timing env.step as a user calls it, once timing its parts one by one:
+    physics + IK (world.step), the render, and the IK solve alone. Interleaving the two keeps
+    both under the same machine load.
     """
     import ptr_sim
     from ptr_sim.env import SUBSTEPS
@@ -39,14 +40,14 @@ def throughput(task: str, size: int, steps: int, noise: float) -> dict[str, floa
     u = env.unwrapped
     clock = time.perf_counter
     parts = {'env_step': 0.0, 'physics_ik': 0.0, 'render': 0.0, 'ik': 0.0, 'policy': 0.0}
-    for phase in ('whole', 'parts'):
-        done, ep = 0, 0
-        while done < steps:
+    counts = {'whole': 0, 'parts': 0}
+    ep = 0
+    while min(counts.values()) < steps:
+        for phase in ('whole', 'parts'):
             obs, _ = env.reset(seed=ep)
             policy = make_scripted_policy(task, env, noise, np.random.default_rng(ep))
-            ep += 1
             end = False
-            while not end and done < steps:
+            while not end:
                 t0 = clock()
                 a = policy(obs)
                 t1 = clock()
@@ -69,9 +70,11 @@ def throughput(task: str, size: int, steps: int, noise: float) -> dict[str, floa
                     parts['render'] += t5 - t4
                     u._t += 1
                     end = u.is_success() or u._t >= u.horizon
-                done += 1
+                counts[phase] += 1
+        ep += 1
     env.close()
-    return {k: v / steps for k, v in parts.items()}
+    return {k: v / counts['whole' if k in ('env_step', 'policy') else 'parts']
+            for k, v in parts.items()}
 
 
 def success_rates(episodes: int, size: int, noise: float) -> list[tuple[str, float, float]]:
