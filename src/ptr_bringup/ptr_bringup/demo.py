@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog='ptr demo', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--budget', choices=sorted(BUDGETS), default='small',
-                   help='small: < 30 min on 2 CPU cores (default); full: the papers\' steps; '
+                   help="small: < 30 min on 2 CPU cores (default); full: the papers' steps; "
                         'tiny: a smoke run')
     p.add_argument('--out', default='runs/demo', help='output folder (reused: stages resume)')
     p.add_argument('--seed', type=int, default=0, help='base seed of data, training and eval')

@@ -48,10 +48,10 @@ def test_wait_newer_blocks_until_a_fresh_pair():
 
 
 def test_reset_direction():
-    class O:
+    class Obs:
         image = None
     below = make_is_reset(lambda img: 0.2, 'below', 0.5)
     above = make_is_reset(lambda img: 0.2, 'above', 0.5)
-    assert below(O()) and not above(O())
+    assert below(Obs()) and not above(Obs())
     with pytest.raises(ValueError, match='reset_when'):
         make_is_reset(lambda img: 0.0, 'sideways', 0.5)

@@ -43,7 +43,8 @@ class ClassifierConfig:
 
     def validate(self) -> 'ClassifierConfig':
         if self.arch not in ARCHS:
-            raise ValueError(f'classifier config: arch: expected one of {ARCHS}, got {self.arch!r}')
+            raise ValueError(f'classifier config: arch: expected one of {ARCHS}, '
+                             f'got {self.arch!r}')
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f'classifier config: threshold: expected in (0, 1), '
                              f'got {self.threshold}')
@@ -180,7 +181,8 @@ def balanced_accuracy(prob: np.ndarray, labels: np.ndarray, threshold: float) ->
     """Mean per-class recall: a classifier that always says 'fail' scores 0.5, not 0.9."""
     pred = np.asarray(prob) > threshold
     labels = np.asarray(labels).astype(bool)
-    recalls = [float(np.mean(pred[labels == c] == c)) for c in (False, True) if np.any(labels == c)]
+    recalls = [float(np.mean(pred[labels == c] == c)) for c in (False, True)
+               if np.any(labels == c)]
     return float(np.mean(recalls)) if recalls else float('nan')
 
 

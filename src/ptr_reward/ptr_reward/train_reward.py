@@ -2,8 +2,8 @@
 
 Two sources of labels:
   sim   `--data DIR --task T`: frames of a ptr dataset; frame t+1 of an episode is labeled by the
-        reward recorded on transition t (the sim records 1.0 when the next state satisfies the task's
-        success predicate). The first frame of an episode has no label and is skipped.
+        reward recorded on transition t (the sim records 1.0 when the next state satisfies the
+        task's success predicate). The first frame of an episode has no label and is skipped.
   real  `--folders DIR`: one subfolder per label (success/positive/1 vs failure/negative/0) of
         .png/.jpg frames, as collected by hand on the arm (PTR App. F: ~20 trajectories each).
 Validation holds out whole episodes (sim) so neighbouring frames do not leak into the score.
