@@ -208,6 +208,9 @@ def finetune_main(argv: list[str] | None = None) -> int:
         _check_target_args(args)
         if not args.target:
             raise UsageError('--target DIR and --target-task NAME are required for fine-tuning')
+        if args.config or args.preset:
+            raise UsageError('--config/--preset: a fine-tuned agent keeps the config of --ckpt; '
+                             'change training fields with --set')
         overrides = list(args.overrides)
         got = _resumed(args, overrides)
         if got is not None:
