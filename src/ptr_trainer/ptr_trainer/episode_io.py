@@ -183,3 +183,34 @@ class ChunkAssembler:
             raise EpisodeError(f'ptr/episode_data: assembled episode sha256 mismatch '
                                f'({digest[:16]}...)')
         return digest, data
+
+
+class IngestLedger:
+    """The sha256 of every episode already stored in the online buffer, kept beside it.
+
+    The episode manager announces on a transient-local topic, so a trainer that (re)starts late
+    receives the recent announcements again; the ledger makes that safe: an episode is stored at
+    most once, across restarts. Written atomically after each stored episode.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.digests: list[str] = []
+        if self.path.is_file():
+            try:
+                self.digests = [str(d) for d in json.loads(self.path.read_text())]
+            except (ValueError, TypeError):
+                raise EpisodeError(f'{self.path}: unreadable ingest ledger (expected a JSON '
+                                   f'list of sha256)') from None
+        self._set = set(self.digests)
+
+    def __contains__(self, digest: str) -> bool:
+        return digest in self._set
+
+    def add(self, digest: str) -> None:
+        if digest in self._set:
+            return
+        self.digests.append(digest)
+        self._set.add(digest)
+        from ptr_core.atomic import write_json
+        write_json(self.path, self.digests)

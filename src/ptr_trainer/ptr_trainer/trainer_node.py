@@ -1,6 +1,8 @@
 """Trainer node: episodes in (ptr/episode), CQL updates, signed weights out (ptr/policy_weights).
 
-Subscribes  ptr/episode       std_msgs/String JSON announcement (ptr_trainer.episode_io)
+Subscribes  ptr/episode       std_msgs/String JSON announcement (ptr_trainer.episode_io),
+                              transient local: a late or restarted trainer gets the backlog;
+                              `online_dir`/ingested.json stores each episode only once
             ptr/episode_data  std_msgs/UInt8MultiArray chunks (inline transfer: no shared disk)
 Publishes   ptr/policy_weights std_msgs/UInt8MultiArray signed packets (ptr_core.weights: version,
                               fingerprint, sha256, HMAC), reliable + transient local
@@ -14,6 +16,7 @@ import json
 import queue
 import sys
 import threading
+from pathlib import Path
 
 PARAMETERS: dict[str, object] = {
     'agent_ckpt': '',  # fine-tuned agent checkpoint (ptr finetune) to continue online
@@ -37,15 +40,15 @@ PARAMETERS: dict[str, object] = {
 
 def main(args: list[str] | None = None) -> int:
     from ptr_bringup.nodeutil import declare, run
-    from ptr_bringup.qos import event_qos, latched_qos
+    from ptr_bringup.qos import latched_qos
     from ptr_core import rosmsg, weights
     from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
     from rclpy.node import Node
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from std_msgs.msg import String, UInt8MultiArray
 
-    from ptr_trainer.episode_io import (Announcement, ChunkAssembler, EpisodeError, read_episode,
-                                        verify_bytes)
+    from ptr_trainer.episode_io import (Announcement, ChunkAssembler, EpisodeError,
+                                        IngestLedger, read_episode, verify_bytes)
     from ptr_trainer.online import build_trainer, OnlineConfig
 
     class TrainerNode(Node):
@@ -72,8 +75,11 @@ def main(args: list[str] | None = None) -> int:
             self.pub_weights = self.create_publisher(UInt8MultiArray, 'ptr/policy_weights',
                                                      latched_qos(depth))
             self.pub_status = self.create_publisher(String, 'ptr/trainer_status', latched_qos())
+            # Already stored episodes (across restarts), so the transient-local backlog of
+            # announcements a late trainer receives is stored once.
+            self.ledger = IngestLedger(Path(p['online_dir']) / 'ingested.json')
             group = MutuallyExclusiveCallbackGroup()
-            self.create_subscription(String, 'ptr/episode', self.on_episode, event_qos(100),
+            self.create_subscription(String, 'ptr/episode', self.on_episode, latched_qos(100),
                                      callback_group=group)
             keep_all = QoSProfile(history=HistoryPolicy.KEEP_ALL,
                                   reliability=ReliabilityPolicy.RELIABLE)
@@ -95,7 +101,7 @@ def main(args: list[str] | None = None) -> int:
         def on_episode(self, msg) -> None:
             try:
                 ann = Announcement.from_json(msg.data)
-                if ann.sha256 in self.seen:
+                if ann.sha256 in self.seen or ann.sha256 in self.ledger:
                     return
                 if ann.transfer == 'file':
                     self.accept(ann, read_episode(ann))
@@ -116,7 +122,7 @@ def main(args: list[str] | None = None) -> int:
                 if digest in self.waiting_ann:
                     ann = self.waiting_ann.pop(digest)
                     self.accept(ann, verify_bytes(ann, data, 'ptr/episode_data'))
-                elif digest not in self.seen:
+                elif digest not in self.seen and digest not in self.ledger:
                     self.waiting_data[digest] = data
                     while len(self.waiting_data) > 8:
                         self.waiting_data.pop(next(iter(self.waiting_data)))
@@ -125,18 +131,19 @@ def main(args: list[str] | None = None) -> int:
 
         def accept(self, ann: Announcement, traj) -> None:
             self.seen.add(ann.sha256)
-            self.episodes.put(traj)
+            self.episodes.put((ann.sha256, traj))
 
         # ---- learning (worker thread) ------------------------------------------------------
         def work(self) -> None:
             t = self.trainer
             while not self.stop.is_set():
                 try:
-                    traj = self.episodes.get(timeout=0.05 if t.pending else 0.5)
+                    digest, traj = self.episodes.get(timeout=0.05 if t.pending else 0.5)
                 except queue.Empty:
                     traj = None
                 if traj is not None:
                     pending = t.add_episode(traj)
+                    self.ledger.add(digest)
                     self.get_logger().info(f'episode {t.episodes}: {len(traj)} steps, return '
                                            f'{float(traj.rewards.sum()):g}, {pending} updates '
                                            f'due')

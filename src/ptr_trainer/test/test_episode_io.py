@@ -83,3 +83,17 @@ def test_corrupt_chunk_detected():
         asm.add(chunks[2])
     with pytest.raises(EpisodeError, match='header'):
         asm.add(b'garbage')
+
+
+def test_ingest_ledger_survives_restart(tmp_path):
+    from ptr_trainer.episode_io import IngestLedger
+    led = IngestLedger(tmp_path / 'buf' / 'ingested.json')
+    assert 'a' * 64 not in led
+    led.add('a' * 64)
+    led.add('a' * 64)
+    led.add('b' * 64)
+    again = IngestLedger(tmp_path / 'buf' / 'ingested.json')
+    assert again.digests == ['a' * 64, 'b' * 64] and 'b' * 64 in again
+    (tmp_path / 'bad.json').write_text('{')
+    with pytest.raises(EpisodeError, match='ledger'):
+        IngestLedger(tmp_path / 'bad.json')

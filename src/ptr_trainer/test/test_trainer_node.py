@@ -1,5 +1,6 @@
 """The trainer node as its own process over real DDS: file and inline episodes in, signed
 weights out, which a DeployablePolicy accepts."""
+import json
 import os
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def test_trainer_node_file_and_inline(setup):
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from std_msgs.msg import String, UInt8MultiArray
 
-    from ptr_bringup.qos import event_qos, latched_qos
+    from ptr_bringup.qos import latched_qos
     from ptr_core import rosmsg, weights
     from ptr_core.policy import DeployablePolicy
     from ptr_trainer.episode_io import chunk_payload, write_episode
@@ -61,7 +62,7 @@ def test_trainer_node_file_and_inline(setup):
         node.create_subscription(UInt8MultiArray, 'ptr/policy_weights',
                                  lambda m: packets.append(rosmsg.uint8_to_bytes(m)),
                                  latched_qos(256))
-        pub_ann = node.create_publisher(String, 'ptr/episode', event_qos(100))
+        pub_ann = node.create_publisher(String, 'ptr/episode', latched_qos(100))
         pub_data = node.create_publisher(UInt8MultiArray, 'ptr/episode_data', QoSProfile(
             history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE))
 
@@ -99,9 +100,13 @@ def test_trainer_node_file_and_inline(setup):
         policy = DeployablePolicy.load(ckpt)
         assert versions[2].fingerprint == policy.fingerprint
         assert policy.load_state_bytes(versions[2].payload) == 3
-        # The online buffer on disk holds both episodes.
+        # The online buffer on disk holds both episodes, once each, and the ledger knows them.
+        pub_ann.publish(String(data=ann.to_json()))  # a repeated announcement is ignored
+        spin_until(lambda: False, 1.0)
         shards = sorted((tmp / 'online' / 'OpenDoor').iterdir())
         assert len(shards) == 2
+        ledger = json.loads((tmp / 'online' / 'ingested.json').read_text())
+        assert ledger == [ann.sha256, ann2.sha256]
     finally:
         proc.terminate()
         out = proc.communicate(timeout=20)[0].decode()
