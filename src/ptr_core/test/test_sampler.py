@@ -5,7 +5,14 @@ import torch
 
 from ptr_core.data import Dataset, DatasetWriter, Trajectory
 from ptr_core.data.rewards import RewardConfig
-from ptr_core.data.sampler import MixedSampler, ShardedImages, TransitionBuffer, mix_counts
+from ptr_core.data.sampler import (
+    ONLINE_FRACTIONS,
+    PTR_FINETUNE_FRACTIONS,
+    MixedSampler,
+    ShardedImages,
+    TransitionBuffer,
+    mix_counts,
+)
 from ptr_core.tasks import TaskRegistry
 
 
@@ -62,6 +69,8 @@ def test_mix_counts_exact():
     assert mix_counts([0.9, 0.1], 64) == [57, 7]  # PTR: floor(B * tau) from the prior
     assert mix_counts([0.7, 0.3], 64) == [44, 20]
     assert mix_counts([0.35, 0.15, 0.5], 64) == [22, 10, 32]
+    assert mix_counts(PTR_FINETUNE_FRACTIONS, 64) == [57, 7]
+    assert mix_counts(ONLINE_FRACTIONS, 64) == [22, 10, 32]
     assert mix_counts([1.0], 64) == [64]
     rng = np.random.default_rng(0)
     for _ in range(200):

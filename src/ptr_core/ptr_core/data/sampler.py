@@ -12,13 +12,20 @@ B * f_i (online defaults 0.35/0.15/0.5 at B=64 -> 22 + 10 + 32).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import torch
 
 from ptr_core.data.rewards import RewardConfig, label_arrays
 from ptr_core.data.trajectory import Trajectory
+
+if TYPE_CHECKING:
+    from ptr_core.data.dataset import Dataset
+
+# PTR fine-tuning: 57 prior + 7 target of 64; online: prior, target demos, online buffer.
+PTR_FINETUNE_FRACTIONS = (0.9, 0.1)
+ONLINE_FRACTIONS = (0.35, 0.15, 0.5)
 
 Batch = dict[str, torch.Tensor]
 NumpyBatch = dict[str, np.ndarray]
@@ -156,7 +163,8 @@ class TransitionBuffer:
         self.num_trajectories += 1
 
     @classmethod
-    def from_dataset(cls, dataset, task_ids: TaskIds, reward_cfg: RewardConfig | None = None,
+    def from_dataset(cls, dataset: 'Dataset', task_ids: TaskIds,
+                     reward_cfg: RewardConfig | None = None,
                      tasks: Sequence[str] | None = None, split: str | None = None,
                      val_fraction: float = 0.1) -> 'TransitionBuffer':
         """Memory-mapped buffer over a ptr_core.data.Dataset: only images stay on disk.
