@@ -4,9 +4,9 @@ Starts the installed policy node (lock-step mode, default CPU network of the ptr
 untrained weights: latency does not depend on their values) as its own process on a private DDS
 domain, then from this process publishes camera/image_raw + robot/state (stamp-tagged) and waits
 for the action tagged with the same stamp, one tick at a time, N times. Peer measured in the same
-run: the bare DeployablePolicy.act() of the same network in-process, so the ratio shows what ROS
-adds. Also: the weights round trip (signed packet published -> ptr/policy_version reports it
-running).
+run: the bare DeployablePolicy.act() of the same network in-process, interleaved tick by tick with
+the ROS ticks so both see the same machine load; the ratio shows what ROS adds. Also: the weights
+round trip (signed packet published -> ptr/policy_version reports it running).
 
     .venv/bin/python bench/control_latency.py [--ticks 1000] [--image-size 64] [--swaps 5]
 """
@@ -43,17 +43,10 @@ def make_checkpoint(path: Path, image_size: int):
     return agent
 
 
-def bare_policy(path: Path, image, state, n: int) -> list[float]:
-    from ptr_core.policy import DeployablePolicy
-    pol = DeployablePolicy.load(path)
-    for _ in range(20):
-        pol.act(image, state)
-    out = []
-    for _ in tqdm(range(n), desc='bare act()', leave=False):
-        t = time.perf_counter()
-        pol.act(image, state)
-        out.append(time.perf_counter() - t)
-    return out
+def timed_act(policy, image, state) -> float:
+    t = time.perf_counter()
+    policy.act(image, state)
+    return time.perf_counter() - t
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,9 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String, UInt8MultiArray
 
+    from ptr_core.policy import DeployablePolicy
     tmp = Path(tempfile.mkdtemp(prefix='ptr-latency-'))
     ckpt = tmp / 'policy.pt'
     agent = make_checkpoint(ckpt, args.image_size)
+    peer = DeployablePolicy.load(ckpt)
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (args.image_size, args.image_size, 3), dtype=np.uint8)
     state = np.array([0.3, 0.0, 0.2, 0.0, 0.0, 0.0, 0.5], np.float32)
@@ -139,14 +134,18 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.warmup):
             stamp += 1
             tick(stamp)
-        lat, lost = [], 0
-        for _ in tqdm(range(args.ticks), desc='ROS ticks'):
+            timed_act(peer, image, state)
+        lat, bare, lost = [], [], 0
+        load = os.getloadavg()[0]
+        for _ in tqdm(range(args.ticks), desc='ROS ticks + bare act()'):
             stamp += 1
             dt = tick(stamp)
             if dt is None:
                 lost += 1
             else:
                 lat.append(dt)
+            bare.append(timed_act(peer, image, state))
+        load = (load + os.getloadavg()[0]) / 2
 
         payload = agent.policy_state_bytes()
         swaps = []
@@ -172,10 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             os.killpg(proc.pid, signal.SIGKILL)
             code = 1
 
-    bare = bare_policy(ckpt, image, state, args.ticks)
     print(f'\ncontrol latency, {args.image_size}x{args.image_size} rgb8, ptr_sim_cpu policy '
           f'({sum(p.numel() for p in agent.policy.parameters()) / 1e6:.2f} M params), '
-          f'1 torch thread, {os.cpu_count()} CPUs')
+          f'1 torch thread, {os.cpu_count()} CPUs, load average {load:.1f} during the run')
     print(f'  {"":34s} {"p50 ms":>8s} {"p99 ms":>8s} {"max ms":>8s}')
     print(f'  {"ROS: image published -> action":34s} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} '
           f'{max(lat) * 1e3:8.2f}   ({len(lat)} ticks, {lost} lost)')
