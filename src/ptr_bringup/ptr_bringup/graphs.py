@@ -201,8 +201,10 @@ EVAL_ARGUMENTS = _common_arguments('realtime', 'true') + (
 
 
 def _eval(args: dict[str, str]) -> list[NodeSpec]:
-    nodes = [_robot(args, args['task']),
-             _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    robot = _robot(args, args['task'])
+    # no episode manager here: the bridge restarts episodes itself and logs the success rate
+    robot = dataclasses.replace(robot, parameters=robot.parameters | {'auto_reset': True})
+    nodes = [robot, _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
     if args['reward_ckpt']:
         nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', args['namespace'],
                               {'classifier_ckpt': args['reward_ckpt']}, required=False))

@@ -17,6 +17,8 @@ Clock modes:
   the reward node's label of the observation (ptr/reward_info), so that no step goes unlabeled.
 The end of an episode (success or horizon) is reported on sim/status, not enforced: the arm keeps
 moving (the reset policy drives it after an episode) until robot/reset starts the next episode.
+With `auto_reset` (evaluation without an episode manager) the bridge starts the next episode itself
+and logs each episode's outcome and the running success rate.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ PARAMETERS = {
     'action_limit': 1.0,
     'resend_s': 1.0,
     'wait_for_reward': False,
+    'auto_reset': False,
     'camera_offset': [0.0, 0.0, 0.0],
     'camera_frame': 'camera',
 }
@@ -101,6 +104,8 @@ class SimBridgeNode(Node):
             self.create_subscription(String, 'ptr/reward_info', self.on_reward_info,
                                      event_qos(50))
         self.pending = None  # newest action (realtime)
+        self.auto_reset = bool(p['auto_reset'])
+        self.results: list[bool] = []
         self.stamp_ns = 0
         self._start_episode()
         if self.lockstep:
@@ -157,6 +162,12 @@ class SimBridgeNode(Node):
         self._publish(out)
         self._announce(out)
         self.gate.observe(self.stamp_ns)
+        if out.done and self.auto_reset:
+            self.results.append(out.success)
+            self.get_logger().info(
+                f'episode {out.episode}: {"success" if out.success else "failure"} after '
+                f'{out.step} steps; success {sum(self.results)}/{len(self.results)}')
+            self._start_episode()
 
     # -- callbacks -------------------------------------------------------------------------
     def on_action(self, msg) -> None:
