@@ -53,6 +53,9 @@ class AugmentConfig:
     """Use the observation's shift for the next observation too."""
     same_color_for_next: bool = True
     """Use the observation's color jitter for the next observation too."""
+    compile: bool = False
+    """torch.compile the color jitter: one fused loop, 5x faster on this CPU after a one-time
+    compilation of about 20 s (per image shape); worth it for long runs only."""
 
 
 def random_shift(images: torch.Tensor, pad: int, gen: torch.Generator | None = None,
@@ -138,6 +141,8 @@ class Augment:
         self.gen = torch.Generator()
         if seed is not None:
             self.gen.manual_seed(int(seed))
+        self._jitter = (torch.compile(color_jitter, dynamic=False) if self.cfg.compile
+                        else color_jitter)
 
     def __call__(self, batch: Batch) -> Batch:
         cfg, out = self.cfg, dict(batch)
@@ -148,8 +153,8 @@ class Augment:
                                   offsets=off if cfg.same_shift_for_next else None)
         if cfg.color_jitter:
             fac = color_factors(len(img), cfg, self.gen)
-            img = color_jitter(img, fac)
-            nxt = color_jitter(nxt, fac if cfg.same_color_for_next
+            img = self._jitter(img, fac)
+            nxt = self._jitter(nxt, fac if cfg.same_color_for_next
                                else color_factors(len(nxt), cfg, self.gen))
         out['image'], out['next_image'] = img, nxt
         return out
