@@ -61,8 +61,8 @@ class Arm:
 
     def solve_ik(self, xyz: np.ndarray, rpy: np.ndarray, iterations: int = 5) -> np.ndarray:
         """Joint targets for an EE pose: Newton IK on the PoE model from the current joints."""
-        q0 = np.array([pb.getJointState(self.body, j, physicsClientId=self.client)[0]
-                       for j in self.arm])
+        q0 = np.array([js[0] for js in pb.getJointStates(self.body, self.arm,
+                                                         physicsClientId=self.client)])
         q, _ = wx250s_ik(xyzrpy_to_pose(np.concatenate([xyz, rpy])), q0, self.arm_lower,
                          self.arm_upper, iterations=iterations)
         return q
