@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'train': ('ptr_core.cli:train_main', 'train --algo {cql,bc,awbc}: joint / target-only runs'),
     'eval': ('ptr_sim.evaluate:main', 'evaluate a checkpoint in sim (success rate, 95% interval)'),
     'select': ('ptr_core.select_cli:main', 'rank checkpoints by Q-value monotonicity'),
+    'convert-bridge': ('ptr_core.data.bridge:main', 'convert Bridge (numpy or raw) into the dataset format'),
+    'convert-bag': ('ptr_core.data.rosbag:main', 'convert rosbag2 recordings into the dataset format'),
     'train-reward': ('ptr_reward.train_reward:main', 'train the success classifier'),
     'launch': ('ptr_bringup.launcher:main', 'run a graph of launch/ as processes (no ros2 needed)'),
     'demo': ('ptr_bringup.demo:main', 'the whole story in sim (make demo)'),
