@@ -115,3 +115,12 @@ def test_loading_with_network_overrides_is_refused(tmp_path):
     assert a2.cfg.train.tau == 0.9 and a2.cfg.agent.calql
     with pytest.raises(CheckpointError, match='keeps its architecture'):
         Agent.load(tmp_path / 'a.pt', ['network.q_hidden=8'])
+
+
+@pytest.mark.parametrize('name', [pytest.param('ptr_real', marks=pytest.mark.slow),
+                                  'ptr_sim_cpu', 'cog'])
+def test_every_preset_builds_and_takes_a_finite_step(name):
+    cfg = load_config(None, ['network.num_tasks=4', 'train.batch_size=2'], preset_name=name)
+    agent = Agent(cfg)
+    m = agent.update(make_batch(0, b=2, s=cfg.network.image_size))
+    assert np.isfinite(list(m.values())).all() and agent.step == 1
