@@ -15,6 +15,9 @@ from ptr_sim.shapes import Part, open_box, urdf
 
 PHYSICS_HZ = 240
 SOLVER_ITERATIONS = 50  # PyBullet default; 10 was 2x cheaper but made grasps slip
+# PyBullet's default. A looser 1e-3 let the solver stop early (about 1.5x cheaper physics) but
+# then results depend on warm-start caches that restoreState does not reset: not reproducible.
+SOLVER_RESIDUAL = 1e-7
 DRAWER_DEPTH = 0.12
 DRAWER_WIDTH = 0.14
 BLOCKER_KG = 1.0
@@ -70,6 +73,7 @@ class World:
         pb.setGravity(0, 0, -9.81, physicsClientId=c)
         pb.setTimeStep(1.0 / PHYSICS_HZ, physicsClientId=c)
         pb.setPhysicsEngineParameter(numSolverIterations=SOLVER_ITERATIONS,
+                                     solverResidualThreshold=SOLVER_RESIDUAL,
                                      deterministicOverlappingPairs=1, physicsClientId=c)
         table = urdf('table', [Part('box', (0.45, 0.5, 0.02), (0.3, 0.0, -0.02),
                                     self.kitchen.table_rgba)])
