@@ -219,7 +219,7 @@ def test_online_finetune_graph_lockstep(tmp_path):
          f'image_size:={IMAGE}', f'policy_ckpt:={ckpt}', f'reward_ckpt:={reward_ckpt}',
          f'prior_data:={tmp_path / "prior"}', f'target_data:={tmp_path / "demos"}',
          f'run_dir:={tmp_path / "run"}', f'weights_key:={KEY}', 'horizon:=6',
-         f'episodes:={EPISODES}', 'utd:=1.0', 'publish_every:=4', '--shutdown-timeout', '15'],
+         'utd:=1.0', 'publish_every:=4', '--shutdown-timeout', '15'],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     ctx = rclpy.Context()
@@ -246,16 +246,15 @@ def test_online_finetune_graph_lockstep(tmp_path):
     executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
     try:
+        # episodes run until the trainer's weights run in the policy (the trainer may come up
+        # after the first episodes: its buffer catches up), then the test stops the graph
         end = time.monotonic() + 200
-        # the episode manager exits after its episodes; the launcher then stops the graph
         while proc.poll() is None and time.monotonic() < end:
             executor.spin_once(timeout_sec=0.05)
             if seen['versions'] and max(seen['versions']) >= 1 and \
                     len(seen['episodes']) >= EPISODES:
                 break
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
+        assert proc.poll() is None, 'the graph died:\n' + _tail(log)
     finally:
         executor.shutdown()
         node.destroy_node()
@@ -274,7 +273,7 @@ def test_online_finetune_graph_lockstep(tmp_path):
     # the bridge starts in episode 0; each robot/reset call of the manager starts the next one
     assert {s['episode'] for s in seen['status']} >= set(range(1, EPISODES + 1))
     for ann in seen['episodes']:
-        assert os.path.isfile(ann['path']) and ann['length'] == 6  # written before announced
+        assert os.path.isfile(ann['path']) and 1 <= ann['length'] <= 6  # written, then announced
     assert seen['weights'] >= 1 and max(seen['versions']) >= 1, text[-3000:]
     assert code == 0, text[-3000:]
     pids = [int(p) for p in re.findall(r'started \S+ \(pid (\d+)\)', text)]
