@@ -21,13 +21,14 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
 from ptr_core.agent import Agent
 from ptr_core.config import NetworkConfig, load_config
 from ptr_core.constants import ACTION_DIM
 from ptr_core.nets.backbones import build_backbone
 from ptr_core.nets.pooling import build_pooling
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 B, S = 64, 64
 

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+
 from ptr_core.agent import Agent
 from ptr_core.checkpoint import CheckpointError
 from ptr_core.config import load_config
@@ -52,7 +53,7 @@ def test_update_moves_online_nets_and_targets_by_polyak():
     on0 = [p.clone() for p in agent.critic.parameters()]
     m = agent.update(make_batch(0))
     assert np.isfinite(list(m.values())).all()
-    for t0, p0, t1, p1 in zip(tgt0, on0, agent.target.parameters(), agent.critic.parameters()):
+    for t0, t1, p1 in zip(tgt0, agent.target.parameters(), agent.critic.parameters()):
         assert torch.allclose(t1, t0 + 0.5 * (p1 - t0), atol=1e-6)
     assert any(not torch.equal(p0, p1) for p0, p1 in zip(on0, agent.critic.parameters()))
     q = agent.q_values(make_batch(1))

@@ -2,6 +2,7 @@
 import math
 
 import torch
+
 from ptr_core.algos import awbc_loss, awbc_weights, bc_loss
 from ptr_core.config import AgentConfig, Config, NetworkConfig
 from ptr_core.nets import Critic

@@ -1,11 +1,11 @@
 """Checkpoints: atomic, self-describing, policy-only export, clear errors."""
 import pytest
 import torch
+
+from ptr_core import checkpoint as ckpt
 from ptr_core.agent import Agent
 from ptr_core.config import load_config
 from ptr_core.policy import DeployablePolicy
-
-from ptr_core import checkpoint as ckpt
 
 torch.set_num_threads(1)
 TINY = ['network.image_size=48', 'network.encoder=cog_conv', 'network.cog_channels=4',

@@ -1,5 +1,6 @@
 """Config presets, YAML loading, CLI overrides and their one-line errors."""
 import pytest
+
 from ptr_core.config import Config, ConfigError, load_config, preset
 
 

@@ -3,6 +3,7 @@ import dataclasses
 import math
 
 import torch
+
 from ptr_core.algos import conservative_logsumexp, cql_losses, critic_loss_from_values, td_target
 from ptr_core.config import AgentConfig, NetworkConfig
 from ptr_core.nets import Actor, Critic

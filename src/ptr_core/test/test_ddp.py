@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+
 from ptr_core.agent import Agent
 from ptr_core.config import load_config
 

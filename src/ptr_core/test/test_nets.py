@@ -3,6 +3,7 @@ import dataclasses
 
 import pytest
 import torch
+
 from ptr_core.config import NetworkConfig
 from ptr_core.nets import (
     Actor,
