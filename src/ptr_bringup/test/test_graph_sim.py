@@ -9,6 +9,7 @@ lead extends this to the full online_finetune graph.
 """
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -52,6 +53,11 @@ def constant_weights(agent, bias):
     return agent.policy_state_bytes()
 
 
+def private_domain():
+    """A DDS domain id no other test run on this machine is likely to use at the same time."""
+    return random.SystemRandom().randint(1, 200)
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)
@@ -77,7 +83,7 @@ def test_sim_graph_lockstep(tmp_path):
     ckpt = tmp_path / 'policy.pt'
     agent = tiny_agent(ckpt)
     fingerprint = agent.fingerprint
-    domain = 20 + os.getpid() % 80
+    domain = private_domain()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
     log = open(tmp_path / 'launch.log', 'w+')
     proc = subprocess.Popen(
@@ -211,7 +217,7 @@ def test_online_finetune_graph_lockstep(tmp_path):
         classifier.head.bias.fill_(-20.0)
     reward_ckpt = save_classifier(tmp_path / 'reward.pt', classifier)
 
-    domain = 20 + (os.getpid() + 41) % 80
+    domain = private_domain()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
     log = open(tmp_path / 'launch.log', 'w+')
     proc = subprocess.Popen(
