@@ -22,7 +22,6 @@ and logs each episode's outcome and the running success rate.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 
@@ -54,19 +53,19 @@ PARAMETERS = {
 CLOCK_MODES = ('lockstep', 'realtime')
 
 
-def make_camera(offset: list[float]):
-    """A CameraConfig moved by `offset` (metres, x y z), or None for the task's default camera."""
-    if not any(offset):
-        return None
-    from ptr_sim import CameraConfig
-    cam = CameraConfig()
-    fields = {f.name for f in dataclasses.fields(cam)}
-    for name in ('eye', 'position', 'target'):
-        if name in fields:
-            base = np.asarray(getattr(cam, name), dtype=float)
-            moved = tuple(float(v) for v in base + np.asarray(offset, dtype=float))
-            return dataclasses.replace(cam, **{name: moved})
-    raise ValueError(f'camera_offset: CameraConfig has none of eye/position/target ({fields})')
+def make_env(task: str, image_size: int, seed: int | None, camera_offset: list[float]):
+    """The task's env; a non-zero `camera_offset` (metres, x y z) moves its camera's eye.
+
+    The offset is relative to the task's own camera (which includes its kitchen's offset), so the
+    same offset means the same perturbation in every kitchen (novel-viewpoint tests).
+    """
+    import ptr_sim
+    env = ptr_sim.make_env(task, image_size=image_size, seed=seed)
+    if not any(camera_offset):
+        return env
+    camera = env.unwrapped.camera_config.shifted(tuple(float(v) for v in camera_offset))
+    env.close()
+    return ptr_sim.make_env(task, image_size=image_size, camera=camera, seed=seed)
 
 
 class SimBridgeNode(Node):
@@ -78,11 +77,9 @@ class SimBridgeNode(Node):
         if p['clock_mode'] not in CLOCK_MODES:
             raise ValueError(f'parameter clock_mode: expected one of {CLOCK_MODES}, '
                              f'got {p["clock_mode"]!r}')
-        import ptr_sim
         seed = int(p['seed'])
-        env = ptr_sim.make_env(p['task'], image_size=int(p['image_size']),
-                               camera=make_camera(list(p['camera_offset'])),
-                               seed=None if seed < 0 else seed)
+        env = make_env(p['task'], int(p['image_size']), None if seed < 0 else seed,
+                       list(p['camera_offset']))
         self.session = SimSession(env, seed=None if seed < 0 else seed,
                                   action_limit=float(p['action_limit']))
         self.lockstep = p['clock_mode'] == 'lockstep'
