@@ -88,3 +88,19 @@ def test_lockstep_gate_waits_for_action_and_reward_of_the_current_observation():
     plain = LockstepGate(wait_reward=False)
     plain.observe(5)
     assert plain.on_action(5, a) is a
+
+
+def test_camera_offset_moves_the_task_camera_eye():
+    from ptr_sim.bridge_node import make_env
+    base = make_env('OpenDoor', 48, 0, [0.0, 0.0, 0.0])
+    moved = make_env('OpenDoor', 48, 0, [0.03, 0.0, -0.02])
+    try:
+        eye0 = np.array(base.unwrapped.camera_config.eye)
+        eye1 = np.array(moved.unwrapped.camera_config.eye)
+        np.testing.assert_allclose(eye1 - eye0, [0.03, 0.0, -0.02], atol=1e-9)
+        img0 = base.reset(seed=0)[0]['image']
+        img1 = moved.reset(seed=0)[0]['image']
+        assert np.abs(img0.astype(int) - img1).mean() > 1.0  # the view really changed
+    finally:
+        base.close()
+        moved.close()
