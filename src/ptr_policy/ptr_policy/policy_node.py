@@ -5,7 +5,9 @@ with it). Modes (`clock_mode`):
 - lockstep: act on every new observation (image + state of the same stamp) at once; the action
   carries the observation's stamp so the bridge applies it to the right step. A resent observation
   gets the same action again (no second inference, no second sample).
-- realtime: a timer at `control_hz` acts on the newest complete observation, if it is new.
+- realtime: act on a new complete observation at once, at most `control_hz` times a second (a
+  camera faster than the control rate is subsampled). Acting on arrival rather than on a timer of
+  our own keeps the phase of the robot's clock: the action is ready for the robot's next tick.
 
 Weights arrive on ptr/policy_weights (signed packets, ptr_core.weights; reliable + transient local)
 and are verified and loaded in their own callback group, i.e. off the control path; the running
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import numpy as np
 from ptr_bringup.nodeutil import Throttle, declare, run
@@ -24,7 +27,7 @@ from ptr_bringup.qos import action_qos, latched_qos, sensor_qos
 from ptr_core import rosmsg, weights
 from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
 from ptr_policy.swap import WeightSwapper
-from ptr_policy.sync import ActGate, Observation, ObservationSync
+from ptr_policy.sync import ActGate, Observation, ObservationSync, RateGate
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -92,8 +95,7 @@ class PolicyNode(Node):
         self.create_subscription(UInt8MultiArray, 'ptr/policy_weights', self.on_weights,
                                  latched_qos(256), callback_group=loading)
         self.create_service(SetBool, 'ptr/policy_enable', self.on_enable, callback_group=control)
-        if not self.lockstep:
-            self.create_timer(1.0 / float(p['control_hz']), self.on_timer, callback_group=control)
+        self.rate = RateGate(float(p['control_hz']))
         self._publish_version()
         run_ = self.swapper.current
         self.get_logger().info(f'policy node: fingerprint {run_.fingerprint}, version '
@@ -114,8 +116,8 @@ class PolicyNode(Node):
                     f'checkpoint), got {image.shape[1]}x{image.shape[0]}; not acting')
             return
         obs = self.sync.add_image(rosmsg.stamp_to_ns(msg.header.stamp), image)
-        if obs is not None and self.lockstep:
-            self.step(obs)
+        if obs is not None:
+            self.on_observation(obs)
 
     def on_state(self, msg: Float32MultiArray) -> None:
         try:
@@ -125,12 +127,11 @@ class PolicyNode(Node):
                 self.get_logger().warn(str(e))
             return
         obs = self.sync.add_state(rosmsg.stamp_tag(msg), state)
-        if obs is not None and self.lockstep:
-            self.step(obs)
+        if obs is not None:
+            self.on_observation(obs)
 
-    def on_timer(self) -> None:
-        obs = self.sync.latest()
-        if obs is not None and self.gate.is_new(obs.stamp_ns):
+    def on_observation(self, obs: Observation) -> None:
+        if self.lockstep or self.rate.ready(time.monotonic()):
             self.step(obs)
 
     # -- acting ----------------------------------------------------------------------------------

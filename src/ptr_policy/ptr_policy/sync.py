@@ -84,3 +84,21 @@ class ActGate:
 
     def is_new(self, stamp_ns: int) -> bool:
         return self.stamp is None or stamp_ns > self.stamp
+
+
+class RateGate:
+    """At most `hz` acts per second.
+
+    The minimum period has a 10% tolerance, so a robot at exactly `hz` is never skipped because of
+    jitter in the arrival times.
+    """
+
+    def __init__(self, hz: float) -> None:
+        self.min_period = 0.9 / hz if hz > 0 else 0.0
+        self._last: float | None = None
+
+    def ready(self, now: float) -> bool:
+        if self._last is not None and now - self._last < self.min_period:
+            return False
+        self._last = now
+        return True

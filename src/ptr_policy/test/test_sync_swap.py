@@ -139,3 +139,13 @@ def test_control_loop_keeps_ticking_while_weights_load():
     loader.join(30)
     assert versions == [0] * 20
     assert swapper.current.version == 1
+
+
+def test_rate_gate_subsamples_a_fast_camera_but_keeps_every_control_tick():
+    from ptr_policy.sync import RateGate
+    gate = RateGate(5.0)
+    camera_30hz = [gate.ready(i / 30) for i in range(30)]  # one second of frames
+    assert sum(camera_30hz) == 5  # acts on frames 0, 6, 12, 18, 24 (period 0.2 s >= 0.18 s)
+    gate = RateGate(5.0)
+    jittery_5hz = [0.0, 0.195, 0.41, 0.59, 0.80]  # a 5 Hz robot with +-10 ms jitter
+    assert all(gate.ready(t) for t in jittery_5hz)
