@@ -1,8 +1,8 @@
 """One PyBullet world for one task: table, arm, kitchen props, fixture; reset and privileged state.
 
-Why a saved state: the world is built once per env; every reset restores the snapshot taken right
-after building (positions, velocities and contact caches), then places the task's random start.
-That makes same seed -> same trajectory hold across resets, not only for a fresh env.
+Why a saved state: the static world is built once per env; every reset restores the snapshot taken
+right after building, creates the movable objects afresh and places the task's random start. That
+makes same seed -> same trajectory hold across resets, not only for a fresh env.
 """
 from __future__ import annotations
 
@@ -79,20 +79,11 @@ class World:
                                     self.kitchen.table_rgba)])
         self.table = pb.loadURDF(str(table), useFixedBase=True, physicsClientId=c)
         self.arm = Arm(c)
-        self.objects: dict[str, int] = {}
-        for name, spec in self.kitchen.objects.items():
-            path = urdf(name, [Part(spec.kind, spec.size, (0, 0, 0), spec.rgba)], base_mass=0.04)
-            body = pb.loadURDF(str(path), (0.0, 0.6, 0.05), physicsClientId=c)
-            # Sleeping: an object at rest costs nothing until something touches it (halves the
-            # physics time of a typical step; Bullet wakes it on contact).
-            pb.changeDynamics(body, -1, lateralFriction=1.2, spinningFriction=0.002,
-                              rollingFriction=0.0005,
-                              activationState=pb.ACTIVATION_STATE_ENABLE_SLEEPING,
-                              physicsClientId=c)
-            if name == 'blocker':  # heavy and grippy: the drawer cannot bulldoze it aside
-                pb.changeDynamics(body, -1, mass=BLOCKER_KG, lateralFriction=8.0,
-                                  physicsClientId=c)
-            self.objects[name] = body
+        self.objects: dict[str, int] = {}  # created fresh by every reset (see _spawn_objects)
+        self._object_urdfs = {
+            name: str(urdf(name, [Part(spec.kind, spec.size, (0, 0, 0), spec.rgba)],
+                           base_mass=0.04))
+            for name, spec in self.kitchen.objects.items()}
         for name, box in self.kitchen.containers.items():
             path = urdf(name, open_box(box.inner, box.height, 0.008, box.rgba))
             pb.loadURDF(str(path), (*box.xy, 0.0), useFixedBase=True, physicsClientId=c)
@@ -114,7 +105,10 @@ class World:
     def reset(self, rng: np.random.Generator) -> None:
         """Restore the built state, then sample the task's start (objects, fixture joint)."""
         c = self.client
+        for body in self.objects.values():
+            pb.removeBody(body, physicsClientId=c)
         pb.restoreState(self._snapshot, physicsClientId=c)
+        self._spawn_objects()
         self.arm.reset()
         kind = self.task.kind
         placed: list[np.ndarray] = []
@@ -152,15 +146,37 @@ class World:
             pb.resetJointState(self.fixture, 0, q, physicsClientId=c)
         for _ in range(10):  # let things settle under gravity
             pb.stepSimulation(physicsClientId=c)
+        # Resting objects would stay awake for Bullet's 2 s timeout, costing more than the whole
+        # arm; put them to sleep now (deterministically). Contact wakes them up.
+        for body in self.objects.values():
+            pb.changeDynamics(body, -1, activationState=pb.ACTIVATION_STATE_SLEEP,
+                              physicsClientId=c)
+
+    def _spawn_objects(self) -> None:
+        """Create the movable objects anew.
+
+        Why not keep them across episodes: Bullet keeps per-object sleep timers and contact
+        caches that restoreState does not reset, so an episode would depend on the previous one.
+        Fresh bodies, created in the same order every time, make every reset identical.
+        """
+        c = self.client
+        self.objects = {}
+        for i, (name, path) in enumerate(self._object_urdfs.items()):
+            body = pb.loadURDF(path, (-0.4, 0.3 * i, 0.3), physicsClientId=c)
+            # Sleeping: an object at rest costs nothing until something touches it.
+            pb.changeDynamics(body, -1, lateralFriction=1.2, spinningFriction=0.002,
+                              rollingFriction=0.0005,
+                              activationState=pb.ACTIVATION_STATE_ENABLE_SLEEPING,
+                              physicsClientId=c)
+            if name == 'blocker':  # heavy and grippy: the drawer cannot bulldoze it aside
+                pb.changeDynamics(body, -1, mass=BLOCKER_KG, lateralFriction=8.0,
+                                  physicsClientId=c)
+            self.objects[name] = body
 
     def _place(self, body: int, pos, yaw: float) -> None:
         pb.resetBasePositionAndOrientation(body, pos, pb.getQuaternionFromEuler([0, 0, yaw]),
                                            physicsClientId=self.client)
         pb.resetBaseVelocity(body, (0, 0, 0), (0, 0, 0), physicsClientId=self.client)
-        # Wake it and restart its sleep timer: restoreState does not reset sleeping, and an
-        # object left asleep by the last episode would make this one differ.
-        pb.changeDynamics(body, -1, activationState=pb.ACTIVATION_STATE_WAKE_UP,
-                          physicsClientId=self.client)
 
     # -- stepping and state ---------------------------------------------------------------------
     def step(self, action: np.ndarray, substeps: int) -> None:
