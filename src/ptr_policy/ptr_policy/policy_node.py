@@ -10,16 +10,18 @@ with it). Modes (`clock_mode`):
   our own keeps the phase of the robot's clock: the action is ready for the robot's next tick.
 
 Weights arrive on ptr/policy_weights (signed packets, ptr_core.weights; reliable + transient local)
-and are verified and loaded in their own callback group, i.e. off the control path; the running
-policy is swapped between two ticks (ptr_policy.swap). ptr/policy_version (String JSON {version,
-fingerprint}, transient local) says what runs. ptr/policy_enable (std_srvs/SetBool) pauses and
-resumes acting (the reset node drives the arm meanwhile).
+and are verified and loaded on a worker thread of their own, i.e. off the control path; the running
+policy is swapped between two ticks (ptr_policy.swap). The node itself spins single-threaded:
+rclpy's multi-threaded executor adds latency to every callback. ptr/policy_version (String JSON
+{version, fingerprint}, transient local) says what runs. ptr/policy_enable (std_srvs/SetBool)
+pauses and resumes acting (the reset node drives the arm meanwhile).
 """
 from __future__ import annotations
 
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from ptr_bringup.nodeutil import Throttle, declare, run
@@ -28,7 +30,6 @@ from ptr_core import rosmsg, weights
 from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
 from ptr_policy.swap import WeightSwapper
 from ptr_policy.sync import ActGate, Observation, ObservationSync, RateGate
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String, UInt8MultiArray
@@ -84,17 +85,14 @@ class PolicyNode(Node):
         self.warn = Throttle(5.0)
         self.ticks = 0
 
-        control = MutuallyExclusiveCallbackGroup()
-        loading = MutuallyExclusiveCallbackGroup()
+        self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='weights')
         self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action', action_qos())
         self.pub_version = self.create_publisher(String, 'ptr/policy_version', latched_qos())
-        self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos(),
-                                 callback_group=control)
-        self.create_subscription(Float32MultiArray, 'robot/state', self.on_state, sensor_qos(),
-                                 callback_group=control)
+        self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos())
+        self.create_subscription(Float32MultiArray, 'robot/state', self.on_state, sensor_qos())
         self.create_subscription(UInt8MultiArray, 'ptr/policy_weights', self.on_weights,
-                                 latched_qos(256), callback_group=loading)
-        self.create_service(SetBool, 'ptr/policy_enable', self.on_enable, callback_group=control)
+                                 latched_qos(256))
+        self.create_service(SetBool, 'ptr/policy_enable', self.on_enable)
         self.rate = RateGate(float(p['control_hz']))
         self._publish_version()
         run_ = self.swapper.current
@@ -160,14 +158,21 @@ class PolicyNode(Node):
 
     # -- weights ---------------------------------------------------------------------------------
     def on_weights(self, msg: UInt8MultiArray) -> None:
+        # one copy here (the message buffer is not ours), the rest on the loader thread
+        self.loader.submit(self._load, rosmsg.uint8_to_bytes(msg))
+
+    def _load(self, packet: bytes) -> None:
         try:
-            new = self.swapper.offer(rosmsg.uint8_to_bytes(msg))
+            new = self.swapper.offer(packet)
         except (weights.WeightsError, ValueError, RuntimeError) as e:
             self.get_logger().error(f'ptr/policy_weights refused: {e}')
             return
         if new is not None:
             self.get_logger().info(f'running weights version {new.version}')
             self._publish_version()
+
+    def close(self) -> None:
+        self.loader.shutdown(wait=True, cancel_futures=True)
 
     def _publish_version(self) -> None:
         run_ = self.swapper.current
@@ -176,7 +181,7 @@ class PolicyNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run(PolicyNode, args, threads=2)
+    return run(PolicyNode, args)
 
 
 if __name__ == '__main__':
