@@ -177,18 +177,44 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
         'use_reset_node': use_reset,
     }))
     if _bool(args['trainer']):
-        nodes.append(NodeSpec('ptr_trainer', 'trainer_node', 'trainer_node', ns, {
-            'agent_ckpt': args['agent_ckpt'] or args['policy_ckpt'],
-            'prior_data': args['prior_data'],
-            'target_data': args['target_data'],
-            'target_task': task,
-            'online_dir': f'{run_dir}/buffer',
-            'checkpoint_dir': f'{run_dir}/checkpoints',
-            'utd': float(args['utd']),
-            'publish_every': _int('publish_every', args['publish_every']),
-            'weights_key': args['weights_key'],
-        }))
+        nodes.append(_trainer(args, args['agent_ckpt'] or args['policy_ckpt']))
     return nodes
+
+
+def _trainer(args: dict[str, str], agent_ckpt: str) -> NodeSpec:
+    if not agent_ckpt:
+        raise GraphError('argument agent_ckpt: expected an agent checkpoint path, got ""')
+    run_dir = args['run_dir'].rstrip('/')
+    return NodeSpec('ptr_trainer', 'trainer_node', 'trainer_node', args['namespace'], {
+        'agent_ckpt': agent_ckpt,
+        'prior_data': args['prior_data'],
+        'target_data': args['target_data'],
+        'target_task': args['task'],
+        'online_dir': f'{run_dir}/buffer',
+        'checkpoint_dir': f'{run_dir}/checkpoints',
+        'utd': float(args['utd']),
+        'publish_every': _int('publish_every', args['publish_every']),
+        'weights_key': args['weights_key'],
+    })
+
+
+# -- the trainer alone, on another machine (online_finetune trainer:=false transfer:=inline) ----
+
+TRAINER_ARGUMENTS = (
+    Argument('task', 'OpenDoor', 'target task being fine-tuned'),
+    Argument('namespace', '', 'ROS namespace (the same as the robot graph)'),
+    Argument('weights_key', '', 'HMAC key shared with the policy node (empty: $PTR_WEIGHTS_KEY)'),
+    Argument('agent_ckpt', '', 'fine-tuned agent checkpoint to continue online'),
+    Argument('prior_data', '', 'prior dataset root (beta mixing)'),
+    Argument('target_data', '', 'target demos dataset root'),
+    Argument('run_dir', 'runs/online', 'folder for the online buffer and checkpoints'),
+    Argument('utd', '10.0', 'gradient updates per environment step'),
+    Argument('publish_every', '100', 'updates between two published weights versions'),
+)
+
+
+def _trainer_only(args: dict[str, str]) -> list[NodeSpec]:
+    return [_trainer(args, args['agent_ckpt'])]
 
 
 # -- evaluation: the policy acting in the sim ---------------------------------------------------
@@ -217,4 +243,7 @@ GRAPHS: dict[str, Graph] = {
                              'trainer', ONLINE_ARGUMENTS, _online),
     'eval': Graph('eval', 'run a policy checkpoint on the robot (sim or arm)', EVAL_ARGUMENTS,
                   _eval),
+    'trainer': Graph('trainer', 'the off-board trainer alone (GPU machine); the robot graph runs '
+                     'online_finetune trainer:=false transfer:=inline', TRAINER_ARGUMENTS,
+                     _trainer_only),
 }

@@ -22,6 +22,7 @@ FULL_ARGS = {
                         'reset_ckpt': '/c/reset.pt', 'prior_data': '/d/prior',
                         'target_data': '/d/target', 'reset_classifier_ckpt': '/c/rc.pt'},
     'eval': {'policy_ckpt': '/c/policy.pt', 'reward_ckpt': '/c/reward.pt'},
+    'trainer': {'agent_ckpt': '/c/agent.pt', 'prior_data': '/d/prior', 'target_data': '/d/t'},
 }
 
 
@@ -44,7 +45,7 @@ def _specs():
 
 def test_launch_files_exist_and_load_without_launch():
     names = {p.name for p in LAUNCH_FILES}
-    assert {'online_finetune.launch.py', 'eval.launch.py'} <= names
+    assert {'online_finetune.launch.py', 'eval.launch.py', 'trainer.launch.py'} <= names
     for path in LAUNCH_FILES:
         module = launcher.load_launch_module(path)
         assert isinstance(module.GRAPH, graphs.Graph)
