@@ -7,8 +7,9 @@ installed executable (colcon install space, via ament_index_python) with
 `--ros-args -r __node:=<name> [-r __ns:=<ns>] -p k:=v ... -r from:=to ...`, in its own process
 group, its output prefixed with `[name]`.
 
-Shutdown: on SIGINT/SIGTERM every node gets SIGINT, then SIGTERM, then SIGKILL of its whole
-process group after the timeout, so nothing is left behind. A required node that exits ends the
+Shutdown: on SIGINT/SIGTERM every node gets SIGINT, then SIGTERM, then SIGKILL of its whole process
+group after the timeout, so nothing is left behind; should the launcher itself be killed (SIGKILL),
+each node gets SIGTERM from the kernel (parent-death signal). A required node that exits ends the
 graph: exit code 0 if it exited with 0 (it finished, e.g. after its episodes), 1 if it died.
 """
 from __future__ import annotations
@@ -183,7 +184,7 @@ class GraphRunner:
         p.popen = subprocess.Popen(p.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=self.env, text=True,
                                    encoding='utf-8', errors='replace', bufsize=1,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=_die_with_parent)
         p.starts += 1
         p.reader = threading.Thread(target=_pump, args=(p.spec.name, p.popen.stdout, self.out,
                                                         self.lock), daemon=True)
@@ -252,6 +253,14 @@ class GraphRunner:
             _signal_group(p.popen.pid, signal.SIGKILL)  # grandchildren of a node, if any
             if p.reader is not None:
                 p.reader.join(2.0)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM it when the launcher dies, even by SIGKILL (Linux)."""
+    if sys.platform.startswith('linux'):
+        import ctypes
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -273,3 +273,26 @@ def test_cli_errors_are_one_line_and_nonzero(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith('-p clock_mode:=realtime -p seed:=0 -p auto_reset:=true')
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_nodes_die_when_the_launcher_is_killed(tmp_path):
+    import subprocess
+    pidfile = tmp_path / 'node.pid'
+    node = _script(tmp_path, 'node', f"""
+        import os, pathlib, time
+        pathlib.Path({str(pidfile)!r}).write_text(str(os.getpid()))
+        time.sleep(600)
+    """)
+    runner = _script(tmp_path, 'runner', f"""
+        from ptr_bringup.graphs import NodeSpec
+        from ptr_bringup.launcher import GraphRunner
+        GraphRunner([NodeSpec('p', 'e', 'node')], [{node!r}]).run()
+    """)
+    proc = subprocess.Popen(runner)
+    assert _wait_for(pidfile.exists)
+    time.sleep(0.2)
+    pid = int(pidfile.read_text())
+    assert _alive(pid)
+    proc.kill()  # SIGKILL: the launcher gets no chance to clean up
+    proc.wait()
+    assert _wait_for(lambda: not _alive(pid), 10)
