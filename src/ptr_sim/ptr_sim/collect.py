@@ -129,6 +129,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         p.error(f'--out: expected a folder, got the file {out}')
+    for images in sorted((out / args.task).glob('shard-*/images.npy'))[:1]:
+        shape = np.load(images, mmap_mode='r').shape[1:]
+        if shape != (args.image_size, args.image_size, 3):
+            p.error(f'--image-size: {images} holds {shape[0]}x{shape[1]} images; expected '
+                    f'the same size when adding to a task, got {args.image_size}')
     return args
 
 

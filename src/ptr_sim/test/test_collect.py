@@ -87,6 +87,19 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
     assert f.read_text() == 'x'
 
 
+def test_adding_a_different_image_size_to_a_task_is_refused(tmp_path, capsys):
+    out = tmp_path / 'data'
+    assert collect.main(['--task', 'CloseDrawer', '--episodes', '1', '--out', str(out),
+                         '--image-size', '48']) == 0
+    before = sorted(p.name for p in (out / 'CloseDrawer').iterdir())
+    capsys.readouterr()
+    rc = collect.main(['--task', 'CloseDrawer', '--episodes', '1', '--out', str(out),
+                       '--image-size', '64'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and 'holds 48x48 images' in err[0]
+    assert sorted(p.name for p in (out / 'CloseDrawer').iterdir()) == before
+
+
 def test_tasks_lists_the_registry(capsys):
     assert cli.tasks_main([]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
