@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
     from ptr_bringup.launcher import find_executable, node_command
     from ptr_bringup.graphs import NodeSpec
-    from ptr_bringup.qos import action_qos, latched_qos, sensor_qos
+    from ptr_ros.qos import action_qos, latched_qos, sensor_qos
     from ptr_bringup.rosenv import ensure_ros_env
     from ptr_core import rosmsg, weights
     from rclpy.node import Node

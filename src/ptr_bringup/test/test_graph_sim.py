@@ -72,7 +72,7 @@ def _alive(pid):
 
 def test_sim_graph_lockstep(tmp_path):
     import rclpy
-    from ptr_bringup.qos import event_qos, latched_qos, sensor_qos
+    from ptr_ros.qos import event_qos, latched_qos, sensor_qos
     from ptr_core import rosmsg, weights
     from rclpy.node import Node
     from sensor_msgs.msg import Image
@@ -192,7 +192,7 @@ def _tail(log, n=4000):
 def test_online_finetune_graph_lockstep(tmp_path):
     """The whole online graph (bridge, policy, reward, episode manager, trainer) for 3 episodes."""
     import rclpy
-    from ptr_bringup.qos import action_qos, event_qos, latched_qos, sensor_qos
+    from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
     from ptr_core.agent import Agent
     from ptr_core.data import DatasetWriter
     from ptr_core.tasks import TaskRegistry

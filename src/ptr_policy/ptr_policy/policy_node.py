@@ -24,8 +24,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from ptr_bringup.nodeutil import Throttle, declare, run
-from ptr_bringup.qos import action_qos, latched_qos, sensor_qos
+from ptr_ros.nodeutil import Throttle, declare, run
+from ptr_ros.qos import action_qos, latched_qos, sensor_qos
 from ptr_core import rosmsg, weights
 from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
 from ptr_policy.swap import WeightSwapper

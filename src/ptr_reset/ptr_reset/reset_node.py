@@ -50,8 +50,8 @@ def make_is_reset(prob_fn, reset_when: str, threshold: float):
 
 
 def main(args: list[str] | None = None) -> int:
-    from ptr_bringup.nodeutil import declare, run
-    from ptr_bringup.qos import action_qos, latched_qos, sensor_qos
+    from ptr_ros.nodeutil import declare, run
+    from ptr_ros.qos import action_qos, latched_qos, sensor_qos
     from ptr_core import rosmsg
     from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
     from rclpy.node import Node

@@ -52,7 +52,7 @@ class FakeBridge:
         from std_msgs.msg import Float32MultiArray
         from std_srvs.srv import Trigger
 
-        from ptr_bringup.qos import action_qos, sensor_qos
+        from ptr_ros.qos import action_qos, sensor_qos
         self.node, self.close_after = node, close_after
         self.rng = np.random.default_rng(1)
         self.stamp, self.actions, self.homes = 1000, 0, 0
@@ -97,7 +97,7 @@ def test_reset_node(ckpts, close_after, expect_ok):
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
 
-    from ptr_bringup.qos import latched_qos
+    from ptr_ros.qos import latched_qos
     clf, pol = ckpts
     domain = 140 + os.getpid() % 40 + (0 if expect_ok else 1)
     proc = subprocess.Popen(

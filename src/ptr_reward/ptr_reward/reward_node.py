@@ -26,7 +26,7 @@ def main(args: list[str] | None = None) -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32, String
 
-    from ptr_bringup.qos import event_qos, sensor_qos
+    from ptr_ros.qos import event_qos, sensor_qos
     from ptr_core.rosmsg import image_to_numpy, stamp_to_ns
     from ptr_reward.classifier import RewardLabeler
 

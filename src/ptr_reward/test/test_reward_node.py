@@ -52,7 +52,7 @@ def test_reward_node_over_dds(tmp_path):
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32, String
 
-    from ptr_bringup.qos import event_qos, sensor_qos
+    from ptr_ros.qos import event_qos, sensor_qos
     from ptr_core.rosmsg import ns_to_stamp, numpy_to_image
 
     cfg = ClassifierConfig(image_size=32, channels=(4,), hidden=4)

@@ -26,8 +26,8 @@ import json
 import sys
 
 import numpy as np
-from ptr_bringup.nodeutil import Throttle, declare, run
-from ptr_bringup.qos import action_qos, event_qos, latched_qos, sensor_qos
+from ptr_ros.nodeutil import Throttle, declare, run
+from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from ptr_core import rosmsg
 from ptr_core.constants import ACTION_DIM, CONTROL_HZ
 from ptr_sim.bridge import LockstepGate, SimSession, StepOutcome, hold_action

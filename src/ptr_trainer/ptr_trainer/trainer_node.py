@@ -39,8 +39,8 @@ PARAMETERS: dict[str, object] = {
 
 
 def main(args: list[str] | None = None) -> int:
-    from ptr_bringup.nodeutil import declare, run
-    from ptr_bringup.qos import latched_qos
+    from ptr_ros.nodeutil import declare, run
+    from ptr_ros.qos import latched_qos
     from ptr_core import rosmsg, weights
     from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
     from rclpy.node import Node

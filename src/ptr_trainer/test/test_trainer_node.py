@@ -38,7 +38,7 @@ def test_trainer_node_file_and_inline(setup):
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from std_msgs.msg import String, UInt8MultiArray
 
-    from ptr_bringup.qos import latched_qos
+    from ptr_ros.qos import latched_qos
     from ptr_core import rosmsg, weights
     from ptr_core.policy import DeployablePolicy
     from ptr_trainer.episode_io import chunk_payload, write_episode

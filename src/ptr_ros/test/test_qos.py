@@ -1,5 +1,5 @@
 """The QoS profiles match the topic contract (DESIGN.md s5)."""
-from ptr_bringup import qos
+from ptr_ros import qos
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, ReliabilityPolicy
 
 

@@ -1,0 +1,98 @@
+"""The workspace is what DESIGN.md s2 says: real ament_python packages whose entry points resolve."""
+from __future__ import annotations
+
+import ast
+import importlib
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from ptr_bringup import cli
+from ptr_bringup.rosenv import WORKSPACE
+
+PACKAGES = ['ptr_core', 'ptr_ros', 'ptr_sim', 'ptr_policy', 'ptr_reward', 'ptr_reset', 'ptr_trainer',
+            'ptr_bringup']
+ROS_DEPS = {'rclpy', 'std_msgs', 'sensor_msgs', 'std_srvs', 'rosgraph_msgs', 'geometry_msgs'}
+
+
+def console_scripts(pkg: str) -> dict[str, str]:
+    """Read console_scripts from setup.py without running it."""
+    tree = ast.parse((WORKSPACE / 'src' / pkg / 'setup.py').read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for k, v in zip(node.keys, node.values):
+                if isinstance(k, ast.Constant) and k.value == 'console_scripts':
+                    entries = [ast.literal_eval(e) for e in v.elts]
+                    return dict(e.replace(' ', '').split('=', 1) for e in entries)
+    return {}
+
+
+@pytest.mark.parametrize('pkg', PACKAGES)
+def test_package_xml_is_format_3_ament_python(pkg):
+    root = ET.parse(WORKSPACE / 'src' / pkg / 'package.xml').getroot()
+    assert root.get('format') == '3'
+    assert root.findtext('name') == pkg
+    assert root.find('export/build_type').text == 'ament_python'
+    deps = {d.text for d in root.findall('exec_depend')}
+    assert deps, f'{pkg}: no exec_depend'
+    for dep in deps:
+        assert dep in PACKAGES or dep in ROS_DEPS or dep.startswith('python3-'), dep
+    assert (WORKSPACE / 'src' / pkg / 'resource' / pkg).is_file()
+
+
+@pytest.mark.parametrize('pkg', PACKAGES)
+def test_console_scripts_resolve_and_are_installed(pkg):
+    for exe, target in console_scripts(pkg).items():
+        module, func = target.split(':')
+        assert callable(getattr(importlib.import_module(module), func)), target
+        installed = WORKSPACE / 'install' / pkg / 'lib' / pkg / exe
+        assert installed.is_file(), f'{installed} missing: colcon build did not install it'
+
+
+def test_package_dependencies_match_imports():
+    """A package that imports another of ours must declare it (so colcon orders the build)."""
+    missing = set()
+    for pkg in PACKAGES:
+        declared = {d.text for d in ET.parse(WORKSPACE / 'src' / pkg / 'package.xml')
+                    .getroot().findall('exec_depend')}
+        for path in (WORKSPACE / 'src' / pkg / pkg).rglob('*.py'):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                for name in names:
+                    top = name.split('.')[0]
+                    if top in PACKAGES and top != pkg and top not in declared:
+                        missing.add(f'{pkg} imports {top} ({path.name}) but does not declare it')
+    assert not missing, sorted(missing)
+
+
+def test_core_never_imports_rclpy_or_pybullet():
+    for path in (WORKSPACE / 'src' / 'ptr_core' / 'ptr_core').rglob('*.py'):
+        src = path.read_text()
+        for banned in ('import rclpy', 'from rclpy', 'import pybullet', 'from pybullet'):
+            assert banned not in src, f'{path}: {banned}'
+
+
+def test_every_ptr_command_resolves():
+    for name, (target, _) in cli.COMMANDS.items():
+        module, func = target.split(':')
+        assert callable(getattr(importlib.import_module(module), func)), f'ptr {name}: {target}'
+
+
+def test_unknown_command_is_one_line_error(capsys):
+    assert cli.main(['no-such-command']) == 2
+    assert "unknown command 'no-such-command'" in capsys.readouterr().err
+
+
+def test_ptr_runs_from_a_bare_shell():
+    """`.venv/bin/ptr` needs nothing sourced: no AMENT_PREFIX_PATH, no venv on PATH."""
+    import subprocess
+    env = {'PATH': '/usr/bin:/bin', 'HOME': str(Path.home())}
+    out = subprocess.run([str(WORKSPACE / '.venv' / 'bin' / 'ptr'), '--help'], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert 'collect' in out.stdout and 'launch' in out.stdout

@@ -1,0 +1,25 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'ptr_ros'
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    include_package_data=True,
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=False,
+    maintainer='ptr-ros developers',
+    maintainer_email='dev@ptr-ros.org',
+    description='ROS 2 plumbing shared by the ptr nodes: QoS profiles and node main().',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [],
+    },
+)
