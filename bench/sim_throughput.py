@@ -14,24 +14,14 @@ import time
 import numpy as np
 
 
-def _rate(fn, n: int) -> float:
-    """Seconds per call of fn over n calls (after 5 warm-up calls)."""
-    for _ in range(5):
-        fn()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - t0) / n
-
-
 def throughput(task: str, size: int, steps: int, noise: float) -> dict[str, float]:
     """Per-step seconds of scripted-policy env steps, and of their parts in the same episodes.
 
     Times are process CPU time (a busy shared machine does not inflate them as it does wall
-    time); the whole step is also timed on the wall clock. Each seeded episode runs twice, back to back (same states and actions: the sim is
-    deterministic): once timing env.step as a user calls it, once timing its parts one by one:
-    physics + IK (world.step), the render, and the IK solve alone. Interleaving the two keeps
-    both under the same machine load.
+    time); the whole step is also timed on the wall clock. Each seeded episode runs twice, back
+    to back (same states and actions: the sim is deterministic): once timing env.step as a user
+    calls it, once timing its parts one by one: physics + IK (world.step), the render, and the
+    IK solve alone. Interleaving the two keeps both under the same machine load.
     """
     import ptr_sim
     from ptr_sim.env import SUBSTEPS
