@@ -13,6 +13,9 @@ Per episode:
      bytes go first on ptr/episode_data in chunks.
   4. reset: ptr/reset_scene (reset node; protocol in ptr_reset.reset_node). A failed reset pauses
      the loop: ptr/status says so and nothing moves until a person calls ptr/resume.
+  5. with `alternate` (PTR: "alternates between collecting a new trajectory and taking gradient
+     steps"), wait until ptr/trainer_status shows the trainer has stored every episode and spent
+     its updates (at most `drain_timeout` s) before the next episode starts.
 ptr/status (latched String JSON) reports the phase and the last episode; `history.json` in
 `episode_dir` lists every episode (reason, length, classifier and sim success, env steps).
 """
@@ -37,14 +40,16 @@ PARAMETERS: dict[str, object] = {
     'clock_mode': 'lockstep',  # 'lockstep' | 'realtime' (when to enable the policy)
     'use_reset_node': True,  # call ptr/reset_scene between episodes
     'service_timeout': 120.0,  # seconds to wait for a service answer
+    'alternate': True,  # PTR V-F: collect one episode, then let the trainer take its updates
+    # (ptr/trainer_status caught up) before the next; false: act and learn concurrently
     'exit_when_done': True,  # after max_episodes, exit (code 0): `ptr launch` then stops
     'drain_timeout': 600.0,  # ...but first wait up to this long for the trainer to catch up
 }
 
 
 def main(args: list[str] | None = None) -> int:
-    from ptr_bringup.nodeutil import declare, run
-    from ptr_bringup.qos import event_qos, latched_qos, sensor_qos
+    from ptr_ros.nodeutil import declare, run
+    from ptr_ros.qos import event_qos, latched_qos, sensor_qos
     from ptr_core import rosmsg
     from ptr_core.atomic import write_json
     from ptr_policy.sync import ObservationSync
@@ -281,6 +286,8 @@ def main(args: list[str] | None = None) -> int:
                 while not self.stop.is_set():
                     phase = self.mgr.phase
                     if phase == 'idle':
+                        if bool(self.p['alternate']) and self.mgr.finished:
+                            self.wait_for_trainer(appear_s=30.0)
                         self.start_episode()
                     elif phase == 'running':
                         with self.lock:
@@ -303,13 +310,22 @@ def main(args: list[str] | None = None) -> int:
                     self.mgr.phase = 'paused'
                 self.status(f'error: {e}')
 
+        def wait_for_trainer(self, appear_s: float) -> None:
+            """Until the trainer has used every finished episode (or `drain_timeout` passes);
+            a trainer that has said nothing within `appear_s` is not waited for."""
+            t0 = time.monotonic()
+            deadline = t0 + float(self.p['drain_timeout'])
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                if self.trainer_status is None and time.monotonic() - t0 > appear_s:
+                    return
+                if self.trainer_status is not None and self.trainer_caught_up():
+                    return
+                self.stop.wait(0.2)
+
         def finish_run(self) -> None:
             """All episodes done: let the trainer use the last one, then (optionally) exit."""
             self.status(f'done after {self.mgr.finished} episodes')
-            deadline = time.monotonic() + float(self.p['drain_timeout'])
-            while (self.trainer_status is not None and not self.trainer_caught_up()
-                   and time.monotonic() < deadline and not self.stop.is_set()):
-                self.stop.wait(0.5)
+            self.wait_for_trainer(appear_s=0.0)
             st = self.trainer_status or {}
             self.get_logger().info(f'all {self.mgr.finished} episodes done; trainer at '
                                    f'{st.get("updates", "?")} updates, weights '
