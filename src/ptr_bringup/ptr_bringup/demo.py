@@ -276,7 +276,8 @@ def plot(history: list[dict[str, Any]], before: dict | None, after: dict | None,
     steps = np.cumsum([h['length'] for h in history]) if history else np.zeros(0)
     ok = np.array([float(h.get('sim_success', False)) for h in history])
     if len(ok):
-        ax.scatter(steps, ok, s=14, c='tab:blue', alpha=0.5, label='online episode (sampled actions)')
+        ax.scatter(steps, ok, s=14, c='tab:blue', alpha=0.5,
+                   label='online episode (sampled actions)')
         ax.plot(steps, np.cumsum(ok) / np.arange(1, len(ok) + 1), c='tab:blue',
                 label='online success rate (running)')
     end = float(steps[-1]) if len(steps) else 1.0
