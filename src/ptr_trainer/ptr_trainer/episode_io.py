@@ -7,9 +7,10 @@ return, transfer}), so a trainer that was down finds every announced episode on 
 Transfer modes (the trainer may run on another machine):
   'file'    (shared disk configured): the trainer reads `path` and checks sha256.
   'inline'  (no shared disk): the manager also publishes the file's bytes on ptr/episode_data
-            (std_msgs/UInt8MultiArray, reliable, keep-all) in chunks of at most `chunk_size`
-            bytes; each chunk is `header JSON + b"\\n" + bytes` with header {sha256, index, count}.
-            The trainer joins the chunks, checks sha256, and stores the episode itself.
+            (std_msgs/UInt8MultiArray, reliable + transient local, the last DATA_DEPTH chunks
+            kept for a late trainer) in chunks of at most `chunk_size` bytes; each chunk is
+            `header JSON + b"\\n" + bytes` with header {sha256, index, count}. The trainer joins
+            the chunks, checks sha256, and stores the episode itself.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from ptr_core.atomic import write_bytes
 from ptr_core.data import Trajectory
 
 FORMAT = 'ptr-episode/1'
+ANNOUNCE_DEPTH = 100  # announcements a late trainer receives (transient local)
+DATA_DEPTH = 64  # inline chunks a late trainer receives (transient local)
 TRANSFERS = ('file', 'inline')
 ARRAYS = ('images', 'states', 'actions', 'rewards', 'terminals')
 

@@ -60,7 +60,8 @@ def main(args: list[str] | None = None) -> int:
     from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
     from std_srvs.srv import SetBool, Trigger
 
-    from ptr_trainer.episode_io import chunk_payload, TRANSFERS, write_episode
+    from ptr_trainer.episode_io import (ANNOUNCE_DEPTH, chunk_payload, DATA_DEPTH, TRANSFERS,
+                                        write_episode)
     from ptr_trainer.episodes import EpisodeManager, ManagerConfig
 
     class EpisodeManagerNode(Node):
@@ -105,9 +106,10 @@ def main(args: list[str] | None = None) -> int:
             self.trainer_status: dict | None = None
             self.create_subscription(String, 'ptr/trainer_status', self.on_trainer_status,
                                      latched_qos(), callback_group=data)
-            self.pub_episode = self.create_publisher(String, 'ptr/episode', latched_qos(100))
-            self.pub_data = self.create_publisher(UInt8MultiArray, 'ptr/episode_data', QoSProfile(
-                history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE))
+            self.pub_episode = self.create_publisher(String, 'ptr/episode',
+                                                     latched_qos(ANNOUNCE_DEPTH))
+            self.pub_data = self.create_publisher(UInt8MultiArray, 'ptr/episode_data',
+                                                  latched_qos(DATA_DEPTH))
             self.pub_status = self.create_publisher(String, 'ptr/status', latched_qos())
             calls = ReentrantCallbackGroup()
             self.cli_enable = self.create_client(SetBool, 'ptr/policy_enable',

@@ -44,11 +44,10 @@ def main(args: list[str] | None = None) -> int:
     from ptr_core import rosmsg, weights
     from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
     from rclpy.node import Node
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from std_msgs.msg import String, UInt8MultiArray
 
-    from ptr_trainer.episode_io import (Announcement, ChunkAssembler, EpisodeError,
-                                        IngestLedger, read_episode, verify_bytes)
+    from ptr_trainer.episode_io import (ANNOUNCE_DEPTH, Announcement, ChunkAssembler, DATA_DEPTH,
+                                        EpisodeError, IngestLedger, read_episode, verify_bytes)
     from ptr_trainer.online import build_trainer, OnlineConfig
 
     class TrainerNode(Node):
@@ -79,13 +78,11 @@ def main(args: list[str] | None = None) -> int:
             # announcements a late trainer receives is stored once.
             self.ledger = IngestLedger(Path(p['online_dir']) / 'ingested.json')
             group = MutuallyExclusiveCallbackGroup()
-            self.create_subscription(String, 'ptr/episode', self.on_episode, latched_qos(100),
-                                     callback_group=group)
-            keep_all = QoSProfile(history=HistoryPolicy.KEEP_ALL,
-                                  reliability=ReliabilityPolicy.RELIABLE)
+            self.create_subscription(String, 'ptr/episode', self.on_episode,
+                                     latched_qos(ANNOUNCE_DEPTH), callback_group=group)
             self.create_subscription(UInt8MultiArray, 'ptr/episode_data', self.on_chunk,
-                                     keep_all, callback_group=group)
-            self.assembler = ChunkAssembler()
+                                     latched_qos(DATA_DEPTH), callback_group=group)
+            self.assembler = ChunkAssembler(max_pending=DATA_DEPTH)
             self.waiting_ann: dict[str, Announcement] = {}
             self.waiting_data: dict[str, bytes] = {}
             self.seen: set[str] = set()
@@ -124,7 +121,7 @@ def main(args: list[str] | None = None) -> int:
                     self.accept(ann, verify_bytes(ann, data, 'ptr/episode_data'))
                 elif digest not in self.seen and digest not in self.ledger:
                     self.waiting_data[digest] = data
-                    while len(self.waiting_data) > 8:
+                    while len(self.waiting_data) > DATA_DEPTH:
                         self.waiting_data.pop(next(iter(self.waiting_data)))
             except EpisodeError as e:
                 self.get_logger().error(f'episode refused: {e}')

@@ -35,7 +35,6 @@ def setup(tmp_path):
 def test_trainer_node_file_and_inline(setup):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from std_msgs.msg import String, UInt8MultiArray
 
     from ptr_ros.qos import latched_qos
@@ -63,8 +62,7 @@ def test_trainer_node_file_and_inline(setup):
                                  lambda m: packets.append(rosmsg.uint8_to_bytes(m)),
                                  latched_qos(256))
         pub_ann = node.create_publisher(String, 'ptr/episode', latched_qos(100))
-        pub_data = node.create_publisher(UInt8MultiArray, 'ptr/episode_data', QoSProfile(
-            history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE))
+        pub_data = node.create_publisher(UInt8MultiArray, 'ptr/episode_data', latched_qos(64))
 
         def spin_until(cond, timeout):
             end = time.monotonic() + timeout
