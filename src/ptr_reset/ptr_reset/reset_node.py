@@ -131,6 +131,16 @@ def main(args: list[str] | None = None) -> int:
             fut = self.robot_reset.call_async(Trigger.Request())
             fut.add_done_callback(lambda _: done.set())
             done.wait(10.0)
+            # Act only on observations from after homing: the bridge answers with the stamp of
+            # its first new observation (sim); otherwise the newest one seen so far is stale.
+            res = fut.result() if fut.done() else None
+            try:
+                first = int(json.loads(res.message)['stamp_ns'])
+                self.last_stamp = max(self.last_stamp, first - 1)
+            except (AttributeError, ValueError, KeyError, TypeError):
+                latest = self.pairer.latest
+                if latest is not None:
+                    self.last_stamp = max(self.last_stamp, latest.stamp_ns)
 
         def on_reset_scene(self, request, response):
             # Start from the newest observation we hold, not from one seen long ago.

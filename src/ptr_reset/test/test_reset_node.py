@@ -14,7 +14,7 @@ import torch
 from ptr_core.agent import Agent
 from ptr_core.tasks import TaskRegistry
 from ptr_reward.classifier import ClassifierConfig, save_classifier, train_classifier
-from ptr_trainer.testing import tiny_config
+from ptr_trainer.testing import stop_process, tiny_config
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -87,6 +87,7 @@ class FakeBridge:
         self.stamp += 1000
         self.publish()
         response.success = True
+        response.message = json.dumps({'stamp_ns': self.stamp})  # like the sim bridge
         return response
 
 
@@ -119,6 +120,12 @@ def test_reset_node(ckpts, close_after, expect_ok):
         client = node.create_client(Trigger, 'ptr/reset_scene')
         threading.Thread(target=ex.spin, daemon=True).start()
         assert client.wait_for_service(timeout_sec=60), 'reset node did not come up'
+        # Let discovery finish both ways (topics and the service's reply path) before calling.
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not (bridge.pub_img.get_subscription_count()
+                                               and node.count_publishers('robot/action')):
+            time.sleep(0.05)
+        time.sleep(0.5)
         # The reset node needs an observation to start from: the scene shows an open door.
         for _ in range(5):
             bridge.publish()
@@ -128,7 +135,8 @@ def test_reset_node(ckpts, close_after, expect_ok):
         while not fut.done() and time.monotonic() < end:
             time.sleep(0.05)
         res = fut.result()
-        assert res is not None
+        if res is None:
+            pytest.fail(f'no ptr/reset_scene answer; node output:\n{stop_process(proc)[1]}')
         if expect_ok:
             assert res.success and 'after 3 steps' in res.message, res.message
             assert bridge.actions == 3 and bridge.homes == 0
@@ -140,8 +148,7 @@ def test_reset_node(ckpts, close_after, expect_ok):
             time.sleep(0.05)
         assert status and status[-1]['state'] == ('ok' if expect_ok else 'escalated')
     finally:
-        proc.terminate()
-        out = proc.communicate(timeout=20)[0].decode()
+        rc, out = stop_process(proc)
         ex.shutdown()
         rclpy.shutdown(context=ctx)
-    assert proc.returncode == 0, out
+    assert rc == 0, out

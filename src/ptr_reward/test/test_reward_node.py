@@ -11,6 +11,7 @@ import torch
 
 from ptr_reward.classifier import ClassifierConfig, RewardLabeler, save_classifier, \
     SuccessClassifier
+from ptr_trainer.testing import stop_process
 
 pytestmark = pytest.mark.ros
 
@@ -96,8 +97,7 @@ def test_reward_node_over_dds(tmp_path):
             ex.spin_once(timeout_sec=0.1)
         assert rewards and rewards[0] == 1.0
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
         rclpy.shutdown(context=ctx)
 
 

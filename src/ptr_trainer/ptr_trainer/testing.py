@@ -28,3 +28,23 @@ def random_episode(task: str, seed: int, length: int = 5, success: bool = False,
         rng.integers(0, 255, (length + 1, image_size, image_size, 3), np.uint8),
         rng.random((length + 1, 7)), rng.uniform(-1, 1, (length, 7)), r, r > 0, task=task,
         success=success)
+
+
+def stop_process(proc, patience: float = 20.0, tries: int = 3) -> tuple[int | None, str]:
+    """SIGTERM a node process and collect its output; the signal is repeated if the process
+    has not exited after `patience` s (rclpy occasionally misses a shutdown signal that lands
+    while its executor is between two waits), and it is killed as a last resort (rc None)."""
+    import subprocess
+    chunks = []
+    for _ in range(tries):
+        proc.terminate()
+        try:
+            out = proc.communicate(timeout=patience)[0]
+            chunks.append(out.decode(errors='replace') if isinstance(out, bytes) else out or '')
+            return proc.returncode, ''.join(chunks)
+        except subprocess.TimeoutExpired:
+            continue
+    proc.kill()
+    out = proc.communicate()[0]
+    chunks.append(out.decode(errors='replace') if isinstance(out, bytes) else out or '')
+    return None, ''.join(chunks)

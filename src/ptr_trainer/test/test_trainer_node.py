@@ -13,7 +13,7 @@ from ptr_core.agent import Agent
 from ptr_core.data import DatasetWriter
 from ptr_core.tasks import TaskRegistry
 
-from ptr_trainer.testing import random_episode as traj, tiny_config
+from ptr_trainer.testing import random_episode as traj, stop_process, tiny_config
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -106,8 +106,7 @@ def test_trainer_node_file_and_inline(setup):
         ledger = json.loads((tmp / 'online' / 'ingested.json').read_text())
         assert ledger == [ann.sha256, ann2.sha256]
     finally:
-        proc.terminate()
-        out = proc.communicate(timeout=20)[0].decode()
+        rc, out = stop_process(proc)
         rclpy.shutdown(context=ctx)
-    assert proc.returncode == 0, out
+    assert rc == 0, out
     assert 'published weights v3' in out
