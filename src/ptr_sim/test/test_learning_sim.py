@@ -1,15 +1,19 @@
 """Learning test (issue 3): CQL on scripted sim data of one easy task learns, end to end.
 
-Pipeline: scripted noisy demonstrations of OpenDrawer at 48 px (the scripted policy succeeds on
-every start; a uniformly random policy opens the drawer about 5% of the time) -> PTR reward
-labeling -> CQL with the ptr_sim_cpu preset (shared encoder, batch 32: CPU time) -> two checks:
-(a) on held-out successful trajectories the selection score (Spearman of Q with time, times the
-range factor) is clearly positive and well above the untrained critic's; (b) the greedy policy
-succeeds in sim more often than a uniformly random policy over the same seeded starts, by a
-one-sided Fisher exact test and with non-overlapping 95% Wilson intervals.
+Pipeline: scripted episodes of OpenDrawer at 48 px, 40 near-clean (action noise 0.1, the script
+always succeeds) and 30 noisy ones (noise 0.4, about 88% success, failures kept) -> PTR reward
+labeling -> CQL with the ptr_sim_cpu preset (shared encoder, batch 32: CPU time), 800 steps ->
+(a) on held-out successful trajectories (noise 0.1) the selection score (Spearman of Q with time,
+times the range factor) is clearly positive and well above the untrained critic's; (b) the greedy
+policy succeeds in sim more often than a uniformly random policy (about 3% here) over the same 30
+seeded starts, by a one-sided Fisher exact test and with non-overlapping 95% Wilson intervals.
 
-Why OpenDrawer: fixed fixture position, ~10-step demonstrations, a reliable script, and a low
-random success rate, so a short run separates learned from random behaviour with few episodes.
+Why OpenDrawer: fixed fixture position, 10-16-step episodes, a reliable script and a low random
+success rate, so a short run separates learned from random behaviour with few episodes.
+Why the mix (measured, seed 0-2): from clean demos alone a third of all transitions are the
+terminal +10 ones, the critic's Q is high and blurred everywhere and the held-out score is
+0.3-0.6 and decays with more steps; from noisy episodes alone the score is 0.54-0.62 but the
+greedy policy fails (0-2/30 at noise 0.2-0.4); the mix gets both.
 Everything is seeded (PTR_LEARNING_SEED picks another seed for margin checks, default 0).
 """
 import math
@@ -33,8 +37,9 @@ from ptr_sim.scripted import make_scripted_policy
 TASK = 'OpenDrawer'
 SIZE = 48
 SEED = int(os.environ.get('PTR_LEARNING_SEED', '0'))
-NOISE = 0.1  # std of the scripted action noise (normalized units)
-TRAIN_EPISODES = 60
+# Training episodes as (count, std of the scripted action noise in normalized units) groups.
+TRAIN_DATA = ((40, 0.1), (30, 0.4))
+HELDOUT_NOISE = 0.1
 HELDOUT_EPISODES = 8
 STEPS = 800
 EVAL_EPISODES = 30
@@ -59,11 +64,11 @@ def test_fisher_greater_against_hand_values():
     assert fisher_greater(0, 5, 5, 5) == pytest.approx(1.0)
 
 
-def _collect(env, seeds):
+def _collect(env, seeds, noise: float):
     out = []
     for s in seeds:
-        policy = make_scripted_policy(TASK, env, NOISE, np.random.default_rng(s))
-        out.append(rollout(env, policy, TASK, s, NOISE))
+        policy = make_scripted_policy(TASK, env, noise, np.random.default_rng(s))
+        out.append(rollout(env, policy, TASK, s, noise))
     return out
 
 
@@ -82,10 +87,12 @@ def test_cql_learns_open_drawer_from_scripted_data():
     base = 100_000 * SEED
     env = ptr_sim.make_env(TASK, image_size=SIZE)
     try:
-        trajs = _collect(env, range(base, base + TRAIN_EPISODES))
+        trajs = []
+        for count, noise in TRAIN_DATA:
+            trajs += _collect(env, range(base + len(trajs), base + len(trajs) + count), noise)
         heldout = [t for t in _collect(env, range(base + 50_000,
-                                                  base + 50_000 + HELDOUT_EPISODES))
-                   if t.success]
+                                                  base + 50_000 + HELDOUT_EPISODES),
+                                       HELDOUT_NOISE) if t.success]
         assert len(heldout) >= HELDOUT_EPISODES // 2, 'scripted OpenDrawer stopped succeeding'
 
         cfg = parse_overrides(preset('ptr_sim_cpu'), OVERRIDES)
