@@ -51,7 +51,7 @@ def test_console_scripts_resolve_and_are_installed(pkg):
 
 
 def test_package_dependencies_match_imports():
-    """A package that imports another of ours must declare it (so colcon orders the build)."""
+    """A package that imports another of ours or a ROS package must declare it (rosdep, colcon)."""
     missing = set()
     for pkg in PACKAGES:
         declared = {d.text for d in ET.parse(WORKSPACE / 'src' / pkg / 'package.xml')
@@ -65,7 +65,8 @@ def test_package_dependencies_match_imports():
                     names = [node.module]
                 for name in names:
                     top = name.split('.')[0]
-                    if top in PACKAGES and top != pkg and top not in declared:
+                    if (top in PACKAGES or top in ROS_DEPS) and top != pkg and \
+                            top not in declared:
                         missing.add(f'{pkg} imports {top} ({path.name}) but does not declare it')
     assert not missing, sorted(missing)
 
