@@ -59,15 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
 
     import rclpy
-    from ptr_bringup.launcher import find_executable, node_command
-    from ptr_bringup.graphs import NodeSpec
     from ptr_ros.qos import action_qos, latched_qos, sensor_qos
-    from ptr_bringup.rosenv import ensure_ros_env
-    from ptr_core import rosmsg, weights
     from rclpy.node import Node
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String, UInt8MultiArray
 
+    from ptr_bringup.graphs import NodeSpec
+    from ptr_bringup.launcher import find_executable, node_command
+    from ptr_bringup.rosenv import ensure_ros_env
+    from ptr_core import rosmsg, weights
     from ptr_core.policy import DeployablePolicy
     tmp = Path(tempfile.mkdtemp(prefix='ptr-latency-'))
     ckpt = tmp / 'policy.pt'
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             msg = rosmsg.bytes_to_uint8(packet, UInt8MultiArray())
             t0 = time.perf_counter()
             pub_w.publish(msg)
-            if not spin_until(lambda: versions and versions[-1][1] == v, 30):
+            if not spin_until(lambda: versions and versions[-1][1] == v, 30):  # noqa: B023
                 raise RuntimeError(f'weights version {v} never reported running')
             swaps.append(versions[-1][0] - t0)
             for _ in range(5):  # the control path keeps running between swaps

@@ -13,10 +13,11 @@ GRAPH = GRAPHS['trainer']
 
 
 def generate_launch_description():
-    import launch
     import launch.actions
     import launch.substitutions
     import launch_ros
     import launch_ros.actions
+
+    import launch
     from ptr_bringup.launch_support import to_launch_description
     return to_launch_description(GRAPH, launch, launch_ros)

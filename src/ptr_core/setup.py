@@ -1,4 +1,3 @@
-from glob import glob
 
 from setuptools import find_packages, setup
 
@@ -17,11 +16,12 @@ setup(
     zip_safe=False,
     maintainer='ptr-ros developers',
     maintainer_email='dev@ptr-ros.org',
-    description='Pure PTR/COG learning core: data, networks, CQL and baselines, checkpoint selection. No rclpy.',
+    description=('Pure PTR/COG learning core: data, networks, CQL and baselines, checkpoint '
+                 'selection. No rclpy.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            
+
         ],
     },
 )

@@ -1,4 +1,3 @@
-from glob import glob
 
 from setuptools import find_packages, setup
 
@@ -17,7 +16,8 @@ setup(
     zip_safe=False,
     maintainer='ptr-ros developers',
     maintainer_email='dev@ptr-ros.org',
-    description='PyBullet WidowX 250 (wx250s) simulation: gymnasium tasks, scripted policies, data collection, ROS bridge node.',
+    description=('PyBullet WidowX 250 (wx250s) simulation: gymnasium tasks, scripted policies, '
+                 'data collection, ROS bridge node.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -1,7 +1,7 @@
 """`ptr`: the one command line. Subcommands live in their packages; this table only routes to them.
 
-Each target is 'module:function' taking argv (list[str]) and returning an exit code, imported lazily
-so `ptr tasks` does not pay for torch and `ptr collect` does not pay for rclpy.
+Each target is 'module:function' taking argv (list[str]) and returning an exit code, imported
+lazily so `ptr tasks` does not pay for torch and `ptr collect` does not pay for rclpy.
 """
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'train': ('ptr_core.cli:train_main', 'train --algo {cql,bc,awbc}: joint / target-only runs'),
     'eval': ('ptr_sim.evaluate:main', 'evaluate a checkpoint in sim (success rate, 95% interval)'),
     'select': ('ptr_core.select_cli:main', 'rank checkpoints by Q-value monotonicity'),
-    'convert-bridge': ('ptr_core.data.bridge:main', 'convert Bridge (numpy or raw) into the dataset format'),
-    'convert-bag': ('ptr_core.data.rosbag:main', 'convert rosbag2 recordings into the dataset format'),
+    'convert-bridge': ('ptr_core.data.bridge:main',
+                       'convert Bridge (numpy or raw) into the dataset format'),
+    'convert-bag': ('ptr_core.data.rosbag:main',
+                    'convert rosbag2 recordings into the dataset format'),
     'train-reward': ('ptr_reward.train_reward:main', 'train the success classifier'),
-    'launch': ('ptr_bringup.launcher:main', 'run a graph of launch/ as processes (no ros2 needed)'),
+    'launch': ('ptr_bringup.launcher:main',
+               'run a graph of launch/ as processes (no ros2 needed)'),
     'demo': ('ptr_bringup.demo:main', 'the whole story in sim (make demo)'),
 }
 

@@ -1,7 +1,8 @@
 """Make the ROS 2 environment usable with nothing sourced.
 
-The pip ROS wheels import without any setup; what they lack is an ament index that knows our packages
-(launch files, package.xml, node executables). The colcon install space of this workspace provides it.
+The pip ROS wheels import without any setup; what they lack is an ament index that knows our
+packages (launch files, package.xml, node executables). The colcon install space of this workspace
+provides it.
 A system ROS that is already sourced is kept and our install space is put in front of it.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ def install_prefixes() -> list[str]:
 
 
 def ensure_ros_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """Prepend this workspace's install prefixes to AMENT_PREFIX_PATH (in `env`, default os.environ)."""
+    """Put this workspace's install prefixes first in AMENT_PREFIX_PATH (default: os.environ)."""
     env = os.environ if env is None else env
     have = [p for p in env.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
     ours = [p for p in install_prefixes() if p not in have]

@@ -73,11 +73,12 @@ def _alive(pid):
 def test_sim_graph_lockstep(tmp_path):
     import rclpy
     from ptr_ros.qos import event_qos, latched_qos, sensor_qos
-    from ptr_core import rosmsg, weights
     from rclpy.node import Node
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
     from std_srvs.srv import Trigger
+
+    from ptr_core import rosmsg, weights
 
     torch.set_num_threads(1)
     ckpt = tmp_path / 'policy.pt'
@@ -131,7 +132,7 @@ def test_sim_graph_lockstep(tmp_path):
         assert seen['versions'][0]['fingerprint'] == fingerprint
         resets = []
         for episode in range(EPISODES):
-            assert spin_until(lambda: any(s['episode'] == episode and
+            assert spin_until(lambda: any(s['episode'] == episode and  # noqa: B023
                                           s['step'] >= STEPS_PER_EPISODE
                                           for s in seen['status']), 60), _tail(log)
             if episode == 0:
@@ -193,14 +194,15 @@ def test_online_finetune_graph_lockstep(tmp_path):
     """The whole online graph (bridge, policy, reward, episode manager, trainer) for 3 episodes."""
     import rclpy
     from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Float32, Float32MultiArray, String, UInt8MultiArray
+
     from ptr_core.agent import Agent
     from ptr_core.data import DatasetWriter
     from ptr_core.tasks import TaskRegistry
     from ptr_reward.classifier import ClassifierConfig, SuccessClassifier, save_classifier
     from ptr_trainer.testing import random_episode, tiny_config
-    from rclpy.node import Node
-    from sensor_msgs.msg import Image
-    from std_msgs.msg import Float32, Float32MultiArray, String, UInt8MultiArray
 
     torch.set_num_threads(1)
     reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+
 from ptr_bringup import graphs, launcher
 from ptr_bringup.launch_support import to_launch_description
 from ptr_bringup.rosenv import WORKSPACE, ensure_ros_env

@@ -1,6 +1,7 @@
 """The sim bridge's pure parts: the action safety clamp and the episode session."""
 import numpy as np
 import pytest
+
 from ptr_core.constants import denormalize_action
 from ptr_sim.bridge import SimSession, clamp_action, hold_action
 

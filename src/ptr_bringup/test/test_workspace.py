@@ -1,4 +1,4 @@
-"""The workspace is what DESIGN.md s2 says: real ament_python packages whose entry points resolve."""
+"""The workspace is what DESIGN.md s2 says: real ament_python packages whose entry points work."""
 from __future__ import annotations
 
 import ast
@@ -11,8 +11,8 @@ import pytest
 from ptr_bringup import cli
 from ptr_bringup.rosenv import WORKSPACE
 
-PACKAGES = ['ptr_core', 'ptr_ros', 'ptr_sim', 'ptr_policy', 'ptr_reward', 'ptr_reset', 'ptr_trainer',
-            'ptr_bringup']
+PACKAGES = ['ptr_core', 'ptr_ros', 'ptr_sim', 'ptr_policy', 'ptr_reward', 'ptr_reset',
+            'ptr_trainer', 'ptr_bringup']
 ROS_DEPS = {'rclpy', 'std_msgs', 'sensor_msgs', 'std_srvs', 'rosgraph_msgs', 'geometry_msgs'}
 
 

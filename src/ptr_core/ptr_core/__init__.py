@@ -1,1 +1,1 @@
-"""Pure PTR/COG learning core: data, networks, CQL and baselines, checkpoint selection. No rclpy."""
+"""Pure PTR/COG learning core: data, networks, CQL, baselines, checkpoint selection. No rclpy."""

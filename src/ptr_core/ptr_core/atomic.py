@@ -1,4 +1,4 @@
-"""Atomic writes: a reader never sees a half-written file or folder, and a crash leaves no debris."""
+"""Atomic writes: a reader never sees a half-written file or folder; a crash leaves no debris."""
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,4 @@
-"""Bridge data conventions shared by the sim, the real arm, the learner and the nodes (DESIGN.md s4).
+"""Bridge data conventions shared by the sim, the real arm, the learner and the nodes (DESIGN s4).
 
 This is the one place these numbers live; everything else imports them.
 """

@@ -4,10 +4,11 @@ import struct
 
 import numpy as np
 import pytest
-from ptr_core import rosmsg
+from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, UInt8MultiArray
-from builtin_interfaces.msg import Time
+
+from ptr_core import rosmsg
 
 
 def _rgb(h=5, w=4, seed=0):

@@ -5,6 +5,7 @@ import json
 import struct
 
 import pytest
+
 from ptr_core import weights as W
 
 KEY = b'shared-secret'

@@ -26,14 +26,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from ptr_ros.nodeutil import Throttle, declare, run
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
-from ptr_core import rosmsg, weights
-from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
-from ptr_policy.swap import WeightSwapper
-from ptr_policy.sync import ActGate, Observation, ObservationSync, RateGate
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String, UInt8MultiArray
 from std_srvs.srv import SetBool
+
+from ptr_core import rosmsg, weights
+from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
+from ptr_policy.swap import WeightSwapper
+from ptr_policy.sync import ActGate, Observation, ObservationSync, RateGate
 
 PARAMETERS = {
     'checkpoint': '',

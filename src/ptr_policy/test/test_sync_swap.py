@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+
 from ptr_core import weights
 from ptr_policy.swap import WeightSwapper
 from ptr_policy.sync import ActGate, ObservationSync

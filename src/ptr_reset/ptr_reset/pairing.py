@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+
 from ptr_policy.sync import Observation, ObservationSync
 
 __all__ = ['Observation', 'ObservationPairer']

@@ -52,13 +52,13 @@ def make_is_reset(prob_fn, reset_when: str, threshold: float):
 def main(args: list[str] | None = None) -> int:
     from ptr_ros.nodeutil import declare, run
     from ptr_ros.qos import action_qos, latched_qos, sensor_qos
-    from ptr_core import rosmsg
     from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
     from rclpy.node import Node
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
     from std_srvs.srv import Trigger
 
+    from ptr_core import rosmsg
     from ptr_reset.controller import ResetConfig, ResetController
     from ptr_reset.pairing import ObservationPairer
     from ptr_reward.classifier import load_classifier

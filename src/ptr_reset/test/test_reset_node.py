@@ -48,11 +48,10 @@ class FakeBridge:
     """Lock-step stand-in: one observation per tagged action; the door closes after n actions."""
 
     def __init__(self, node, close_after):
+        from ptr_ros.qos import action_qos, sensor_qos
         from sensor_msgs.msg import Image
         from std_msgs.msg import Float32MultiArray
         from std_srvs.srv import Trigger
-
-        from ptr_ros.qos import action_qos, sensor_qos
         self.node, self.close_after = node, close_after
         self.rng = np.random.default_rng(1)
         self.stamp, self.actions, self.homes = 1000, 0, 0
@@ -94,11 +93,10 @@ class FakeBridge:
 @pytest.mark.parametrize('close_after,expect_ok', [(3, True), (10_000, False)])
 def test_reset_node(ckpts, close_after, expect_ok):
     import rclpy
+    from ptr_ros.qos import latched_qos
     from rclpy.executors import MultiThreadedExecutor
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
-
-    from ptr_ros.qos import latched_qos
     clf, pol = ckpts
     domain = 140 + os.getpid() % 40 + (0 if expect_ok else 1)
     proc = subprocess.Popen(

@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ptr_core.atomic import atomic_path
 
@@ -218,7 +218,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConf
     target = torch.cat([torch.zeros(half), torch.ones(half)])
     history = []
     model.train()
-    for step in range(cfg.steps):
+    for _ in range(cfg.steps):
         idx = np.concatenate([rng.choice(neg, half), rng.choice(pos, half)])
         x = random_shift(data[torch.from_numpy(idx)], cfg.shift, gen)
         loss = F.binary_cross_entropy_with_logits(model(x), target)

@@ -21,12 +21,12 @@ PARAMETERS: dict[str, object] = {
 
 def main(args: list[str] | None = None) -> int:
     import rclpy
+    from ptr_ros.qos import event_qos, sensor_qos
     from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32, String
 
-    from ptr_ros.qos import event_qos, sensor_qos
     from ptr_core.rosmsg import image_to_numpy, stamp_to_ns
     from ptr_reward.classifier import RewardLabeler
 

@@ -3,9 +3,17 @@ import numpy as np
 import pytest
 import torch
 
-from ptr_reward.classifier import (ClassifierConfig, balanced_accuracy, load_classifier,
-                                   random_shift, reward_from_prob, save_classifier,
-                                   SuccessClassifier, to_model_input, train_classifier)
+from ptr_reward.classifier import (
+    ClassifierConfig,
+    SuccessClassifier,
+    balanced_accuracy,
+    load_classifier,
+    random_shift,
+    reward_from_prob,
+    save_classifier,
+    to_model_input,
+    train_classifier,
+)
 
 torch.set_num_threads(1)
 

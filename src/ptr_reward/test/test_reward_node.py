@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from ptr_reward.classifier import ClassifierConfig, RewardLabeler, save_classifier, \
-    SuccessClassifier
+from ptr_reward.classifier import (
+    ClassifierConfig,
+    RewardLabeler,
+    SuccessClassifier,
+    save_classifier,
+)
 from ptr_trainer.testing import stop_process
 
 pytestmark = pytest.mark.ros
@@ -49,11 +53,11 @@ def test_labeler_threshold_from_checkpoint_or_override():
 
 def test_reward_node_over_dds(tmp_path):
     import rclpy
+    from ptr_ros.qos import event_qos, sensor_qos
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32, String
 
-    from ptr_ros.qos import event_qos, sensor_qos
     from ptr_core.rosmsg import ns_to_stamp, numpy_to_image
 
     cfg = ClassifierConfig(image_size=32, channels=(4,), hidden=4)

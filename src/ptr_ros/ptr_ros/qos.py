@@ -5,7 +5,7 @@ so nodes never spell these out themselves.
 """
 from __future__ import annotations
 
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 
 def sensor_qos(depth: int = 2) -> QoSProfile:

@@ -1,6 +1,7 @@
 """The QoS profiles match the topic contract (DESIGN.md s5)."""
-from ptr_ros import qos
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, ReliabilityPolicy
+
+from ptr_ros import qos
 
 
 def test_profiles_follow_the_contract():

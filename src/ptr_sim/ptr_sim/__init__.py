@@ -17,7 +17,7 @@ def env_id(task: str) -> str:
 
 
 def _register() -> None:
-    for name, task in TASKS.items():
+    for name in TASKS:
         if env_id(name) not in gym.registry:
             gym.register(env_id(name), entry_point=ENV_ENTRY, kwargs={'task': name},
                          max_episode_steps=None, disable_env_checker=True)

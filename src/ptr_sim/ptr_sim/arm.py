@@ -12,8 +12,13 @@ import numpy as np
 import pybullet as pb
 
 from ptr_core.constants import denormalize_action
-from ptr_core.kinematics import (ARM_JOINTS, matrix_to_rpy, quat_to_matrix, wx250s_ik,
-                                  xyzrpy_to_pose)
+from ptr_core.kinematics import (
+    ARM_JOINTS,
+    matrix_to_rpy,
+    quat_to_matrix,
+    wx250s_ik,
+    xyzrpy_to_pose,
+)
 from ptr_sim.robot_model import urdf_path
 
 FINGER_MIN, FINGER_MAX = 0.015, 0.037  # left finger travel (m); right finger mirrors it

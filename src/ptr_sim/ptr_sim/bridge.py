@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+
 from ptr_core.constants import ACTION_DIM, STATE_DIM
 
 

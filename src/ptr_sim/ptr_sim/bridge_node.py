@@ -28,14 +28,15 @@ import sys
 import numpy as np
 from ptr_ros.nodeutil import Throttle, declare, run
 from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
-from ptr_core import rosmsg
-from ptr_core.constants import ACTION_DIM, CONTROL_HZ
-from ptr_sim.bridge import LockstepGate, SimSession, StepOutcome, hold_action
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32MultiArray, MultiArrayDimension, String
 from std_srvs.srv import Trigger
+
+from ptr_core import rosmsg
+from ptr_core.constants import ACTION_DIM, CONTROL_HZ
+from ptr_sim.bridge import LockstepGate, SimSession, StepOutcome, hold_action
 
 PARAMETERS = {
     'task': 'OpenDoor',

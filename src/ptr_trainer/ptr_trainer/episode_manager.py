@@ -50,9 +50,6 @@ PARAMETERS: dict[str, object] = {
 def main(args: list[str] | None = None) -> int:
     from ptr_ros.nodeutil import declare, run
     from ptr_ros.qos import event_qos, latched_qos, sensor_qos
-    from ptr_core import rosmsg
-    from ptr_core.atomic import write_json
-    from ptr_policy.sync import ObservationSync
     from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
     from rclpy.node import Node
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -60,8 +57,16 @@ def main(args: list[str] | None = None) -> int:
     from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
     from std_srvs.srv import SetBool, Trigger
 
-    from ptr_trainer.episode_io import (ANNOUNCE_DEPTH, chunk_payload, DATA_DEPTH, TRANSFERS,
-                                        write_episode)
+    from ptr_core import rosmsg
+    from ptr_core.atomic import write_json
+    from ptr_policy.sync import ObservationSync
+    from ptr_trainer.episode_io import (
+        ANNOUNCE_DEPTH,
+        DATA_DEPTH,
+        TRANSFERS,
+        chunk_payload,
+        write_episode,
+    )
     from ptr_trainer.episodes import EpisodeManager, ManagerConfig
 
     class EpisodeManagerNode(Node):

@@ -41,14 +41,22 @@ PARAMETERS: dict[str, object] = {
 def main(args: list[str] | None = None) -> int:
     from ptr_ros.nodeutil import declare, run
     from ptr_ros.qos import latched_qos
-    from ptr_core import rosmsg, weights
     from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
     from rclpy.node import Node
     from std_msgs.msg import String, UInt8MultiArray
 
-    from ptr_trainer.episode_io import (ANNOUNCE_DEPTH, Announcement, ChunkAssembler, DATA_DEPTH,
-                                        EpisodeError, IngestLedger, read_episode, verify_bytes)
-    from ptr_trainer.online import build_trainer, OnlineConfig
+    from ptr_core import rosmsg, weights
+    from ptr_trainer.episode_io import (
+        ANNOUNCE_DEPTH,
+        DATA_DEPTH,
+        Announcement,
+        ChunkAssembler,
+        EpisodeError,
+        IngestLedger,
+        read_episode,
+        verify_bytes,
+    )
+    from ptr_trainer.online import OnlineConfig, build_trainer
 
     class TrainerNode(Node):
         def __init__(self) -> None:

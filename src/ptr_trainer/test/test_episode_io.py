@@ -5,9 +5,17 @@ import numpy as np
 import pytest
 
 from ptr_core.data import Trajectory
-from ptr_trainer.episode_io import (Announcement, ChunkAssembler, chunk_payload, decode_episode,
-                                    EpisodeError, encode_episode, read_episode, verify_bytes,
-                                    write_episode)
+from ptr_trainer.episode_io import (
+    Announcement,
+    ChunkAssembler,
+    EpisodeError,
+    chunk_payload,
+    decode_episode,
+    encode_episode,
+    read_episode,
+    verify_bytes,
+    write_episode,
+)
 
 
 def episode(length=5, seed=0, task='OpenDoor'):

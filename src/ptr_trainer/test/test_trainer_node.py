@@ -12,8 +12,8 @@ import torch
 from ptr_core.agent import Agent
 from ptr_core.data import DatasetWriter
 from ptr_core.tasks import TaskRegistry
-
-from ptr_trainer.testing import random_episode as traj, stop_process, tiny_config
+from ptr_trainer.testing import random_episode as traj
+from ptr_trainer.testing import stop_process, tiny_config
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -34,10 +34,10 @@ def setup(tmp_path):
 
 def test_trainer_node_file_and_inline(setup):
     import rclpy
+    from ptr_ros.qos import latched_qos
     from rclpy.executors import SingleThreadedExecutor
     from std_msgs.msg import String, UInt8MultiArray
 
-    from ptr_ros.qos import latched_qos
     from ptr_core import rosmsg, weights
     from ptr_core.policy import DeployablePolicy
     from ptr_trainer.episode_io import chunk_payload, write_episode

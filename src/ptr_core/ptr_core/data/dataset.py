@@ -6,7 +6,8 @@
         actions.npy    float32 (sum(T), 7)            normalized to [-1, 1]
         rewards.npy    float32 (sum(T),)
         terminals.npy  bool    (sum(T),)
-        index.json     {"format", "task", "episodes": [{obs_start, act_start, length, success, meta}]}
+        index.json     {"format", "task",
+                        "episodes": [{obs_start, act_start, length, success, meta}]}
 
 Why: Bridge-scale data (60k trajectories) must not be loaded into RAM; np.load(mmap_mode='r') on
 flat arrays gives O(1) random access to any transition, and a shard is written to a temporary
@@ -32,11 +33,11 @@ _SHARD_RE = re.compile(r'^shard-(.*?)(\d{6})$')
 
 
 class DatasetError(ValueError):
-    """A dataset on disk is missing, malformed or inconsistent (the message names file and field)."""
+    """A dataset on disk is missing, malformed or inconsistent (the message names file, field)."""
 
 
 class DatasetWriter:
-    """Append trajectories of one or more tasks under ROOT; flushes a shard every `shard_episodes`."""
+    """Append trajectories of any tasks under ROOT; flushes a shard every `shard_episodes`."""
 
     def __init__(self, root: str | Path, shard_episodes: int = 64, prefix: str = '') -> None:
         if not re.fullmatch(r'[A-Za-z0-9_-]*', prefix):
@@ -113,7 +114,8 @@ class TaskDataset:
         self.task = self.dir.name
         self.shards: list[dict[str, np.ndarray]] = []
         self.episodes: list[EpisodeRef] = []
-        shard_dirs = sorted(p for p in self.dir.iterdir() if p.is_dir() and _SHARD_RE.match(p.name))
+        shard_dirs = sorted(p for p in self.dir.iterdir()
+                            if p.is_dir() and _SHARD_RE.match(p.name))
         if only is not None:
             wanted = {Path(p).name for p in only}
             shard_dirs = [p for p in shard_dirs if p.name in wanted]
@@ -207,7 +209,8 @@ class Dataset:
         try:
             return self.by_task[task]
         except KeyError:
-            raise DatasetError(f'{self.root}: task {task!r} not found; have {self.tasks}') from None
+            raise DatasetError(
+                f'{self.root}: task {task!r} not found; have {self.tasks}') from None
 
     def trajectories(self, tasks: list[str] | None = None, split: str | None = None,
                      val_fraction: float = 0.1) -> Iterator[Trajectory]:

@@ -14,7 +14,8 @@ class Trajectory:
     """T transitions stored as T+1 observations (the last is the final next observation).
 
     Actions are normalized to [-1, 1] (ptr_core.constants). `rewards` are what the source recorded
-    (the sim's success indicator, zeros for Bridge); learning relabels them (ptr_core.data.rewards).
+    (the sim's success indicator, zeros for Bridge); learning relabels them
+    (ptr_core.data.rewards).
     `terminals` mark true task ends only: a timeout is not terminal.
     """
 
@@ -44,12 +45,14 @@ class Trajectory:
             raise ValueError(f'{where}: actions: expected at least 1 transition, got {t}')
         for name, (shape, dtype) in expect.items():
             arr = getattr(self, name)
-            ok = arr.ndim == len(shape) and all(s is None or s == a for s, a in zip(shape, arr.shape))
+            ok = arr.ndim == len(shape) and all(s is None or s == a
+                                                for s, a in zip(shape, arr.shape))
             if not ok:
                 want = tuple('*' if s is None else s for s in shape)
                 raise ValueError(f'{where}: {name}: expected shape {want}, got {tuple(arr.shape)}')
             if arr.dtype != dtype:
-                raise ValueError(f'{where}: {name}: expected dtype {np.dtype(dtype)}, got {arr.dtype}')
+                raise ValueError(
+                    f'{where}: {name}: expected dtype {np.dtype(dtype)}, got {arr.dtype}')
         if np.abs(self.actions).max(initial=0.0) > 1.0 + 1e-6:
             raise ValueError(f'{where}: actions: expected normalized values in [-1, 1], '
                              f'got max |a| = {np.abs(self.actions).max():.3f}')
@@ -65,7 +68,8 @@ class Trajectory:
             images=np.asarray(images, dtype=np.uint8),
             states=np.asarray(states, dtype=np.float32),
             actions=actions,
-            rewards=np.zeros(t, np.float32) if rewards is None else np.asarray(rewards, np.float32),
+            rewards=(np.zeros(t, np.float32) if rewards is None
+                     else np.asarray(rewards, np.float32)),
             terminals=(np.zeros(t, bool) if terminals is None
                        else np.asarray(terminals, dtype=bool)),
             task=task, success=bool(success), meta=dict(meta or {}),
