@@ -1,6 +1,7 @@
 """Learning curve of CQL on scripted sim data: the long form of the learning test.
 
-Collects scripted noisy episodes of one task (failures kept), trains CQL with the ptr_sim_cpu
+Collects scripted episodes of one task (clean and noisy groups as in the learning test, failures
+kept), trains CQL with the ptr_sim_cpu
 preset (PTR reward labeling), and every --every steps prints the held-out monotonicity score
 (ptr_core.select) and the greedy policy's success over --episodes seeded starts, next to a
 uniformly random policy on the same starts. Saves a PNG of success vs step (95% Wilson bars) and
@@ -22,9 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--task', default='OpenDrawer', help='sim task (see `ptr tasks`)')
     ap.add_argument('--image-size', type=int, default=48, help='rendered image side')
-    ap.add_argument('--train-episodes', type=int, default=60, help='scripted episodes to learn')
+    ap.add_argument('--data', action='append', default=None, metavar='COUNT:NOISE',
+                    help='a group of scripted training episodes and their action-noise std '
+                         '(repeatable; default 40:0.1 and 30:0.4, as the learning test)')
     ap.add_argument('--heldout', type=int, default=8, help='held-out scripted episodes')
-    ap.add_argument('--noise', type=float, default=0.4, help='scripted action noise std')
+    ap.add_argument('--heldout-noise', type=float, default=0.1, help='their action-noise std')
     ap.add_argument('--steps', type=int, default=2000, help='total gradient steps')
     ap.add_argument('--every', type=int, default=400, help='evaluate every n steps')
     ap.add_argument('--episodes', type=int, default=30, help='sim episodes per evaluation')
@@ -102,14 +105,23 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f'learning_curve: {e}', file=sys.stderr)
         return 2
+    try:
+        groups = [(int(c), float(n)) for c, n in
+                  (g.split(':') for g in (args.data or ['40:0.1', '30:0.4']))]
+    except ValueError:
+        print(f'learning_curve: --data: expected COUNT:NOISE, got {args.data}', file=sys.stderr)
+        return 2
     out = Path(args.out)
     base = 100_000 * args.seed
     env = ptr_sim.make_env(args.task, image_size=args.image_size)
     try:
-        trajs = _collect(env, args.task, range(base, base + args.train_episodes), args.noise)
+        trajs: list = []
+        for count, noise in groups:
+            trajs += _collect(env, args.task, range(base + len(trajs),
+                                                    base + len(trajs) + count), noise)
         heldout = [t for t in _collect(env, args.task, range(base + 50_000,
                                                              base + 50_000 + args.heldout),
-                                       args.noise) if t.success]
+                                       args.heldout_noise) if t.success]
         print(f'data: {len(trajs)} episodes, {sum(len(t) for t in trajs)} transitions, '
               f'scripted success {np.mean([t.success for t in trajs]):.2f}; '
               f'{len(heldout)} held-out successes')
