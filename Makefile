@@ -25,5 +25,8 @@ bench: setup
 	$(VENV)/bin/python bench/train_throughput.py
 	$(VENV)/bin/python bench/control_latency.py
 
+lint: setup
+	$(VENV)/bin/ruff check src bench launch
+
 clean:
 	rm -rf build install log
