@@ -45,7 +45,11 @@ def ckpts(tmp_path_factory):
 
 
 class FakeBridge:
-    """Lock-step stand-in: one observation per tagged action; the door closes after n actions."""
+    """Lock-step stand-in: one observation per tagged action; the door closes after n actions.
+
+    Like the sim bridge, it re-sends the current observation periodically (`resend`): images and
+    states are best effort, and a lost frame must not stall the lock-step loop into a timeout.
+    """
 
     def __init__(self, node, close_after):
         from ptr_ros.qos import action_qos, sensor_qos
@@ -55,6 +59,7 @@ class FakeBridge:
         self.node, self.close_after = node, close_after
         self.rng = np.random.default_rng(1)
         self.stamp, self.actions, self.homes = 1000, 0, 0
+        self.lock = threading.Lock()
         self.Image, self.F32 = Image, Float32MultiArray
         self.pub_img = node.create_publisher(Image, 'camera/image_raw', sensor_qos())
         self.pub_state = node.create_publisher(Float32MultiArray, 'robot/state', sensor_qos())
@@ -65,25 +70,32 @@ class FakeBridge:
         from std_msgs.msg import MultiArrayDimension
 
         from ptr_core import rosmsg
-        img = rosmsg.numpy_to_image(frame(self.actions < self.close_after, self.rng), 'rgb8',
-                                    self.Image())
-        rosmsg.ns_to_stamp(self.stamp, img.header.stamp)
-        state = rosmsg.numpy_to_float32(np.zeros(7, np.float32), self.F32())
-        rosmsg.tag_stamp(state, self.stamp, MultiArrayDimension)
-        self.pub_state.publish(state)
-        self.pub_img.publish(img)
+        with self.lock:
+            img = rosmsg.numpy_to_image(frame(self.actions < self.close_after, self.rng), 'rgb8',
+                                        self.Image())
+            rosmsg.ns_to_stamp(self.stamp, img.header.stamp)
+            state = rosmsg.numpy_to_float32(np.zeros(7, np.float32), self.F32())
+            rosmsg.tag_stamp(state, self.stamp, MultiArrayDimension)
+            self.pub_state.publish(state)
+            self.pub_img.publish(img)
+
+    def resend(self, stop: threading.Event, period: float = 0.5):
+        while not stop.wait(period):
+            self.publish()
 
     def on_action(self, msg):
         from ptr_core import rosmsg
-        if rosmsg.stamp_tag(msg) != self.stamp:
-            return
-        self.actions += 1
-        self.stamp += 1000
+        with self.lock:
+            if rosmsg.stamp_tag(msg) != self.stamp:
+                return
+            self.actions += 1
+            self.stamp += 1000
         self.publish()
 
     def on_home(self, request, response):
-        self.homes += 1
-        self.stamp += 1000
+        with self.lock:
+            self.homes += 1
+            self.stamp += 1000
         self.publish()
         response.success = True
         response.message = json.dumps({'stamp_ns': self.stamp})  # like the sim bridge
@@ -128,10 +140,13 @@ def test_reset_node(ckpts, close_after, expect_ok):
         for _ in range(5):
             bridge.publish()
             time.sleep(0.1)
+        stop_resend = threading.Event()
+        threading.Thread(target=bridge.resend, args=(stop_resend,), daemon=True).start()
         fut = client.call_async(Trigger.Request())
         end = time.monotonic() + 60
         while not fut.done() and time.monotonic() < end:
             time.sleep(0.05)
+        stop_resend.set()
         res = fut.result()
         if res is None:
             pytest.fail(f'no ptr/reset_scene answer; node output:\n{stop_process(proc)[1]}')
