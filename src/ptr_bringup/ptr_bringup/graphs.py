@@ -120,6 +120,17 @@ def _policy(args: dict[str, str], ckpt: str, greedy: bool) -> NodeSpec:
     })
 
 
+# What the trainer learns from, shared by the online graph and the trainer-only graph.
+TRAINER_DATA_ARGUMENTS = (
+    Argument('prior_data', '', 'prior dataset root (beta mixing)'),
+    Argument('target_data', '', 'target demos dataset root'),
+    Argument('run_dir', 'runs/online', 'folder for the online buffer, episodes and checkpoints'),
+    Argument('utd', '10.0', 'gradient updates per environment step'),
+    Argument('publish_every', '100', 'updates between two published weights versions'),
+    Argument('batch_size', '64', 'transitions per trainer update'),
+)
+
+
 # -- online fine-tuning (PTR V-F) ---------------------------------------------------------------
 
 ONLINE_ARGUMENTS = _common_arguments('lockstep', 'false') + (
@@ -131,11 +142,7 @@ ONLINE_ARGUMENTS = _common_arguments('lockstep', 'false') + (
              'robot/reset alone restores the scene (sim only)'),
     Argument('reset_classifier_ckpt', '', 'classifier deciding "reset reached" '
              '(default: reward_ckpt, reset when P(success) is low)'),
-    Argument('prior_data', '', 'prior dataset root (beta mixing)'),
-    Argument('target_data', '', 'target demos dataset root'),
-    Argument('run_dir', 'runs/online', 'folder for the online buffer, episodes and checkpoints'),
-    Argument('utd', '10.0', 'gradient updates per environment step'),
-    Argument('publish_every', '100', 'updates between two published weights versions'),
+    *TRAINER_DATA_ARGUMENTS,
     Argument('horizon', '0', 'max steps per episode (0: the task horizon)'),
     Argument('episodes', '0', 'stop after this many episodes (0: run until stopped)'),
     Argument('transfer', 'file', 'how episodes reach the trainer: a shared folder or inline '
@@ -194,6 +201,7 @@ def _trainer(args: dict[str, str], agent_ckpt: str) -> NodeSpec:
         'checkpoint_dir': f'{run_dir}/checkpoints',
         'utd': float(args['utd']),
         'publish_every': _int('publish_every', args['publish_every']),
+        'batch_size': _int('batch_size', args['batch_size']),
         'weights_key': args['weights_key'],
     })
 
@@ -205,11 +213,7 @@ TRAINER_ARGUMENTS = (
     Argument('namespace', '', 'ROS namespace (the same as the robot graph)'),
     Argument('weights_key', '', 'HMAC key shared with the policy node (empty: $PTR_WEIGHTS_KEY)'),
     Argument('agent_ckpt', '', 'fine-tuned agent checkpoint to continue online'),
-    Argument('prior_data', '', 'prior dataset root (beta mixing)'),
-    Argument('target_data', '', 'target demos dataset root'),
-    Argument('run_dir', 'runs/online', 'folder for the online buffer and checkpoints'),
-    Argument('utd', '10.0', 'gradient updates per environment step'),
-    Argument('publish_every', '100', 'updates between two published weights versions'),
+    *TRAINER_DATA_ARGUMENTS,
 )
 
 
