@@ -21,6 +21,9 @@ def test_demo_pipeline_tiny(tmp_path, monkeypatch):
     # The data stage wrote the prior, target and reset datasets.
     for sub, task in (('prior', 'CloseDrawer'), ('target', 'OpenDoor'), ('reset', 'CloseDoor')):
         assert (out / 'data' / sub / task).is_dir()
+    # The prior task holds the near-clean successes and the noisy episodes as two shard sets.
+    assert [len(list((out / 'data' / 'prior' / 'CloseDrawer').glob(f'shard-w{k}-*')))
+            for k in (0, 1)] == [1, 1]
     # Online: the graph ran the requested episodes, the trainer learned from them and wrote
     # checkpoints (a published version each), and the graph exited cleanly by itself.
     online = s['online']
@@ -48,3 +51,8 @@ def test_budgets_are_consistent():
         assert isinstance(b, Budget)
         assert 'OpenDoor' not in b.prior_tasks and 'CloseDoor' not in b.prior_tasks, name
     assert BUDGETS['full'].utd == 10.0 and BUDGETS['small'].target_demos == 10
+    # What makes the small budget learn on a CPU: mixed clean/noisy prior data, a shared
+    # encoder and PTR's main-paper mixing ratio.
+    small = BUDGETS['small']
+    assert small.prior_noisy_episodes > 0 and small.noisy_noise > small.demo_noise
+    assert 'network.shared_encoder=true' in small.network and small.finetune_tau == 0.7
