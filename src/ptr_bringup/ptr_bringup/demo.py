@@ -17,8 +17,9 @@ The small budget (default) is sized for a 2-core CPU: 10.6 minutes measured on a
 shared with another training job; `--budget full` uses the papers' step counts and takes hours.
 What makes it learn on a CPU (measured, seed 0): prior data that mixes near-clean scripted
 successes with noisy episodes whose failures are kept, the actor sharing the critic's encoder,
-batch 32 and PTR's tau 0.7. OpenDoor (greedy, 20 episodes) then goes from 0/20 (random actions:
-1/20) to 15/20 after offline fine-tuning; the short online phase still loses it (0/20 after).
+batch 32 and PTR's tau 0.7. OpenDoor (greedy, 20 episodes) succeeds 15/20 after offline
+fine-tuning (random actions: 1/20; the earlier budget: 0/20); the short online phase still loses
+it (0/20 after): a few online updates on the first failed episodes break the greedy policy.
 """
 from __future__ import annotations
 
