@@ -99,8 +99,9 @@ def collect(task: str, out: Path, episodes: int, image_size: int, seed: int,
             noise: float = 0.1, successes_only: bool = True, part: int = 0) -> Path:
     """`episodes` scripted episodes of `task` (successful ones only if `successes_only`) into
     the dataset at `out`, as shards 'w<part>-' so that several parts can share one task."""
-    from ptr_sim.collect import run_worker
     from tqdm import tqdm
+
+    from ptr_sim.collect import run_worker
     if episodes <= 0 or any((out / task).glob(f'shard-w{part}-*')):
         return out
     with tqdm(total=episodes, desc=f'collect {task} (noise {noise:g})', unit='ep') as bar:
@@ -202,9 +203,14 @@ def finetune(pre: Path, prior: Path, target: Path, task: str, run: Path, steps: 
 
 
 def train_reward(out: Path, b: Budget, seed: int) -> tuple[Path, dict[str, Any]]:
-    from ptr_reward.classifier import (ClassifierConfig, load_classifier, save_classifier,
-                                       train_classifier)
     from tqdm import tqdm
+
+    from ptr_reward.classifier import (
+        ClassifierConfig,
+        load_classifier,
+        save_classifier,
+        train_classifier,
+    )
     if out.is_file():
         import torch
         blob = torch.load(out, map_location='cpu', weights_only=True)
@@ -239,8 +245,9 @@ def evaluate_ckpt(ckpt: Path, b: Budget, seed: int) -> dict[str, Any]:
 # ---- 7. online ---------------------------------------------------------------------------------
 def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> dict[str, Any]:
     """Start the online_finetune graph through `ptr launch`'s runner; wait for its episodes."""
-    from ptr_bringup.launcher import GraphRunner, prepare
     from tqdm import tqdm
+
+    from ptr_bringup.launcher import GraphRunner, prepare
     history = run_dir / 'episodes' / 'history.json'
     if history.is_file() and len(json.loads(history.read_text())) >= b.online_episodes:
         return {'history': json.loads(history.read_text()), 'exit_code': 0, 'wall_s': 0.0}
@@ -249,12 +256,12 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
             'target_data': str(paths['target']), 'run_dir': str(run_dir),
             'image_size': str(b.image_size), 'utd': str(b.utd),
             'publish_every': str(b.publish_every), 'episodes': str(b.online_episodes),
-            'seed': str(seed), 'greedy': 'false', 'clock': 'lockstep'}
+            'batch_size': str(b.batch_size), 'seed': str(seed), 'greedy': 'false',
+            'clock': 'lockstep'}
     _, specs, cmds = prepare('online_finetune', args)
-    # The trainer's batch and mixing follow the budget (the graph passes the paper's defaults
-    # otherwise).
+    # The trainer's mixing follows the budget (the node's default is the paper's 0.35/0.15/0.5).
     beta = '[' + ','.join(repr(float(x)) for x in b.online_beta) + ']'  # a double array
-    cmds = [c + ['-p', f'batch_size:={b.batch_size}', '-p', f'beta:={beta}']
+    cmds = [c + ['-p', f'beta:={beta}']
             if s.executable == 'trainer_node' else c for s, c in zip(specs, cmds)]
     env = dict(os.environ, PYTHONUNBUFFERED='1',
                ROS_DOMAIN_ID=str(os.environ.get('PTR_DEMO_DOMAIN', 100 + os.getpid() % 100)),
@@ -295,6 +302,7 @@ def plot(history: list[dict[str, Any]], before: dict | None, after: dict | None,
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     from ptr_core.atomic import atomic_path
     fig, ax = plt.subplots(figsize=(8.4, 4.0))
     steps = np.cumsum([h['length'] for h in history]) if history else np.zeros(0)
@@ -328,6 +336,7 @@ def plot(history: list[dict[str, Any]], before: dict | None, after: dict | None,
 def run_demo(out: Path, b: Budget, seed: int = 0, online: bool = True) -> dict[str, Any]:
     """Every stage in order; returns (and writes) the summary."""
     import torch
+
     from ptr_core.atomic import write_json
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     out.mkdir(parents=True, exist_ok=True)
