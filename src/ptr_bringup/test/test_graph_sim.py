@@ -70,6 +70,18 @@ def _alive(pid):
         return False
 
 
+
+def _stop_graph(proc: subprocess.Popen) -> int | str:
+    """SIGINT the launcher (it stops its nodes) and return its exit code, or 'hung' if it had to
+    be killed with its whole process group."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(40)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        return 'hung'
+
 def test_sim_graph_lockstep(tmp_path):
     import rclpy
     from ptr_ros.qos import event_qos, latched_qos, sensor_qos
@@ -148,12 +160,7 @@ def test_sim_graph_lockstep(tmp_path):
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=ctx)
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(40)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            code = 'hung'
+        code = _stop_graph(proc)
     text = _tail(log, 100000)
 
     # images and actions flowed; the reset service started each new episode
@@ -267,13 +274,7 @@ def test_online_finetune_graph_lockstep(tmp_path):
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=ctx)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(40)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            code = 'hung'
+        code = _stop_graph(proc)
     text = _tail(log, 200000)
     assert seen['images'] > 0 and seen['actions'] > 0, text[-3000:]
     assert seen['rewards'] > 0, text[-3000:]
