@@ -6,6 +6,7 @@ keeps everything needed for an exact resume (weights, optimizer moments, RNG str
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import os
 import random
@@ -23,6 +24,24 @@ from ptr_core.nets import Critic
 from ptr_core.policy import DeployablePolicy, PolicyNet, policy_fingerprint, weights_bytes
 
 Batch = dict[str, torch.Tensor]
+log = logging.getLogger('ptr_core.agent')
+
+# Settings a checkpoint's optimizers or parameters also hold: after a load they are re-applied
+# from the (possibly overridden) config, or the override would silently not take effect.
+_LR_KEYS = {'actor': 'policy_lr', 'critic': 'q_lr', 'temperature': 'temperature_lr'}
+
+
+def config_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """{'section.key': (old, new)} for every setting that differs between two Config dicts."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for section, values in after.items():
+        if not isinstance(values, dict):
+            continue
+        for k, v in values.items():
+            old = before.get(section, {}).get(k)
+            if old != v:
+                out[f'{section}.{k}'] = (old, v)
+    return out
 
 
 def _rng_state() -> dict[str, Any]:
@@ -43,13 +62,14 @@ class Agent:
                  device: str | None = None) -> None:
         self.cfg = cfg
         self.tasks, self.target_task = tasks, target_task
+        self.changed_settings: dict[str, tuple[Any, Any]] = {}
         self.device = torch.device(device or cfg.train.device)
         torch.manual_seed(cfg.train.seed)
         algo = cfg.agent.algo
         net = cfg.network
         self.critic: Critic | None = Critic(net) if algo in ('cql', 'awbc') else None
         self.policy = PolicyNet(cfg)
-        if net.shared_encoder and self.critic is not None:
+        if net.shared_encoder and self.critic is not None and not cfg.agent.unshare_encoder:
             self.policy.encoder = self.critic.encoder  # the same module: one set of weights
         self.target: Critic | None = None
         if algo == 'cql':
@@ -61,8 +81,7 @@ class Agent:
         self._to_device()
         ac = cfg.agent
         self.optimizers: dict[str, torch.optim.Optimizer] = {
-            'actor': torch.optim.Adam(self.policy.actor.parameters()
-                                      if net.shared_encoder and self.critic is not None
+            'actor': torch.optim.Adam(self.policy.actor.parameters() if self.encoder_shared
                                       else self.policy.parameters(), lr=ac.policy_lr)}
         if algo == 'cql':
             self.optimizers['critic'] = torch.optim.Adam(self.critic.parameters(), lr=ac.q_lr)
@@ -96,6 +115,11 @@ class Agent:
         return tgt, src
 
     @property
+    def encoder_shared(self) -> bool:
+        """True when the actor reads the critic's encoder module itself (trained by the critic)."""
+        return self.critic is not None and self.policy.encoder is self.critic.encoder
+
+    @property
     def fingerprint(self) -> str:
         """Architecture fingerprint of the deployable policy."""
         return policy_fingerprint(self.cfg, self.policy)
@@ -108,9 +132,8 @@ class Agent:
         """The total loss of one step and its metrics (no parameter change)."""
         ac = self.cfg.agent
         if ac.algo == 'cql':
-            actor = self.policy.actor
-            return cql_losses(self.critic, self.target, actor, self.log_temp, batch, ac,
-                              self.generator, self._step_t)
+            return cql_losses(self.critic, self.target, self.policy, self.log_temp, batch, ac,
+                              self.generator, self._step_t, self.encoder_shared)
         if ac.algo == 'bc':
             return bc_loss(self.policy, batch)
         return awbc_loss(self.policy, self.critic, batch, ac, self.generator, self.frozen_policy)
@@ -126,9 +149,9 @@ class Agent:
             opt.zero_grad(set_to_none=True)
         total.backward()
         if self.cfg.agent.grad_clip > 0:
-            for opt in self.optimizers.values():
+            for name, opt in self.optimizers.items():
                 params = [p for g in opt.param_groups for p in g['params']]
-                metrics[f'grad_norm_{id(opt) % 1000}'] = nn.utils.clip_grad_norm_(
+                metrics[f'grad_norm_{name}'] = nn.utils.clip_grad_norm_(
                     params, self.cfg.agent.grad_clip)
         for opt in self.optimizers.values():
             opt.step()
@@ -198,17 +221,25 @@ class Agent:
     @classmethod
     def load(cls, path: str | os.PathLike, overrides: list[str] | None = None,
              device: str | None = None, restore_rng: bool = True) -> 'Agent':
-        """Rebuild from a checkpoint; `overrides` may change training settings, not the network."""
+        """Rebuild from a checkpoint; `overrides` may change training settings, not the network.
+
+        Overridden settings take effect: learning rates are written into the restored optimizers
+        and an overridden `agent.init_temperature` replaces the saved temperature. Each changed
+        setting is logged and kept in `agent.changed_settings`.
+        """
         payload = ckpt.load(path, ckpt.AGENT_FORMAT)
         cfg = Config.from_dict(payload['config'], f'{path}: config')
-        net_before = cfg.to_dict()['network']
+        before = cfg.to_dict()
         if overrides:
             parse_overrides(cfg, overrides)
-            if cfg.to_dict()['network'] != net_before:
+            if cfg.to_dict()['network'] != before['network']:
                 raise ckpt.CheckpointError(f'{path}: network.*: a loaded agent keeps its '
                                            f'architecture; drop the network overrides')
         agent = cls(cfg, payload.get('tasks'), payload.get('target_task'), device)
+        agent.changed_settings = config_changes(before, cfg.to_dict())
         agent.load_state(payload, str(path), restore_rng)
+        for key, (old, new) in agent.changed_settings.items():
+            log.info('%s: %s %r -> %r (override)', path, key, old, new)
         return agent
 
     def load_state(self, payload: dict[str, Any], where: str = 'checkpoint',
@@ -225,11 +256,22 @@ class Agent:
             self.frozen_policy = PolicyNet(self.cfg).to(self.device)
             self.frozen_policy.load_state_dict(payload['frozen_policy'])
             self.frozen_policy.requires_grad_(False)
+        changed = getattr(self, 'changed_settings', {})
         with torch.no_grad():
-            self.log_temp.copy_(payload['log_temp'])
+            if 'agent.init_temperature' in changed:
+                self.log_temp.fill_(math.log(self.cfg.agent.init_temperature))
+            else:
+                self.log_temp.copy_(payload['log_temp'])
+        saved_cfg = payload.get('config', {}).get('agent', {})
+        # A shared-encoder actor's optimizer covered the head only; unsharing adds the encoder.
+        unshared_before = saved_cfg.get('unshare_encoder', False)
+        fresh_actor = bool(self.cfg.network.shared_encoder
+                           and unshared_before != self.cfg.agent.unshare_encoder)
         for k, opt in self.optimizers.items():
-            if k in payload.get('optimizers', {}):
+            if k in payload.get('optimizers', {}) and not (k == 'actor' and fresh_actor):
                 opt.load_state_dict(payload['optimizers'][k])
+            for group in opt.param_groups:  # the config's rate, not the checkpoint's
+                group['lr'] = getattr(self.cfg.agent, _LR_KEYS[k])
         self.step = int(payload['step'])
         self._step_t.fill_(self.step)
         if restore_rng:

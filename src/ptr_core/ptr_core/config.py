@@ -69,6 +69,7 @@ class AgentConfig:
     awbc_num_actions: int = 16  # sampled actions used to estimate max_a' Q(s, a')
     awbc_max_weight: float = 20.0  # clip of the advantage weights
     grad_clip: float = 0.0  # global grad-norm clip per network; 0 disables
+    unshare_encoder: bool = False  # shared_encoder nets: the actor trains its own copy (online)
 
 
 @dataclass

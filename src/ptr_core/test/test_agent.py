@@ -125,3 +125,57 @@ def test_every_preset_builds_and_takes_a_finite_step(name):
     agent = Agent(cfg)
     m = agent.update(make_batch(0, b=2, s=cfg.network.image_size))
     assert np.isfinite(list(m.values())).all() and agent.step == 1
+
+
+def test_overrides_of_a_loaded_agent_take_effect(tmp_path, caplog):
+    agent = Agent(load_config(None, TINY + ['agent.grad_clip=1.0']))
+    for i in range(2):
+        agent.update(make_batch(i))
+    assert float(agent.log_temp.detach().exp()) != pytest.approx(1.0)  # the temperature has moved
+    agent.save(tmp_path / 'a.pt')
+    with caplog.at_level('INFO', logger='ptr_core.agent'):
+        a2 = Agent.load(tmp_path / 'a.pt', ['agent.policy_lr=1e-5', 'agent.q_lr=3e-5',
+                                            'agent.temperature_lr=0.002',
+                                            'agent.init_temperature=0.01'])
+    lrs = {k: [g['lr'] for g in o.param_groups] for k, o in a2.optimizers.items()}
+    assert lrs == {'actor': [1e-5], 'critic': [3e-5], 'temperature': [0.002]}
+    assert float(a2.log_temp.detach().exp()) == pytest.approx(0.01)
+    # The moments survive (only the rate changed): Adam's step count is the saved one.
+    st = a2.optimizers['critic'].state_dict()['state']
+    assert int(next(iter(st.values()))['step']) == 2
+    assert a2.changed_settings['agent.policy_lr'] == (1e-4, 1e-5)
+    assert 'agent.policy_lr' in caplog.text and '1e-05' in caplog.text
+    # An actor step of lr 1e-5 moves the weights by at most ~1e-5 (Adam's step is ~lr).
+    before = [p.detach().clone() for p in a2.policy.actor.parameters()]
+    m = a2.update(make_batch(5))
+    moved = max(float((p - q).abs().max()) for p, q in zip(a2.policy.actor.parameters(), before))
+    assert 0 < moved <= 1.5e-5
+    assert 'grad_norm_actor' in m and 'grad_norm_critic' in m
+    # Without overrides nothing changes: the saved temperature and rates come back.
+    a3 = Agent.load(tmp_path / 'a.pt')
+    assert a3.changed_settings == {}
+    assert float(a3.log_temp.detach()) == pytest.approx(float(agent.log_temp.detach()))
+    assert a3.optimizers['actor'].param_groups[0]['lr'] == 1e-4
+
+
+def test_unsharing_the_encoder_copies_it_and_isolates_the_actor(tmp_path):
+    agent = Agent(load_config(None, TINY + ['network.shared_encoder=true']))
+    agent.update(make_batch(0))
+    agent.save(tmp_path / 'a.pt')
+    a2 = Agent.load(tmp_path / 'a.pt', ['agent.unshare_encoder=true'])
+    assert not a2.encoder_shared and a2.policy.encoder is not a2.critic.encoder
+    for p, q in zip(a2.policy.encoder.parameters(), a2.critic.encoder.parameters()):
+        assert torch.equal(p, q)  # a copy of the trained encoder, not a fresh one
+    assert a2.fingerprint == agent.fingerprint  # the deployed network is unchanged
+    critic_enc = [p.detach().clone() for p in a2.critic.encoder.parameters()]
+    actor_enc = [p.detach().clone() for p in a2.policy.encoder.parameters()]
+    a2.update(make_batch(1))
+    moved = [not torch.equal(p, q) for p, q in zip(a2.critic.encoder.parameters(), critic_enc)]
+    assert any(moved)  # the critic trains its encoder ...
+    # ... and the actor's copy moves only by the actor's own (policy_lr-sized) step.
+    for p, q in zip(a2.policy.encoder.parameters(), actor_enc):
+        assert float((p - q).abs().max()) <= 1.5 * a2.cfg.agent.policy_lr
+    a2.save(tmp_path / 'b.pt')
+    a3 = Agent.load(tmp_path / 'b.pt')
+    assert a3.cfg.agent.unshare_encoder and not a3.encoder_shared
+    assert a3.update(make_batch(2)) == a2.update(make_batch(2))

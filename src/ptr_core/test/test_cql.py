@@ -5,8 +5,9 @@ import math
 import torch
 
 from ptr_core.algos import conservative_logsumexp, cql_losses, critic_loss_from_values, td_target
-from ptr_core.config import AgentConfig, NetworkConfig
-from ptr_core.nets import Actor, Critic
+from ptr_core.config import AgentConfig, Config, NetworkConfig
+from ptr_core.nets import Critic
+from ptr_core.policy import PolicyNet
 
 torch.set_num_threads(1)
 LOG2 = math.log(2.0)
@@ -71,7 +72,8 @@ def _tiny():
                         bottleneck_dim=8, q_hidden=(8, 8), policy_hidden=(8,), num_tasks=3,
                         channels_last=False)
     torch.manual_seed(0)
-    critic, actor = Critic(net), Actor(net)
+    critic = Critic(net)
+    actor = PolicyNet(Config(network=net))  # own encoder: PolicyNet.actor is an Actor(net)
     target = Critic(net)
     b = 3
     g = torch.Generator().manual_seed(1)
@@ -142,8 +144,10 @@ def _check(cfg):
     gen = torch.Generator().manual_seed(7)
     ref_gen = torch.Generator()
     ref_gen.set_state(gen.get_state())
-    total, m = cql_losses(critic, target, actor, log_temp, batch, cfg, gen, torch.tensor(0))
-    c_ref, a_ref, t_ref = _reference(critic, target, actor, log_temp, batch, cfg, ref_gen)
+    total, m = cql_losses(critic, target, actor, log_temp, batch, cfg, gen, torch.tensor(0),
+                          shared=False)
+    c_ref, a_ref, t_ref = _reference(critic, target, actor.actor, log_temp, batch, cfg,
+                                     ref_gen)
     assert torch.allclose(m['critic_loss'], c_ref, rtol=1e-5, atol=1e-5)
     assert torch.allclose(m['actor_loss'], a_ref, rtol=1e-5, atol=1e-5)
     assert torch.allclose(m['temperature_loss'], t_ref, rtol=1e-5, atol=1e-6)
@@ -167,7 +171,7 @@ def test_actor_loss_does_not_leak_into_critic_gradients():
     total.backward()
     together = [p.grad.clone() for p in critic.parameters()]
     # The actor learns from its loss (its tiny 2-channel convs may be ReLU-dead; the head is not).
-    head = list(actor.trunk.parameters()) + list(actor.out.parameters())
+    head = list(actor.actor.trunk.parameters()) + list(actor.actor.out.parameters())
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head)
     critic.zero_grad()
     c_ref.backward()

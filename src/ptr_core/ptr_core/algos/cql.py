@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 from torch.func import functional_call
 
 from ptr_core.config import AgentConfig
 from ptr_core.constants import ACTION_DIM
-from ptr_core.nets import Actor, Critic, tanh_gaussian_log_prob, tanh_gaussian_sample
+from ptr_core.nets import Critic, tanh_gaussian_log_prob, tanh_gaussian_sample
 from ptr_core.nets.noise import draw
 
 Metrics = dict[str, torch.Tensor]
@@ -103,10 +104,13 @@ def _frozen_q(critic: Critic, obs: torch.Tensor, task: torch.Tensor, actions: to
     return functional_call(critic.head, params, (obs.detach(), task, actions))
 
 
-def cql_losses(critic: Critic, target_critic: Critic, actor: Actor, log_temp: torch.Tensor,
+def cql_losses(critic: Critic, target_critic: Critic, policy: nn.Module, log_temp: torch.Tensor,
                batch: dict[str, torch.Tensor], cfg: AgentConfig, generator: torch.Generator,
-               step: torch.Tensor) -> tuple[torch.Tensor, Metrics]:
+               step: torch.Tensor, shared: bool) -> tuple[torch.Tensor, Metrics]:
     """All losses of one CQL step; their sum has disjoint gradients per optimizer.
+
+    `policy` is a ptr_core.policy.PolicyNet; with `shared` its encoder is the critic's and it
+    reads the critic's (detached) embedding, otherwise its own.
 
     Each observation is encoded once per network; the embeddings are tiled across sampled
     actions inside the Q head. Critic Q-values of the data, uniform, policy and next-policy actions
@@ -115,9 +119,9 @@ def cql_losses(critic: Critic, target_critic: Critic, actor: Actor, log_temp: to
     image, state, task = batch['image'], batch['state'], batch['task']
     b = image.shape[0]
     temperature = log_temp.exp()
+    actor = policy.actor
     obs = critic.embed(image, state)  # (B, D) with gradient
-    shared = actor.encoder is None
-    actor_obs = obs.detach() if shared else actor.embed(image, state)
+    actor_obs = obs.detach() if shared else policy.obs(image, state)
     mean, log_std = actor.dist(actor_obs, task)
     n_pi = max(1, cfg.num_policy_actions)
     a_pi, logp_pi = tanh_gaussian_sample(mean, log_std, n_pi, generator)
@@ -125,7 +129,7 @@ def cql_losses(critic: Critic, target_critic: Critic, actor: Actor, log_temp: to
     with torch.no_grad():
         next_img, next_state = batch['next_image'], batch['next_state']
         next_actor_obs = (critic.embed(next_img, next_state) if shared
-                          else actor.embed(next_img, next_state))
+                          else policy.obs(next_img, next_state))
         n_mean, n_log_std = actor.dist(next_actor_obs, task)
         a_next, logp_next = tanh_gaussian_sample(n_mean, n_log_std, cfg.num_next_actions,
                                                  generator)
