@@ -79,6 +79,13 @@ def _int(name: str, value: str) -> int:
         raise GraphError(f'argument {name}: expected an integer, got {value!r}') from None
 
 
+def _float(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise GraphError(f'argument {name}: expected a number, got {value!r}') from None
+
+
 def _robot(args: dict[str, str], task: str) -> NodeSpec:
     """The robot side of a graph: the sim bridge, or the arm bridge once it exists."""
     if args['robot'] == 'widowx':
@@ -112,12 +119,11 @@ def _common_arguments(clock_default: str, greedy_default: str) -> tuple[Argument
 def _policy(args: dict[str, str], ckpt: str, greedy: bool) -> NodeSpec:
     if not ckpt:
         raise GraphError('argument policy_ckpt: expected a policy checkpoint path, got ""')
-    return NodeSpec('ptr_policy', 'policy_node', 'policy_node', args['namespace'], {
-        'checkpoint': ckpt,
-        'clock_mode': args['clock'],
-        'greedy': greedy,
-        'weights_key': args['weights_key'],
-    })
+    params: dict[str, Any] = {'checkpoint': ckpt, 'clock_mode': args['clock'], 'greedy': greedy,
+                              'weights_key': args['weights_key']}
+    if 'exploration_scale' in args:
+        params['exploration_scale'] = _float('exploration_scale', args['exploration_scale'])
+    return NodeSpec('ptr_policy', 'policy_node', 'policy_node', args['namespace'], params)
 
 
 # What the trainer learns from, shared by the online graph and the trainer-only graph.
@@ -128,6 +134,8 @@ TRAINER_DATA_ARGUMENTS = (
     Argument('utd', '10.0', 'gradient updates per environment step'),
     Argument('publish_every', '100', 'updates between two published weights versions'),
     Argument('batch_size', '64', 'transitions per trainer update'),
+    Argument('online_config', '', 'YAML of trainer settings (ptr_trainer.online.OnlineConfig: '
+             'learning rates, warm-up, ramp, guard, ...); the arguments above win'),
 )
 
 
@@ -143,6 +151,8 @@ ONLINE_ARGUMENTS = _common_arguments('lockstep', 'false') + (
     Argument('reset_classifier_ckpt', '', 'classifier deciding "reset reached" '
              '(default: reward_ckpt, reset when P(success) is low)'),
     *TRAINER_DATA_ARGUMENTS,
+    Argument('exploration_scale', '0.5', 'sampled actions use std x this (1: the learned std; '
+             '0.5 keeps exploration near the demos, measured in issue 7)'),
     Argument('horizon', '0', 'max steps per episode (0: the task horizon)'),
     Argument('episodes', '0', 'stop after this many episodes (0: run until stopped)'),
     Argument('transfer', 'file', 'how episodes reach the trainer: a shared folder or inline '
@@ -156,8 +166,12 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
     task, ns = args['task'], args['namespace']
     run_dir = args['run_dir'].rstrip('/')
     robot = _robot(args, task)
+    # Episodes end on the classifier or the horizon, as on the arm: a sim-only end at success
+    # would store a success the classifier missed as a failure.
+    extra: dict[str, Any] = {'terminate_on_success': False}
     if args['clock'] == 'lockstep':  # every step waits for its reward label: none goes missing
-        robot = dataclasses.replace(robot, parameters=robot.parameters | {'wait_for_reward': True})
+        extra['wait_for_reward'] = True
+    robot = dataclasses.replace(robot, parameters=robot.parameters | extra)
     nodes = [robot, _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
     if not args['reward_ckpt']:
         raise GraphError('argument reward_ckpt: expected a classifier checkpoint path, got ""')
@@ -203,6 +217,8 @@ def _trainer(args: dict[str, str], agent_ckpt: str) -> NodeSpec:
         'publish_every': _int('publish_every', args['publish_every']),
         'batch_size': _int('batch_size', args['batch_size']),
         'weights_key': args['weights_key'],
+        'telemetry_dir': f'{run_dir}/telemetry',
+        'online_config': args['online_config'],
     })
 
 

@@ -226,6 +226,19 @@ def set_key(cfg: Config, dotted: str, value: Any, where: str = 'override') -> No
     setattr(obj, name, _coerce(value, hints[name], f'{where}: {dotted}'))
 
 
+def apply_fields(obj: Any, values: dict[str, Any], where: str) -> Any:
+    """Set fields of any config dataclass from a mapping (YAML or parsed CLI), type-checked."""
+    if not isinstance(values, dict):
+        raise ConfigError(f'{where}: expected a mapping, got {type(values).__name__}')
+    hints = typing.get_type_hints(type(obj))
+    for name, value in values.items():
+        if name not in hints:
+            raise ConfigError(f'{where}: unknown key {name!r}; expected one of '
+                              f'{", ".join(sorted(hints))}')
+        setattr(obj, name, _coerce(value, hints[name], f'{where}: {name}'))
+    return obj
+
+
 def apply_dict(cfg: Config, d: dict[str, Any], where: str = 'config') -> Config:
     """Apply a nested dict {'network': {...}, 'agent': {...}, 'train': {...}} onto cfg."""
     if not isinstance(d, dict):

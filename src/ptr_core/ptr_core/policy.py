@@ -101,7 +101,8 @@ class DeployablePolicy:
 
     @torch.no_grad()
     def act(self, image: np.ndarray, state: np.ndarray, greedy: bool = True,
-            generator: torch.Generator | None = None) -> np.ndarray:
+            generator: torch.Generator | None = None, std_scale: float = 1.0) -> np.ndarray:
+        """The normalized action; sampled ones draw tanh(mean + std_scale * std * eps)."""
         s = self.image_size
         if image.shape != (s, s, 3) or image.dtype != np.uint8:
             raise ValueError(f'act: image: expected uint8 ({s}, {s}, 3), '
@@ -117,7 +118,7 @@ class DeployablePolicy:
             a = torch.tanh(mean)
         else:
             eps = torch.randn(mean.shape, generator=generator, device=self.device)
-            a = torch.tanh(mean + log_std.exp() * eps)
+            a = torch.tanh(mean + std_scale * log_std.exp() * eps)
         return a[0].cpu().numpy().astype(np.float32)
 
     def state_bytes(self, version: int = 0) -> bytes:

@@ -41,6 +41,7 @@ PARAMETERS = {
     'clock_mode': 'lockstep',
     'control_hz': CONTROL_HZ,
     'greedy': True,
+    'exploration_scale': 1.0,  # sampled actions: std x this (online: 0.5, near the demos)
     'weights_key': '',
     'torch_threads': 1,
     'enabled': True,
@@ -78,6 +79,10 @@ class PolicyNode(Node):
         self.swapper = WeightSwapper(policy, weights.resolve_key(p['weights_key']),
                                      version=int(getattr(policy, 'version', 0) or 0))
         self.greedy = bool(p['greedy'])
+        self.exploration_scale = float(p['exploration_scale'])
+        if not 0.0 <= self.exploration_scale <= 10.0:
+            raise ValueError(f'parameter exploration_scale: expected in [0, 10], got '
+                             f'{self.exploration_scale}')
         self.enabled = bool(p['enabled'])
         self.lockstep = p['clock_mode'] == 'lockstep'
         self.image_size = getattr(policy, 'image_size', None)
@@ -143,7 +148,8 @@ class PolicyNode(Node):
                 return
             policy = self.swapper.current.policy  # one reference for the whole tick
             action = np.asarray(policy.act(obs.image, obs.state, greedy=self.greedy,
-                                           generator=self.generator),
+                                           generator=self.generator,
+                                           std_scale=self.exploration_scale),
                                 dtype=np.float32).reshape(ACTION_DIM)
             self.gate.record(obs.stamp_ns, action)
             self.ticks += 1

@@ -48,25 +48,30 @@ PARAMETERS = {
     'resend_s': 1.0,
     'wait_for_reward': False,
     'auto_reset': False,
+    'terminate_on_success': True,  # end at the sim's success; the online graph sets false (a
+    # real arm has no such signal: episodes end on the classifier or the horizon)
     'camera_offset': [0.0, 0.0, 0.0],
     'camera_frame': 'camera',
 }
 CLOCK_MODES = ('lockstep', 'realtime')
 
 
-def make_env(task: str, image_size: int, seed: int | None, camera_offset: list[float]):
+def make_env(task: str, image_size: int, seed: int | None, camera_offset: list[float],
+             terminate_on_success: bool = True):
     """The task's env; a non-zero `camera_offset` (metres, x y z) moves its camera's eye.
 
     The offset is relative to the task's own camera (which includes its kitchen's offset), so the
     same offset means the same perturbation in every kitchen (novel-viewpoint tests).
     """
     import ptr_sim
-    env = ptr_sim.make_env(task, image_size=image_size, seed=seed)
+    env = ptr_sim.make_env(task, image_size=image_size, seed=seed,
+                           terminate_on_success=terminate_on_success)
     if not any(camera_offset):
         return env
     camera = env.unwrapped.camera_config.shifted(tuple(float(v) for v in camera_offset))
     env.close()
-    return ptr_sim.make_env(task, image_size=image_size, camera=camera, seed=seed)
+    return ptr_sim.make_env(task, image_size=image_size, camera=camera, seed=seed,
+                            terminate_on_success=terminate_on_success)
 
 
 class SimBridgeNode(Node):
@@ -80,7 +85,7 @@ class SimBridgeNode(Node):
                              f'got {p["clock_mode"]!r}')
         seed = int(p['seed'])
         env = make_env(p['task'], int(p['image_size']), None if seed < 0 else seed,
-                       list(p['camera_offset']))
+                       list(p['camera_offset']), bool(p['terminate_on_success']))
         self.session = SimSession(env, seed=None if seed < 0 else seed,
                                   action_limit=float(p['action_limit']))
         self.lockstep = p['clock_mode'] == 'lockstep'

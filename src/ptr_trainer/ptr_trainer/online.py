@@ -9,6 +9,7 @@ unlearn at the start of fine-tuning. Pure: no rclpy; the node calls `add_episode
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -16,22 +17,40 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from ptr_core.data import Trajectory
+from ptr_trainer.guard import GuardConfig, RegressionGuard
 
 WeightsCallback = Callable[[int, bytes], None]
 
 
 @dataclass
 class OnlineConfig:
-    """PTR appendix F defaults."""
+    """PTR appendix F defaults, plus the measures that keep the offline policy while it improves.
 
-    beta: tuple[float, float, float] = (0.35, 0.15, 0.5)  # prior / target demos / online data
+    Measured on this stack (issue 7): with the paper's settings alone the first updates on a
+    buffer of failures unlearned a 20/20 policy within tens of updates; the separate actor
+    encoder, the lower online learning rates, a frozen-policy warm-up and the ramp of the online
+    share below are what hold it (see README, 'Online fine-tuning').
+    """
+
+    beta: tuple[float, ...] = (0.35, 0.15, 0.5)  # prior / target demos / online data
     utd: float = 10.0  # gradient updates per new environment transition
     publish_every: int = 100  # K: a new weights version every K updates
     batch_size: int = 64  # transitions per update
     cql_alpha: float = 0.5  # CQL alpha online (PTR App. F: 5 offline, 0.5 online)
     calql: bool = True  # bound the CQL regularizer by the MC return (PTR App. F, Cal-QL)
-    online_reward_scale: float = 11.0  # classifier reward r in {0,1} -> r*scale+shift,
-    online_reward_shift: float = -1.0  # the same {-1, +10} scale as PTR's offline labels
+    policy_lr: float = 1e-5  # actor lr online (offline 1e-4)
+    q_lr: float = 3e-5  # critic lr online (offline 3e-4)
+    unshare_encoder: bool = True  # a shared-encoder agent gets an actor copy of the encoder
+    warmup_episodes: int = 2  # WSRL: episodes collected by the frozen policy before updating
+    ramp_transitions: int = 200  # online share grows linearly to beta[2] over this many
+    labels: str = 'last_n'  # online rewards: 'last_n' (the offline PTR rule on the classifier's
+    # success) or 'recorded' (the classifier's per-step reward)
+    reward_scale: float = 11.0  # labels r in {0, 1} -> r * scale + shift: PTR's {-1, +10}
+    reward_shift: float = -1.0
+    guard: bool = True  # roll back when classifier-estimated success collapses (guard.py)
+    guard_window: int = 8
+    guard_drop: float = 0.3
+    telemetry_every: int = 50  # per-source diagnostics every n updates (0: off)
     save_every: int = 0  # agent checkpoint every n updates (0: at every published version)
     seed: int = 0  # sampling seed
 
@@ -43,7 +62,54 @@ class OnlineConfig:
             raise ValueError(f'online config: expected utd > 0, publish_every >= 1, '
                              f'batch_size >= 1, got {self.utd}, {self.publish_every}, '
                              f'{self.batch_size}')
+        if self.labels not in ('last_n', 'recorded'):
+            raise ValueError(f"online config: labels: expected 'last_n' or 'recorded', got "
+                             f'{self.labels!r}')
+        if self.warmup_episodes < 0 or self.ramp_transitions < 0:
+            raise ValueError(f'online config: expected warmup_episodes >= 0 and '
+                             f'ramp_transitions >= 0, got {self.warmup_episodes}, '
+                             f'{self.ramp_transitions}')
         return self
+
+    def agent_overrides(self) -> list[str]:
+        """What the loaded offline agent changes for online training."""
+        return [f'agent.cql_alpha={self.cql_alpha}', f'agent.calql={str(self.calql).lower()}',
+                f'agent.policy_lr={self.policy_lr}', f'agent.q_lr={self.q_lr}',
+                f'agent.unshare_encoder={str(self.unshare_encoder).lower()}']
+
+    def fractions(self, online_transitions: int) -> list[float]:
+        """The batch mixture after `online_transitions`: the online share ramps up to beta[2]."""
+        prior, demos, online = self.beta
+        ramp = 1.0 if self.ramp_transitions == 0 else min(1.0, online_transitions
+                                                          / self.ramp_transitions)
+        share = online * ramp if online_transitions else 0.0
+        rest = prior + demos
+        if rest == 0:
+            return [0.0, 0.0, 1.0]
+        return [prior / rest * (1 - share), demos / rest * (1 - share), share]
+
+
+def load_online_config(path: str | Path | None = None,
+                       values: dict[str, Any] | None = None) -> OnlineConfig:
+    """Defaults, then a YAML file of OnlineConfig fields, then `values` (e.g. node parameters)."""
+    import yaml
+
+    from ptr_core.config import ConfigError, apply_fields
+    cfg = OnlineConfig()
+    if path:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as e:
+            raise ConfigError(f'{path}: cannot read online config ({e.strerror})') from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f'{path}: invalid YAML ({str(e).splitlines()[0]})') from None
+        apply_fields(cfg, data, str(path))
+    if values:
+        apply_fields(cfg, values, 'online config')
+    try:
+        return cfg.validate()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 class Learner(Protocol):
@@ -67,40 +133,87 @@ class OnlineTrainer:
     [prior, target demos, online buffer]); `buffer.append(traj)` stores the episode on disk
     and makes it visible to the sampler. Every `publish_every` updates the deployable policy's
     weights go to `on_weights(version, payload)` with versions 1, 2, 3, ...
+
+    The first `warmup_episodes` earn no updates (WSRL: the frozen offline policy fills the
+    buffer first); the online share of each batch ramps with the online transitions
+    (`OnlineConfig.fractions`); the regression guard may restore an earlier version's agent.
     """
 
     def __init__(self, agent: Learner, sampler: Any, buffer: EpisodeSink, cfg: OnlineConfig,
                  on_weights: WeightsCallback | None = None,
-                 save: Callable[[int], Any] | None = None) -> None:
+                 save: Callable[[int], Any] | None = None,
+                 on_event: Callable[[str], Any] | None = None,
+                 telemetry: Any = None) -> None:
         self.agent, self.sampler, self.buffer = agent, sampler, buffer
         self.cfg = cfg.validate()
         self.on_weights = on_weights
         self.save = save
+        self.on_event = on_event or (lambda text: None)
+        self.telemetry = telemetry  # ptr_trainer.telemetry.Telemetry or None
         self.credit = 0.0  # updates owed (fractional with a non-integer utd)
         self.env_steps = 0  # online transitions received
         self.episodes = 0
         self.updates = 0
         self.version = 0
         self.last_metrics: dict[str, float] = {}
+        self.guard = RegressionGuard(GuardConfig(cfg.guard, cfg.guard_window, cfg.guard_drop))
+        self.rollbacks = 0
+        # Agent states by published version (0: the offline start) for the guard's rollback.
+        self._snapshots: dict[int, dict[str, Any]] = {}
+        self._snapshot()
+        self._set_fractions()
 
     @property
     def pending(self) -> int:
         """Whole updates owed to the data received so far."""
         return int(math.floor(self.credit + 1e-9))
 
+    def _set_fractions(self) -> None:
+        if hasattr(self.sampler, 'set_fractions'):
+            self.sampler.set_fractions(self.cfg.fractions(self.env_steps))
+
+    def _snapshot(self) -> None:
+        if self.cfg.guard and hasattr(self.agent, 'state'):
+            self._snapshots[self.version] = copy.deepcopy(self.agent.state())
+            # Only the best version and those not yet judged can become a rollback target.
+            last = self.guard.recent[-1][0] if self.guard.recent else 0
+            for v in [v for v in self._snapshots if v < last and v != self.guard.best_version]:
+                del self._snapshots[v]
+
     def add_episode(self, traj: Trajectory) -> int:
         """Store a finished episode; returns the updates now pending."""
         self.buffer.append(traj)
         self.env_steps += len(traj)
         self.episodes += 1
-        self.credit += self.cfg.utd * len(traj)
+        if self.episodes > self.cfg.warmup_episodes:
+            self.credit += self.cfg.utd * len(traj)
+        self._set_fractions()
+        version = int(traj.meta.get('weights_version', self.version)) if traj.meta else \
+            self.version
+        if self.telemetry is not None:
+            self.telemetry.episode(self.episodes, self.env_steps, traj, version)
+        decision = self.guard.record(version, bool(traj.success))
+        if decision is not None and decision.to_version in self._snapshots:
+            self.rollback(decision.to_version, decision.reason)
         return self.pending
+
+    def rollback(self, version: int, reason: str) -> int:
+        """Restore the agent saved at `version` and deploy it as a new version."""
+        self.agent.load_state(self._snapshots[version], 'rollback snapshot', restore_rng=False)
+        self.rollbacks += 1
+        new = self.publish()
+        self.on_event(f'{reason}; restored as v{new}')
+        return new
 
     def step(self) -> dict[str, float]:
         """One update on one beta-mixed batch; publishes when a K boundary is crossed."""
         self.last_metrics = self.agent.update(self.sampler.sample())
         self.updates += 1
         self.credit -= 1.0
+        if self.telemetry is not None:
+            self.telemetry.update(self.updates, self.last_metrics)
+            if self.cfg.telemetry_every and self.updates % self.cfg.telemetry_every == 0:
+                self.telemetry.probe(self.updates, self.agent)
         if self.updates % self.cfg.publish_every == 0:
             self.publish()
         if self.save is not None and self.cfg.save_every and self.updates % self.cfg.save_every \
@@ -125,18 +238,22 @@ class OnlineTrainer:
             self.on_weights(self.version, self.agent.policy_state_bytes(self.version))
         if self.save is not None and not self.cfg.save_every:
             self.save(self.updates)
+        self._snapshot()
         return self.version
 
     def summary(self) -> dict[str, Any]:
         return {'episodes': self.episodes, 'env_steps': self.env_steps, 'updates': self.updates,
-                'version': self.version, 'pending': self.pending, **self.last_metrics}
+                'version': self.version, 'pending': self.pending, 'rollbacks': self.rollbacks,
+                'guard': self.guard.state(), **self.last_metrics}
 
 
 def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: str | Path,
                   target_task: str, online_dir: str | Path, cfg: OnlineConfig,
                   prior_tasks: list[str] | None = None,
                   on_weights: WeightsCallback | None = None,
-                  checkpoint_dir: str | Path | None = None) -> OnlineTrainer:
+                  checkpoint_dir: str | Path | None = None,
+                  on_event: Callable[[str], Any] | None = None,
+                  telemetry_dir: str | Path | None = None) -> OnlineTrainer:
     """Wire the real pieces: the fine-tuned agent (alpha/Cal-QL set for online), the prior and
     target-demo buffers (PTR offline labels), the on-disk online buffer (classifier rewards on the
     same scale) and the three-source MixedSampler.
@@ -150,8 +267,9 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
     from ptr_core.tasks import TaskRegistry
 
     cfg.validate()
-    agent = Agent.load(agent_ckpt, overrides=[f'agent.cql_alpha={cfg.cql_alpha}',
-                                              f'agent.calql={str(cfg.calql).lower()}'])
+    agent = Agent.load(agent_ckpt, overrides=cfg.agent_overrides())
+    for key, (old, new) in agent.changed_settings.items():
+        (on_event or print)(f'online: {key} {old!r} -> {new!r}')
     if agent.tasks is None:
         raise ValueError(f'{agent_ckpt}: tasks: expected a task registry in the checkpoint')
     reg = TaskRegistry.from_dict(agent.tasks)
@@ -168,8 +286,12 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
     prior = TransitionBuffer.from_dataset(prior_ds, reg, offline, tasks=tasks)
     target = TransitionBuffer.from_dataset(Dataset(target_data), reg, offline,
                                            tasks=[target_task])
-    online = OnlineBuffer(online_dir, reg, RewardConfig.recorded(
-        cfg.online_reward_scale, cfg.online_reward_shift, discount))
+    # The same labels as the offline demos (last n transitions of a success, terminal) unless
+    # asked for the classifier's per-step rewards; MC returns bootstrap truncations alike.
+    labels = (RewardConfig(scale=cfg.reward_scale, shift=cfg.reward_shift, discount=discount)
+              if cfg.labels == 'last_n' else
+              RewardConfig.recorded(cfg.reward_scale, cfg.reward_shift, discount))
+    online = OnlineBuffer(online_dir, reg, labels)
     augment = Augment(seed=cfg.seed) if agent.cfg.train.augment else None
     sampler = MixedSampler([prior, target, online], list(cfg.beta), cfg.batch_size, augment,
                            cfg.seed)
@@ -180,4 +302,9 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
         def save(updates: int) -> Path:
             return agent.save(ckdir / f'online_{updates:07d}.pt',
                               extra={'online': dataclasses.asdict(cfg)})
-    return OnlineTrainer(agent, sampler, online, cfg, on_weights, save)
+    telemetry = None
+    if telemetry_dir is not None:
+        from ptr_trainer.telemetry import Telemetry
+        telemetry = Telemetry(telemetry_dir, {'prior': prior, 'demos': target, 'online': online},
+                              cfg.batch_size, seed=cfg.seed)
+    return OnlineTrainer(agent, sampler, online, cfg, on_weights, save, on_event, telemetry)

@@ -12,13 +12,16 @@ episodes (sha256) and queue them, so DDS keeps flowing while a long batch of upd
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import sys
 import threading
 from pathlib import Path
 
-PARAMETERS: dict[str, object] = {
+# Paths and transport here; every learning setting is an OnlineConfig field (one home for each:
+# ptr_trainer.online), exposed as a parameter of the same name with the same default.
+_NODE_PARAMETERS: dict[str, object] = {
     'agent_ckpt': '',  # fine-tuned agent checkpoint (ptr finetune) to continue online
     'prior_data': '',  # prior (Bridge / multi-task sim) dataset root
     'prior_tasks': '',  # comma-separated prior tasks ('' = every task the agent knows)
@@ -26,16 +29,23 @@ PARAMETERS: dict[str, object] = {
     'target_task': 'OpenDoor',  # task being fine-tuned
     'online_dir': '',  # on-disk online buffer (survives restarts)
     'checkpoint_dir': '',  # agent checkpoints during online training ('' = none)
-    'beta': [0.35, 0.15, 0.5],  # batch fractions: prior / target demos / online (PTR App. F)
-    'utd': 10.0,  # gradient updates per environment step (PTR V-F)
-    'publish_every': 100,  # K: new weights version every K updates
-    'batch_size': 64,  # transitions per update
-    'cql_alpha': 0.5,  # CQL alpha online (PTR App. F)
-    'calql': True,  # Cal-QL lower bound on the regularizer (PTR App. F)
+    'telemetry_dir': '',  # TensorBoard + telemetry.jsonl/png of the online run ('' = none)
+    'online_config': '',  # YAML of OnlineConfig fields (parameters set explicitly win)
     'weights_key': '',  # HMAC key shared with the policy node ('' = $PTR_WEIGHTS_KEY)
     'chunk_size': 0,  # split weight packets above this many bytes (0 = one packet)
-    'seed': 0,  # sampling seed
 }
+
+
+def _online_parameters() -> dict[str, object]:
+    from ptr_trainer.online import OnlineConfig
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(OnlineConfig):
+        v = getattr(OnlineConfig(), f.name)
+        out[f.name] = [float(x) for x in v] if isinstance(v, tuple) else v
+    return out
+
+
+PARAMETERS: dict[str, object] = _NODE_PARAMETERS | _online_parameters()
 
 
 def main(args: list[str] | None = None) -> int:
@@ -56,7 +66,7 @@ def main(args: list[str] | None = None) -> int:
         read_episode,
         verify_bytes,
     )
-    from ptr_trainer.online import OnlineConfig, build_trainer
+    from ptr_trainer.online import build_trainer, load_online_config
 
     class TrainerNode(Node):
         def __init__(self) -> None:
@@ -67,16 +77,19 @@ def main(args: list[str] | None = None) -> int:
                     raise ValueError(f'parameter {key}: expected a path, got ""')
             self.key = weights.resolve_key(p['weights_key'])
             self.chunk_size = int(p['chunk_size'])
-            cfg = OnlineConfig(beta=tuple(float(b) for b in p['beta']), utd=float(p['utd']),
-                               publish_every=int(p['publish_every']),
-                               batch_size=int(p['batch_size']),
-                               cql_alpha=float(p['cql_alpha']), calql=bool(p['calql']),
-                               seed=int(p['seed']))
+            # Parameters given on the command line or by launch override the YAML file.
+            given = {name for name in _online_parameters()
+                     if p[name] != _online_parameters()[name]}
+            cfg = load_online_config(p['online_config'] or None,
+                                     {k: (tuple(p[k]) if k == 'beta' else p[k]) for k in given})
             prior_tasks = [t.strip() for t in str(p['prior_tasks']).split(',') if t.strip()]
+            self.telemetry_dir = p['telemetry_dir'] or None
             self.trainer = build_trainer(p['agent_ckpt'], p['prior_data'], p['target_data'],
                                          p['target_task'], p['online_dir'], cfg,
                                          prior_tasks or None, self.publish_weights,
-                                         p['checkpoint_dir'] or None)
+                                         p['checkpoint_dir'] or None,
+                                         on_event=self.get_logger().warning,
+                                         telemetry_dir=self.telemetry_dir)
             self.fingerprint = self.trainer.agent.fingerprint
             depth = 1 if self.chunk_size <= 0 else 256
             self.pub_weights = self.create_publisher(UInt8MultiArray, 'ptr/policy_weights',
@@ -100,7 +113,9 @@ def main(args: list[str] | None = None) -> int:
             self.worker.start()
             self.get_logger().info(f'trainer ready: {p["agent_ckpt"]} -> {p["target_task"]}, '
                                    f'beta {list(cfg.beta)}, utd {cfg.utd:g}, '
-                                   f'K {cfg.publish_every}')
+                                   f'K {cfg.publish_every}, warm-up {cfg.warmup_episodes} '
+                                   f'episodes, lr actor {cfg.policy_lr:g} critic {cfg.q_lr:g}, '
+                                   f'guard {"on" if cfg.guard else "off"}')
 
         # ---- episodes in ----------------------------------------------------------------------
         def on_episode(self, msg) -> None:
@@ -174,7 +189,9 @@ def main(args: list[str] | None = None) -> int:
 
         def close(self) -> None:
             self.stop.set()
-            self.worker.join(timeout=5.0)
+            self.worker.join(timeout=3.0)
+            if self.trainer.telemetry is not None:
+                self.trainer.telemetry.close()  # `ptr telemetry DIR` draws the PNG
 
     return run(TrainerNode, args, threads=2)
 

@@ -27,13 +27,18 @@ def test_build_trainer_end_to_end(tmp_path):
         for i in range(2):
             w.add(traj('OpenDoor', 10 + i, success=True))
     published = []
-    cfg = OnlineConfig(utd=2.0, publish_every=4, batch_size=16)
+    cfg = OnlineConfig(utd=2.0, publish_every=4, batch_size=16, warmup_episodes=1)
     trainer = build_trainer(ckpt, tmp_path / 'prior', tmp_path / 'demos', 'OpenDoor',
                             tmp_path / 'online', cfg,
                             on_weights=lambda v, b: published.append((v, b)),
                             checkpoint_dir=tmp_path / 'ckpts')
     # Online settings of PTR App. F were applied to the loaded agent.
     assert trainer.agent.cfg.agent.cql_alpha == 0.5 and trainer.agent.cfg.agent.calql
+    # ... and the online learning rates reached the restored optimizers.
+    assert trainer.agent.optimizers['actor'].param_groups[0]['lr'] == cfg.policy_lr
+    assert trainer.agent.optimizers['critic'].param_groups[0]['lr'] == cfg.q_lr
+    # WSRL warm-up: the first episode is stored but earns no updates; the next one earns utd x T.
+    assert trainer.add_episode(traj('OpenDoor', 98, length=3)) == 0
     assert trainer.add_episode(traj('OpenDoor', 99, length=4)) == 8
     assert trainer.train() == 8
     assert [v for v, _ in published] == [1, 2]

@@ -36,6 +36,7 @@ class RecordingAgent:
 
 
 def make(tmp_path, **cfg):
+    cfg = {'warmup_episodes': 0, 'ramp_transitions': 0, 'guard': False} | cfg
     prior = TransitionBuffer.from_trajectories([traj('Prior', 1.0) for _ in range(3)], TASKS)
     demos = TransitionBuffer.from_trajectories([traj('OpenDoor', 2.0, success=True)], TASKS)
     online = OnlineBuffer(tmp_path / 'online', TASKS,
@@ -92,3 +93,92 @@ def test_config_validation():
     with pytest.raises(ValueError, match='beta'):
         OnlineConfig(beta=(0.5, 0.5, 0.5)).validate()
     assert OnlineConfig().cql_alpha == 0.5 and OnlineConfig().utd == 10
+
+
+def test_warmup_earns_no_updates_and_the_online_share_ramps(tmp_path):
+    trainer, agent, _, _ = make(tmp_path, utd=1.0, publish_every=1000, warmup_episodes=1,
+                                ramp_transitions=20)
+    # No online data yet: 0.7 / 0.3 of 64, cumulative floors 44.8 -> 44, 64 -> 20.
+    assert trainer.sampler.counts == [44, 20, 0]
+    assert trainer.add_episode(traj('OpenDoor', 3.0, length=5)) == 0  # warm-up: frozen policy
+    # 5 of 20 ramp transitions: online share 0.5 * 5/20 = 0.125 -> 8 of 64; the rest 0.7 / 0.3.
+    assert trainer.sampler.counts == [39, 17, 8]
+    assert trainer.add_episode(traj('OpenDoor', 3.0, length=15)) == 15
+    assert trainer.sampler.counts == [22, 10, 32]  # ramp done: PTR's 0.35 / 0.15 / 0.5
+    trainer.train()
+    marker = agent.batches[-1]['state'][:, 0].numpy()
+    assert (marker == 3.0).sum() == 32
+
+
+def test_fractions_by_hand():
+    cfg = OnlineConfig(beta=(0.35, 0.15, 0.5), ramp_transitions=100)
+    assert cfg.fractions(0) == [0.7, 0.3, 0.0]
+    assert cfg.fractions(50) == pytest.approx([0.525, 0.225, 0.25])
+    assert cfg.fractions(500) == pytest.approx([0.35, 0.15, 0.5])
+
+
+class SnapshotAgent(RecordingAgent):
+    """A learner whose whole state is one number, so a rollback is visible."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = 0.0
+        self.loaded = []
+
+    def update(self, batch):
+        self.w += 1.0
+        return super().update(batch)
+
+    def state(self):
+        return {'w': self.w}
+
+    def load_state(self, payload, where='', restore_rng=True):
+        self.w = payload['w']
+        self.loaded.append(payload['w'])
+
+    def policy_state_bytes(self, version=0):
+        return f'w={self.w:g}'.encode()
+
+
+def test_guard_rolls_back_to_the_best_version_when_success_collapses(tmp_path):
+    prior = TransitionBuffer.from_trajectories([traj('Prior', 1.0)], TASKS)
+    demos = TransitionBuffer.from_trajectories([traj('OpenDoor', 2.0, success=True)], TASKS)
+    online = OnlineBuffer(tmp_path / 'online', TASKS)
+    cfg = OnlineConfig(utd=1.0, publish_every=2, batch_size=8, warmup_episodes=0,
+                       ramp_transitions=0, guard=True, guard_window=4, guard_drop=0.3)
+    published, events = [], []
+    agent = SnapshotAgent()
+    trainer = OnlineTrainer(agent, MixedSampler([prior, demos, online], list(cfg.beta), 8),
+                            online, cfg, lambda v, b: published.append((v, b)),
+                            on_event=events.append)
+
+    def episode(ok, train=True):
+        t = traj('OpenDoor', 3.0, length=2, success=ok)
+        t.meta['weights_version'] = trainer.version  # the version deployed while it ran
+        trainer.add_episode(t)
+        if train:
+            trainer.train()
+
+    for ok in (True, True, True, True):  # window 4/4 under v0..v3: best is v3 (w = 6)
+        episode(ok)
+    assert trainer.guard.best_version == 3 and trainer.guard.best_rate == 1.0
+    assert published[2] == (3, b'w=6')
+    episode(False)  # window 3/4 = 0.75: within 0.3 of the best, kept
+    assert trainer.rollbacks == 0
+    episode(False, train=False)  # 2/4 = 0.5 < 1.0 - 0.3: roll back
+    assert trainer.rollbacks == 1 and agent.loaded == [6.0]
+    assert events and 'rollback to v3' in events[0] and 'window success 0.50' in events[0]
+    v, payload = published[-1]
+    assert payload == b'w=6' and v == trainer.version  # the best weights, as a new version
+    assert len(trainer.guard.recent) == 0  # the restored policy is judged afresh
+
+
+def test_guard_keeps_a_steady_policy(tmp_path):
+    trainer, agent, published, _ = make(tmp_path, utd=1.0, publish_every=2, guard=True,
+                                        guard_window=4)
+    rng = np.random.default_rng(0)
+    for i in range(12):  # alternating outcomes around 50 %: never 0.3 below the best window
+        trainer.add_episode(traj('OpenDoor', 3.0, length=2, success=bool(i % 2)))
+        trainer.train()
+    assert trainer.rollbacks == 0
+    del rng

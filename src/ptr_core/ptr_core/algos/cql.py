@@ -154,6 +154,8 @@ def cql_losses(critic: Critic, target_critic: Critic, policy: nn.Module, log_tem
                                  logp_next if use_next else None, q_data, cfg,
                                  batch.get('mc_return'))
     c_loss, metrics = critic_loss_from_values(q_data, target, lse, cfg.cql_alpha)
+    if cfg.calql and 'mc_return' in batch:  # how often the Cal-QL bound replaced Q(s, a~pi)
+        metrics['calql_bound_rate'] = (q_pi < batch['mc_return'].view(1, -1, 1)).float().mean()
 
     q_actor = _frozen_q(critic, obs, task, a_pi)
     bc_logp = bc_phase = None
