@@ -60,16 +60,20 @@ class Budget:
     reset_steps: int = 200
     classifier_steps: int = 200
     eval_episodes: int = 20  # OpenDoor evaluations before and after online fine-tuning
-    online_episodes: int = 6
+    online_episodes: int = 30
     utd: float = 2.0  # PTR: 10; lowered for the CPU budget
     online_beta: tuple[float, float, float] = (0.35, 0.15, 0.5)  # prior/demos/online (PTR)
     publish_every: int = 20  # updates between two weights versions
+    # Further trainer settings (ptr_trainer.online.OnlineConfig fields) as 'key=value'; the
+    # recipe's own defaults (separate actor encoder, online lrs, warm-up, ramp, guard) apply.
+    online: tuple[str, ...] = ('ramp_transitions=150', 'guard_window=6')
+    exploration_scale: float = 0.5  # sampled online actions: std x this
     batch_size: int = 32
     # Extra config overrides. The actor reuses the critic's (detached) encoder: with batch 32
     # this is what learns in a few hundred CPU steps (ptr_sim's learning test); the paper and
     # the full budget keep separate encoders.
     network: tuple[str, ...] = ('network.shared_encoder=true',)
-    online_timeout: float = 900.0  # seconds before the online graph is stopped regardless
+    online_timeout: float = 1500.0  # seconds before the online graph is stopped regardless
 
 
 BUDGETS: dict[str, Budget] = {
@@ -78,12 +82,14 @@ BUDGETS: dict[str, Budget] = {
                    target_demos=10, reset_demos=22, classifier_episodes=60,
                    pretrain_steps=100_000, finetune_steps=20_000, reset_steps=20_000,
                    classifier_steps=3000, eval_episodes=100, online_episodes=200, utd=10.0,
-                   publish_every=100, batch_size=64, network=(), online_timeout=86_400.0),
+                   publish_every=100, batch_size=64, network=(), online=(),
+                   online_timeout=86_400.0),
     # For the smoke test: every stage runs, nothing learns.
     'tiny': Budget(prior_tasks=('CloseDrawer',), prior_episodes=2, prior_noisy_episodes=1,
                    target_demos=2, reset_demos=2, classifier_episodes=2, pretrain_steps=2,
                    finetune_steps=2, reset_steps=2, classifier_steps=5, eval_episodes=1,
                    online_episodes=2, utd=0.5, publish_every=2, batch_size=8,
+                   online=('warmup_episodes=0', 'ramp_transitions=0', 'telemetry_every=2'),
                    network=('network.impala_channels=4,8', 'network.bottleneck_dim=16',
                             'network.q_hidden=16,16', 'network.policy_hidden=16,16'),
                    online_timeout=240.0),
@@ -251,22 +257,20 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
     history = run_dir / 'episodes' / 'history.json'
     if history.is_file() and len(json.loads(history.read_text())) >= b.online_episodes:
         return {'history': json.loads(history.read_text()), 'exit_code': 0, 'wall_s': 0.0}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    online_cfg = write_online_config(run_dir / 'online_config.yaml', b)
     args = {'policy_ckpt': str(paths['finetune']), 'reward_ckpt': str(paths['reward']),
             'reset_ckpt': str(paths['reset_policy']), 'prior_data': str(paths['prior']),
             'target_data': str(paths['target']), 'run_dir': str(run_dir),
             'image_size': str(b.image_size), 'utd': str(b.utd),
             'publish_every': str(b.publish_every), 'episodes': str(b.online_episodes),
             'batch_size': str(b.batch_size), 'seed': str(seed), 'greedy': 'false',
-            'clock': 'lockstep'}
+            'clock': 'lockstep', 'online_config': str(online_cfg),
+            'exploration_scale': str(b.exploration_scale)}
     _, specs, cmds = prepare('online_finetune', args)
-    # The trainer's mixing follows the budget (the node's default is the paper's 0.35/0.15/0.5).
-    beta = '[' + ','.join(repr(float(x)) for x in b.online_beta) + ']'  # a double array
-    cmds = [c + ['-p', f'beta:={beta}']
-            if s.executable == 'trainer_node' else c for s, c in zip(specs, cmds)]
     env = dict(os.environ, PYTHONUNBUFFERED='1',
                ROS_DOMAIN_ID=str(os.environ.get('PTR_DEMO_DOMAIN', 100 + os.getpid() % 100)),
                PTR_WEIGHTS_KEY=os.environ.get('PTR_WEIGHTS_KEY') or secrets.token_hex(16))
-    run_dir.mkdir(parents=True, exist_ok=True)
     log = open(run_dir / 'graph.log', 'w', encoding='utf-8')
     runner = GraphRunner(specs, cmds, env=env, out=log, shutdown_timeout=10.0)
     result: dict[str, Any] = {}
@@ -293,6 +297,22 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
     hist = json.loads(history.read_text()) if history.is_file() else []
     return {'history': hist, 'exit_code': result.get('code'),
             'wall_s': round(time.monotonic() - t0, 1)}
+
+
+def write_online_config(path: Path, b: Budget) -> Path:
+    """The trainer's OnlineConfig for this budget as YAML (checked by loading it back)."""
+    import yaml
+
+    from ptr_core.atomic import atomic_path
+    from ptr_trainer.online import load_online_config
+    values: dict[str, Any] = {'beta': [float(x) for x in b.online_beta]}
+    for item in b.online:
+        key, _, value = item.partition('=')
+        values[key.strip()] = yaml.safe_load(value)
+    load_online_config(None, values)  # a wrong key fails here, not inside the graph
+    with atomic_path(path, suffix='.yaml') as tmp:
+        Path(tmp).write_text(yaml.safe_dump(values, sort_keys=True))
+    return path
 
 
 def plot(history: list[dict[str, Any]], before: dict | None, after: dict | None,
@@ -384,6 +404,14 @@ def run_demo(out: Path, b: Budget, seed: int = 0, online: bool = True) -> dict[s
                              'classifier_successes': int(sum(h['success'] for h in hist)),
                              'sim_successes': int(sum(h['sim_success'] for h in hist)),
                              'wall_s': res['wall_s']}
+        tel = out / 'runs' / 'online' / 'telemetry'
+        if (tel / 'telemetry.jsonl').is_file():
+            from ptr_trainer.telemetry import plot as plot_telemetry
+            summary['telemetry_plot'] = str(plot_telemetry(tel))
+            events = [json.loads(x) for x in (tel / 'telemetry.jsonl').read_text().splitlines()
+                      if '"kind": "event"' in x]
+            summary['online']['guard_events'] = [e['text'] for e in events]
+        # The last checkpoint is the deployed policy: the guard's rollbacks publish one too.
         last = sorted((out / 'runs' / 'online' / 'checkpoints').glob('online_*.pt'))
         if last:
             stage('evaluate after')

@@ -35,6 +35,16 @@ def test_demo_pipeline_tiny(tmp_path, monkeypatch):
     assert list((out / 'runs' / 'online' / 'checkpoints').glob('online_*.pt'))
     assert s['before']['episodes'] == 1 and s['after']['episodes'] == 1
     assert (out / 'online_success.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    # Telemetry: one row per episode (classifier vs sim outcome), probes per data source.
+    rows = [json.loads(x) for x in
+            (out / 'runs' / 'online' / 'telemetry' / 'telemetry.jsonl').read_text().splitlines()]
+    eps = [r for r in rows if r['kind'] == 'episode']
+    assert len(eps) == sum(h['sent'] for h in hist) and all('classifier_agrees' in r for r in eps)
+    probe = [r for r in rows if r['kind'] == 'probe'][-1]
+    for key in ('prior/td_loss', 'demos/q_data', 'online/entropy', 'demos/policy_std',
+                'demos/calql_bound_rate', 'temperature'):
+        assert key in probe, key
+    assert open(s['telemetry_plot'], 'rb').read(4) == b'\x89PNG'
     # A second run reuses every stage's output instead of recomputing it.
     again = run_demo(out, BUDGETS['tiny'], seed=3)
     assert again['paths'] == s['paths'] and again['online']['episodes'] == 2

@@ -40,6 +40,7 @@ class NetworkConfig:
     shared_encoder: bool = False  # actor reuses the critic encoder (detached); paper: separate
     num_tasks: int = 64  # size of the task one-hot (placeholders included)
     channels_last: bool = True  # memory format of image tensors (faster convolutions on CPU)
+    state_scaling: bool = True  # state -> [-1, 1] by the arm's workspace (constants.STATE_*)
 
 
 @dataclass

@@ -17,6 +17,15 @@ ACTION_HIGH = np.array([0.05, 0.05, 0.05, 0.25, 0.25, 0.25, 1.0], dtype=np.float
 ACTION_CLIP = 0.99
 
 
+# Input scaling of the proprioceptive state (not a limit): the WidowX 250's end-effector box
+# (base frame, m), its orientation range (rad) and the gripper fraction, mapped to [-1, 1] so
+# that the state weighs like the tanh image embedding it is concatenated with. Raw, a 2 cm
+# difference in x that decides when to hook a handle is 0.02 of input, next to 256 features
+# of magnitude ~1 (issue 7: the greedy policy flipped between 0/30 and 30/30 on it).
+STATE_LOW = np.array([0.15, -0.30, 0.015, -0.6, 0.7, -1.6, 0.0], dtype=np.float32)
+STATE_HIGH = np.array([0.55, 0.30, 0.35, 0.6, 1.45, 1.6, 1.0], dtype=np.float32)
+
+
 def normalize_action(action: np.ndarray) -> np.ndarray:
     """Physical action -> [-ACTION_CLIP, ACTION_CLIP] (learning space)."""
     a = np.asarray(action, dtype=np.float32)

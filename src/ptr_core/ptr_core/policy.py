@@ -16,6 +16,7 @@ from ptr_core import checkpoint as ckpt
 from ptr_core.config import Config
 from ptr_core.constants import STATE_DIM
 from ptr_core.nets import Actor, Encoder
+from ptr_core.nets.state import scale_state
 
 WEIGHTS_FORMAT = 'ptr-policy-weights/1'
 
@@ -35,7 +36,7 @@ class PolicyNet(nn.Module):
 
     def obs(self, image: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         if self.encoder is not None:
-            return torch.cat([self.encoder(image), state], dim=-1)
+            return torch.cat([self.encoder(image), scale_state(state, self.actor.scale)], dim=-1)
         return self.actor.embed(image, state)
 
 

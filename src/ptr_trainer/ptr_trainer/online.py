@@ -203,6 +203,8 @@ class OnlineTrainer:
         self.rollbacks += 1
         new = self.publish()
         self.on_event(f'{reason}; restored as v{new}')
+        if self.telemetry is not None:
+            self.telemetry.event(self.updates, f'{reason}; restored as v{new}')
         return new
 
     def step(self) -> dict[str, float]:

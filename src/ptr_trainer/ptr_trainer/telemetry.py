@@ -57,6 +57,10 @@ class Telemetry:
             values['classifier_agrees'] = bool(sim) == bool(traj.success)
         self._write('episode', i, values)
 
+    def event(self, n: int, text: str) -> None:
+        """A decision worth finding later (the guard's rollbacks)."""
+        self._jsonl.write(json.dumps({'kind': 'event', 'step': int(n), 'text': text}) + '\n')
+
     def _batch(self, name: str, src) -> dict | None:
         from ptr_core.data.sampler import to_torch
         n = len(src)
@@ -160,3 +164,19 @@ def plot(path: str | Path, out: str | Path | None = None) -> Path:
         fig.savefig(tmp, format='png', dpi=100)
     plt.close(fig)
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`ptr telemetry RUN/telemetry [--out PNG]`."""
+    import argparse
+    import sys
+    ap = argparse.ArgumentParser(prog='ptr telemetry', description=__doc__.split('\n')[0])
+    ap.add_argument('dir', help='telemetry folder of an online run (RUN_DIR/telemetry)')
+    ap.add_argument('--out', default=None, help='PNG path (default: DIR/telemetry.png)')
+    args = ap.parse_args(argv)
+    try:
+        print(plot(args.dir, args.out))
+    except (OSError, ValueError, KeyError) as e:
+        print(f'ptr telemetry: {args.dir}: {e}', file=sys.stderr)
+        return 1
+    return 0
