@@ -54,15 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ptr_bringup import demo
-    from ptr_core.stats import wilson
-    from ptr_sim.evaluate import CheckpointPolicy, evaluate
     from ptr_core.policy import DeployablePolicy
+    from ptr_sim.evaluate import CheckpointPolicy, evaluate
+    from ptr_sim.evaluate import wilson_interval as wilson
     torch.set_num_threads(2)
     out = Path(args.out)
     b = dataclasses.replace(demo.BUDGETS['small'], finetune_steps=args.finetune_steps,
                             online_episodes=args.online_episodes, utd=args.utd,
                             online=demo.BUDGETS['small'].online + tuple(args.set),
-                            online_timeout=args.timeout)
+                            online_timeout=args.timeout, eval_episodes=args.episodes)
     if args.exploration_scale is not None:
         b = dataclasses.replace(b, exploration_scale=args.exploration_scale)
     t0 = time.monotonic()
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                      image_size=b.image_size)
         return r.successes, r.episodes
 
-    start_k, n = greedy(paths['finetune'])
+    start_k, n = summary['before']['successes'], summary['before']['episodes']  # same starts
     print(f'[bench] offline start: {start_k}/{n} greedy successes', flush=True)
     curves = []
     for seed in range(args.seeds):
