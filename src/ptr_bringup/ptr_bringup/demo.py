@@ -69,6 +69,7 @@ class Budget:
     # recipe's own defaults (separate actor encoder, online lrs, warm-up, ramp, guard) apply.
     online: tuple[str, ...] = ('ramp_transitions=150', 'guard_window=6')
     exploration_scale: float = 0.5  # sampled online actions: std x this
+    reward_threshold: float = -1.0  # classifier P(success) threshold online (-1: calibrated)
     batch_size: int = 32
     # Extra config overrides. The actor reuses the critic's (detached) encoder: with batch 32
     # this is what learns in a few hundred CPU steps (ptr_sim's learning test); the paper and
@@ -267,7 +268,8 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
             'publish_every': str(b.publish_every), 'episodes': str(b.online_episodes),
             'batch_size': str(b.batch_size), 'seed': str(seed), 'greedy': 'false',
             'clock': 'lockstep', 'online_config': str(online_cfg),
-            'exploration_scale': str(b.exploration_scale)}
+            'exploration_scale': str(b.exploration_scale),
+            'reward_threshold': str(b.reward_threshold)}
     _, specs, cmds = prepare('online_finetune', args)
     env = dict(os.environ, PYTHONUNBUFFERED='1',
                ROS_DOMAIN_ID=str(os.environ.get('PTR_DEMO_DOMAIN', 100 + os.getpid() % 100)),

@@ -151,6 +151,8 @@ ONLINE_ARGUMENTS = _common_arguments('lockstep', 'false') + (
     Argument('reset_classifier_ckpt', '', 'classifier deciding "reset reached" '
              '(default: reward_ckpt, reset when P(success) is low)'),
     *TRAINER_DATA_ARGUMENTS,
+    Argument('reward_threshold', '-1', 'P(success) above which the classifier says success '
+             "(-1: the checkpoint's calibrated threshold)"),
     Argument('exploration_scale', '0.5', 'sampled actions use std x this (1: the learned std; '
              '0.5 keeps exploration near the demos, measured in issue 7)'),
     Argument('horizon', '0', 'max steps per episode (0: the task horizon)'),
@@ -177,6 +179,7 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
         raise GraphError('argument reward_ckpt: expected a classifier checkpoint path, got ""')
     nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', ns, {
         'classifier_ckpt': args['reward_ckpt'],
+        'threshold': _float('reward_threshold', args['reward_threshold']),
     }))
     use_reset = bool(args['reset_ckpt'])
     if use_reset:
