@@ -49,7 +49,8 @@ def test_trainer_node_file_and_inline(setup):
            '-p', f'agent_ckpt:={ckpt}', '-p', f'prior_data:={tmp / "prior"}',
            '-p', f'target_data:={tmp / "demos"}', '-p', f'online_dir:={tmp / "online"}',
            '-p', 'utd:=2.0', '-p', 'publish_every:=4', '-p', 'batch_size:=16',
-           '-p', 'chunk_size:=20000']
+           '-p', 'chunk_size:=20000',
+           '-p', 'warmup_episodes:=0']  # every episode earns updates (the warm-up: test_online)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
