@@ -256,9 +256,8 @@ class Agent:
             self.frozen_policy = PolicyNet(self.cfg).to(self.device)
             self.frozen_policy.load_state_dict(payload['frozen_policy'])
             self.frozen_policy.requires_grad_(False)
-        changed = getattr(self, 'changed_settings', {})
         with torch.no_grad():
-            if 'agent.init_temperature' in changed:
+            if 'agent.init_temperature' in self.changed_settings:
                 self.log_temp.fill_(math.log(self.cfg.agent.init_temperature))
             else:
                 self.log_temp.copy_(payload['log_temp'])

@@ -269,21 +269,24 @@ def parse_overrides(cfg: Config, overrides: list[str]) -> Config:
     return cfg
 
 
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (empty file: {}), or ConfigError naming it."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except OSError as e:
+        raise ConfigError(f'{p}: cannot read config ({e.strerror})') from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f'{p}: invalid YAML ({str(e).splitlines()[0]})') from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'{p}: expected a mapping at the top level, got {type(data).__name__}')
+    return data
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 preset_name: str | None = None) -> Config:
     """Preset defaults, then the YAML file (its `preset:` key picks the base), then overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except OSError as e:
-            raise ConfigError(f'{p}: cannot read config ({e.strerror})') from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f'{p}: invalid YAML ({str(e).splitlines()[0]})') from None
-        if not isinstance(data, dict):
-            raise ConfigError(f'{p}: expected a mapping at the top level, '
-                              f'got {type(data).__name__}')
+    data = read_yaml_mapping(path) if path is not None else {}
     cfg = preset(preset_name or data.get('preset', 'ptr_sim_cpu'))
     apply_dict(cfg, data, str(path) if path else 'config')
     return parse_overrides(cfg, list(overrides or []))

@@ -92,18 +92,10 @@ class OnlineConfig:
 def load_online_config(path: str | Path | None = None,
                        values: dict[str, Any] | None = None) -> OnlineConfig:
     """Defaults, then a YAML file of OnlineConfig fields, then `values` (e.g. node parameters)."""
-    import yaml
-
-    from ptr_core.config import ConfigError, apply_fields
+    from ptr_core.config import ConfigError, apply_fields, read_yaml_mapping
     cfg = OnlineConfig()
     if path:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as e:
-            raise ConfigError(f'{path}: cannot read online config ({e.strerror})') from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f'{path}: invalid YAML ({str(e).splitlines()[0]})') from None
-        apply_fields(cfg, data, str(path))
+        apply_fields(cfg, read_yaml_mapping(path), str(path))
     if values:
         apply_fields(cfg, values, 'online config')
     try:
@@ -188,8 +180,7 @@ class OnlineTrainer:
         if self.episodes > self.cfg.warmup_episodes:
             self.credit += self.cfg.utd * len(traj)
         self._set_fractions()
-        version = int(traj.meta.get('weights_version', self.version)) if traj.meta else \
-            self.version
+        version = int(traj.meta.get('weights_version', self.version))
         if self.telemetry is not None:
             self.telemetry.episode(self.episodes, self.env_steps, traj, version)
         decision = self.guard.record(version, bool(traj.success))

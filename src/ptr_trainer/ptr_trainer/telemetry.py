@@ -67,9 +67,9 @@ class Telemetry:
         if n == 0:
             return None
         idx = self._probe_idx.get(name)
-        if idx is None or (name == 'online' and len(idx) < min(self.batch_size, n)):
-            idx = self.rng.integers(0, n, size=self.batch_size)  # fixed once the source is full
-            if n >= self.batch_size or name != 'online':
+        if idx is None:
+            idx = self.rng.integers(0, n, size=self.batch_size)
+            if n >= self.batch_size:  # fixed from now on: the same transitions every probe
                 self._probe_idx[name] = idx
         return to_torch(src.gather(idx))
 

@@ -78,8 +78,8 @@ def main(args: list[str] | None = None) -> int:
             self.key = weights.resolve_key(p['weights_key'])
             self.chunk_size = int(p['chunk_size'])
             # Parameters given on the command line or by launch override the YAML file.
-            given = {name for name in _online_parameters()
-                     if p[name] != _online_parameters()[name]}
+            defaults = _online_parameters()
+            given = {name for name, default in defaults.items() if p[name] != default}
             cfg = load_online_config(p['online_config'] or None,
                                      {k: (tuple(p[k]) if k == 'beta' else p[k]) for k in given})
             prior_tasks = [t.strip() for t in str(p['prior_tasks']).split(',') if t.strip()]
