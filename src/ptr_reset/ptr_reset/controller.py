@@ -73,8 +73,8 @@ class ResetController:
                 self.between_attempts()
             ok, steps, why = self._attempt()
             total += steps
-            if ok:
-                return ResetResult(True, False, attempt, total, f'attempt {attempt}: {why}')
             reasons.append(f'attempt {attempt}: {why}')
+            if ok:  # earlier failed attempts stay in the message: a retry is worth a look
+                return ResetResult(True, False, attempt, total, '; '.join(reasons))
         return ResetResult(False, True, self.cfg.attempts, total,
                            f'reset failed, escalating (graph paused): {"; ".join(reasons)}')

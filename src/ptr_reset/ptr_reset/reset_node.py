@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -36,6 +37,7 @@ PARAMETERS: dict[str, object] = {
     'obs_timeout': 2.0,  # seconds without a fresh observation that end an attempt
     'home_between_attempts': True,  # call robot/reset before a retry
     'greedy': True,  # deterministic reset policy
+    'resend_period': 0.5,  # s without a newer observation before the last action is sent again
 }
 
 
@@ -79,8 +81,10 @@ def main(args: list[str] | None = None) -> int:
                                    float(p['obs_timeout'])).validate()
             self.greedy = bool(p['greedy'])
             self.home = bool(p['home_between_attempts'])
+            self.resend_period = float(p['resend_period'])
             self.pairer = ObservationPairer()
             self.last_stamp = -1
+            self.last_action = None  # the message sent for last_stamp, re-sent while waiting
             sensors = ReentrantCallbackGroup()
             self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos(),
                                      callback_group=sensors)
@@ -112,18 +116,30 @@ def main(args: list[str] | None = None) -> int:
             self.pairer.add_state(rosmsg.stamp_tag(msg), state)
 
         def observe(self, timeout: float):
-            obs = self.pairer.wait_newer(self.last_stamp, timeout)
-            if obs is not None:
-                self.last_stamp = obs.stamp_ns
-            return obs
+            # A lost action would stall the lock-step bridge until the timeout: like the policy
+            # node, send it again (same stamp tag, so a bridge that already applied it ignores
+            # the copy) every resend_period until a newer observation arrives.
+            deadline = time.monotonic() + timeout
+            while True:
+                wait = min(deadline - time.monotonic(), self.resend_period)
+                obs = self.pairer.wait_newer(self.last_stamp, max(wait, 0.0))
+                if obs is not None:
+                    self.last_stamp, self.last_action = obs.stamp_ns, None
+                    return obs
+                if time.monotonic() >= deadline:
+                    return None
+                if self.last_action is not None:
+                    self.pub_action.publish(self.last_action)
 
         def act(self, obs) -> None:
             a = np.asarray(self.policy.act(obs.image, obs.state, greedy=self.greedy), np.float32)
             msg = rosmsg.numpy_to_float32(a, Float32MultiArray())
             rosmsg.tag_stamp(msg, obs.stamp_ns, MultiArrayDimension)
+            self.last_action = msg
             self.pub_action.publish(msg)
 
         def go_home(self) -> None:
+            self.last_action = None
             if not self.robot_reset.wait_for_service(timeout_sec=self.cfg.obs_timeout):
                 self.get_logger().warn('robot/reset unavailable: retrying without going home')
                 return

@@ -47,6 +47,8 @@ def test_timeout_then_retry_succeeds():
     scene = FakeScene(10, 2)  # needs 5 actions; 3 per attempt -> second attempt finishes
     res = controller(scene, max_steps=3, attempts=2).run()
     assert res.success and res.attempts == 2 and res.steps == 5 and scene.homes == 1
+    assert res.message == ('attempt 1: not reset after 3 steps (timeout); '
+                           'attempt 2: reset reached after 2 steps')
 
 
 def test_escalates_after_all_attempts_fail():

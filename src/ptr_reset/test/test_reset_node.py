@@ -1,5 +1,6 @@
 """The reset node as its own process over real DDS, against a stand-in bridge whose 'door' closes
-after a number of reset actions: success, and timeout -> home -> retry -> escalate."""
+after a number of reset actions: success, success although one action is lost, and timeout ->
+home -> retry -> escalate."""
 import json
 import os
 import subprocess
@@ -51,12 +52,14 @@ class FakeBridge:
     states are best effort, and a lost frame must not stall the lock-step loop into a timeout.
     """
 
-    def __init__(self, node, close_after):
+    def __init__(self, node, close_after, lose_action=None):
         from ptr_ros.qos import action_qos, sensor_qos
         from sensor_msgs.msg import Image
         from std_msgs.msg import Float32MultiArray
         from std_srvs.srv import Trigger
         self.node, self.close_after = node, close_after
+        self.lose_action = lose_action  # the first delivery of this action (1-based) is 'lost'
+        self.received = 0
         self.rng = np.random.default_rng(1)
         self.stamp, self.actions, self.homes = 1000, 0, 0
         self.lock = threading.Lock()
@@ -88,6 +91,9 @@ class FakeBridge:
         with self.lock:
             if rosmsg.stamp_tag(msg) != self.stamp:
                 return
+            self.received += 1
+            if self.received == self.lose_action:
+                return  # as if DDS had dropped it: the node must send it again
             self.actions += 1
             self.stamp += 1000
         self.publish()
@@ -102,15 +108,16 @@ class FakeBridge:
         return response
 
 
-@pytest.mark.parametrize('close_after,expect_ok', [(3, True), (10_000, False)])
-def test_reset_node(ckpts, close_after, expect_ok):
+@pytest.mark.parametrize('close_after,expect_ok,lose_action',
+                         [(3, True, None), (3, True, 2), (10_000, False, None)])
+def test_reset_node(ckpts, close_after, expect_ok, lose_action):
     import rclpy
     from ptr_ros.qos import latched_qos
     from rclpy.executors import MultiThreadedExecutor
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
     clf, pol = ckpts
-    domain = 140 + os.getpid() % 40 + (0 if expect_ok else 1)
+    domain = 140 + os.getpid() % 40 * 3 + (0 if expect_ok else 1) + (lose_action is not None)
     proc = subprocess.Popen(
         [sys.executable, '-m', 'ptr_reset.reset_node', '--ros-args', '-p', f'policy_ckpt:={pol}',
          '-p', f'classifier_ckpt:={clf}', '-p', 'max_steps:=4', '-p', 'attempts:=2',
@@ -123,7 +130,7 @@ def test_reset_node(ckpts, close_after, expect_ok):
     try:
         node = rclpy.create_node('fake_bridge', context=ctx)
         ex.add_node(node)
-        bridge = FakeBridge(node, close_after)
+        bridge = FakeBridge(node, close_after, lose_action)
         status = []
         node.create_subscription(String, 'ptr/status', lambda m: status.append(
             json.loads(m.data)), latched_qos())
@@ -148,20 +155,22 @@ def test_reset_node(ckpts, close_after, expect_ok):
             time.sleep(0.05)
         stop_resend.set()
         res = fut.result()
-        if res is None:
-            pytest.fail(f'no ptr/reset_scene answer; node output:\n{stop_process(proc)[1]}')
-        if expect_ok:
-            assert res.success and 'after 3 steps' in res.message, res.message
-            assert bridge.actions == 3 and bridge.homes == 0
-        else:
-            assert not res.success and res.message.startswith('ESCALATE'), res.message
-            assert bridge.actions == 8 and bridge.homes == 1  # 4 per attempt, home between
-        end = time.monotonic() + 5
-        while not status and time.monotonic() < end:
-            time.sleep(0.05)
-        assert status and status[-1]['state'] == ('ok' if expect_ok else 'escalated')
+        if res is not None:
+            end = time.monotonic() + 5
+            while not status and time.monotonic() < end:
+                time.sleep(0.05)
     finally:
         rc, out = stop_process(proc)
         ex.shutdown()
         rclpy.shutdown(context=ctx)
+    log = f'\nreset node output:\n{out}'
+    assert res is not None, f'no ptr/reset_scene answer{log}'
+    if expect_ok:
+        assert res.success and res.message == 'attempt 1: reset reached after 3 steps', \
+            res.message + log
+        assert bridge.actions == 3 and bridge.homes == 0, log
+    else:
+        assert not res.success and res.message.startswith('ESCALATE'), res.message + log
+        assert bridge.actions == 8 and bridge.homes == 1, log  # 4 per attempt, home between
+    assert status and status[-1]['state'] == ('ok' if expect_ok else 'escalated'), log
     assert rc == 0, out
