@@ -30,6 +30,10 @@ RPY_LOW = np.array([-0.6, 0.7, -1.6])
 RPY_HIGH = np.array([0.6, 1.45, 1.6])
 HOME_XYZ = np.array([0.28, 0.0, 0.18])
 HOME_RPY = np.array([0.0, 1.3, 0.0])
+# Episodes start anywhere in HOME +- this box (uniform), as Bridge episodes start wherever the
+# last one left the arm. Why: with one fixed start, a deterministic policy on a fixed fixture
+# (drawer, door) runs the same trajectory every episode, so N evaluation episodes are one trial.
+START_JITTER = np.array([0.03, 0.04, 0.02])
 REANCHOR_M = 0.04
 
 
@@ -72,16 +76,27 @@ class Arm:
                          self.arm_upper, iterations=iterations)
         return q
 
-    def reset(self, gripper: float = 1.0) -> None:
-        """Teleport to home with zero velocities, motors aimed at home."""
-        for j, q in zip(self.arm, self.home_q):
-            pb.resetJointState(self.body, j, q, 0.0, physicsClientId=self.client)
+    def reset(self, gripper: float = 1.0, xyz: np.ndarray | None = None) -> None:
+        """Teleport to home, or to `xyz` at the home orientation, with zero velocities.
+
+        IK for `xyz` starts from the home joints, so the same xyz always gives the same joints.
+        """
+        self._set_joints(self.home_q)
+        q, target = self.home_q, HOME_XYZ.copy()
+        if xyz is not None:
+            target = np.clip(np.asarray(xyz, dtype=float), WS_LOW, WS_HIGH)
+            q = self.solve_ik(target, HOME_RPY, iterations=20)
+            self._set_joints(q)
         width = FINGER_MIN + gripper * (FINGER_MAX - FINGER_MIN)
         pb.resetJointState(self.body, self.fingers[0], width, physicsClientId=self.client)
         pb.resetJointState(self.body, self.fingers[1], -width, physicsClientId=self.client)
-        self.target_xyz, self.target_rpy = HOME_XYZ.copy(), HOME_RPY.copy()
+        self.target_xyz, self.target_rpy = target, HOME_RPY.copy()
         self.gripper_cmd = gripper
-        self._drive(self.home_q, gripper)
+        self._drive(q, gripper)
+
+    def _set_joints(self, q: np.ndarray) -> None:
+        for j, v in zip(self.arm, q):
+            pb.resetJointState(self.body, j, v, 0.0, physicsClientId=self.client)
 
     def _drive(self, q: np.ndarray, gripper: float) -> None:
         pb.setJointMotorControlArray(

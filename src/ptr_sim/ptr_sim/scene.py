@@ -10,7 +10,7 @@ import numpy as np
 import pybullet as pb
 
 from ptr_sim import tasks as T
-from ptr_sim.arm import Arm
+from ptr_sim.arm import HOME_XYZ, START_JITTER, Arm
 from ptr_sim.shapes import Part, open_box, urdf
 
 PHYSICS_HZ = 240
@@ -109,7 +109,6 @@ class World:
             pb.removeBody(body, physicsClientId=c)
         pb.restoreState(self._snapshot, physicsClientId=c)
         self._spawn_objects()
-        self.arm.reset()
         kind = self.task.kind
         placed: list[np.ndarray] = []
         for name, body in self.objects.items():
@@ -144,6 +143,8 @@ class World:
         if self.kitchen.fixture == 'door':
             q = rng.uniform(1.1, 1.45) if kind == 'close_door' else rng.uniform(0.0, 0.03)
             pb.resetJointState(self.fixture, 0, q, physicsClientId=c)
+        # The arm starts anywhere near home (drawn last: the scene draws above are unchanged).
+        self.arm.reset(xyz=HOME_XYZ + rng.uniform(-1.0, 1.0, 3) * START_JITTER)
         for _ in range(10):  # let things settle under gravity
             pb.stepSimulation(physicsClientId=c)
         # Resting objects would stay awake for Bullet's 2 s timeout, costing more than the whole

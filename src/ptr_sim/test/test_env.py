@@ -119,3 +119,20 @@ def test_non_finite_action_is_rejected():
             env.step(np.full(7, np.nan, np.float32))
     finally:
         env.close()
+
+
+def test_arm_start_spreads_over_the_jitter_box():
+    """Fixed-fixture tasks (drawer, door) differ between episodes mostly by where the arm starts;
+    with one start, N evaluation episodes of a greedy policy would be one trial N times."""
+    from ptr_sim.arm import HOME_XYZ, START_JITTER
+    env = ptr_sim.make_env('OpenDrawer', image_size=48)
+    try:
+        starts = np.stack([env.reset(seed=s)[0]['state'][:3] for s in range(24)])
+    finally:
+        env.close()
+    offset = starts - HOME_XYZ
+    assert (np.abs(offset) <= START_JITTER + 0.003).all(), offset  # settling: a few mm at most
+    # uniform on [-j, j] has std j / sqrt(3); 24 draws land well above half of that
+    assert (offset.std(0) > 0.5 * START_JITTER / np.sqrt(3)).all(), offset.std(0)
+    gaps = np.linalg.norm(starts[:, None] - starts[None], axis=-1)[np.triu_indices(24, 1)]
+    assert gaps.min() > 0.002  # every episode its own start
