@@ -76,6 +76,11 @@ class Agent:
             self.target = copy.deepcopy(self.critic)
             self.target.requires_grad_(False)
         self.frozen_policy: PolicyNet | None = None  # AW-BC: the critic's own actor
+        # The deployed policy when cfg.agent.policy_ema > 0: an exponential average of the
+        # trained one (its own copy of the encoder, so a shared encoder is averaged too).
+        self.policy_avg: PolicyNet | None = None
+        if cfg.agent.policy_ema > 0:
+            self.policy_avg = copy.deepcopy(self.policy).requires_grad_(False)
         self.log_temp = nn.Parameter(torch.tensor(math.log(cfg.agent.init_temperature)),
                                      requires_grad=algo == 'cql' and cfg.agent.auto_entropy)
         self._to_device()
@@ -95,6 +100,7 @@ class Agent:
         self.step = 0
         self._step_t = torch.zeros((), dtype=torch.int64, device=self.device)
         self._polyak_pairs = self._target_pairs()
+        self._avg_pairs = self._policy_avg_pairs()
         self._ddp: nn.Module | None = None  # set by enable_ddp (ptr_core.distributed)
         self._step_fn = self._update_impl
         if cfg.train.compile:
@@ -102,7 +108,7 @@ class Agent:
 
     # ---- construction helpers ---------------------------------------------------------------
     def _to_device(self) -> None:
-        for m in (self.critic, self.target, self.policy):
+        for m in (self.critic, self.target, self.policy, self.policy_avg):
             if m is not None:
                 m.to(self.device)
         self.log_temp.data = self.log_temp.data.to(self.device)
@@ -113,6 +119,16 @@ class Agent:
         tgt = list(self.target.parameters())
         src = list(self.critic.parameters())
         return tgt, src
+
+    def _policy_avg_pairs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        if self.policy_avg is None:
+            return [], []
+        return list(self.policy_avg.parameters()), list(self.policy.parameters())
+
+    @property
+    def deployed_net(self) -> PolicyNet:
+        """The policy that is deployed and published: the average when there is one."""
+        return self.policy_avg if self.policy_avg is not None else self.policy
 
     @property
     def encoder_shared(self) -> bool:
@@ -161,12 +177,24 @@ class Agent:
                 torch._foreach_lerp_(tgt, src, self.cfg.agent.polyak)
         return metrics
 
+    @torch.no_grad()
+    def _update_policy_avg(self) -> None:
+        # Warm start: decay (1 + t) / (10 + t) until it reaches policy_ema, so a short run (a
+        # 200-step reset policy) is not dominated by its initial weights.
+        decay = min(self.cfg.agent.policy_ema, (1 + self.step) / (10 + self.step))
+        avg, src = self._avg_pairs
+        torch._foreach_lerp_(avg, src, 1.0 - decay)
+        for b_avg, b in zip(self.policy_avg.buffers(), self.policy.buffers()):
+            b_avg.copy_(b)
+
     def update_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step; metrics stay on the device (no host sync)."""
         self.policy.train()
         if self.critic is not None:
             self.critic.train(self.cfg.agent.algo == 'cql')
         metrics = self._step_fn(self._to(batch))
+        if self.policy_avg is not None:
+            self._update_policy_avg()
         self.step += 1
         self._step_t += 1
         return metrics
@@ -188,11 +216,12 @@ class Agent:
     # ---- policy ------------------------------------------------------------------------------
     def policy_state_bytes(self, version: int = 0) -> bytes:
         """The deployable policy's weights for ptr/policy_weights (DeployablePolicy format)."""
-        return weights_bytes(self.policy, self.fingerprint, version)
+        return weights_bytes(self.deployed_net, self.fingerprint, version)
 
     def deployable(self, task: str | int | None = None) -> DeployablePolicy:
         net = PolicyNet(self.cfg)
-        net.load_state_dict({k: v.detach().cpu() for k, v in self.policy.state_dict().items()})
+        net.load_state_dict({k: v.detach().cpu()
+                             for k, v in self.deployed_net.state_dict().items()})
         return DeployablePolicy(self.cfg, net, self.tasks, task, self.target_task, 'cpu',
                                 self.step)
 
@@ -203,6 +232,7 @@ class Agent:
             'target_task': self.target_task, 'step': self.step,
             'policy_fingerprint': self.fingerprint,
             'actor': self.policy.state_dict(),
+            'actor_avg': self.policy_avg.state_dict() if self.policy_avg is not None else None,
             'critic': self.critic.state_dict() if self.critic is not None else None,
             'target': self.target.state_dict() if self.target is not None else None,
             'frozen_policy': (self.frozen_policy.state_dict()
@@ -248,6 +278,8 @@ class Agent:
             raise ckpt.CheckpointError(f'{where}: policy_fingerprint: expected '
                                        f'{self.fingerprint}, got {payload["policy_fingerprint"]}')
         self.policy.load_state_dict(payload['actor'])
+        if self.policy_avg is not None:  # no saved average (it was off): start from the actor
+            self.policy_avg.load_state_dict(payload.get('actor_avg') or payload['actor'])
         if self.critic is not None and payload.get('critic') is not None:
             self.critic.load_state_dict(payload['critic'])
         if self.target is not None and payload.get('target') is not None:

@@ -79,9 +79,14 @@ def latest(run_dir: str | os.PathLike) -> Path | None:
     return max(steps)[1] if steps else None
 
 
+def deployed_actor(payload: dict[str, Any]) -> dict[str, Any]:
+    """The policy weights a robot runs: the averaged ones when training kept an average."""
+    return payload.get('actor_avg') or payload['actor']
+
+
 def export_policy(agent_ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write the policy-only part of an agent checkpoint (what a robot needs, nothing more)."""
     payload = load(agent_ckpt, AGENT_FORMAT)
     return save(out, {k: payload[k] for k in ('config', 'tasks', 'target_task', 'step',
                                                  'policy_fingerprint')}
-                | {'format': POLICY_FORMAT, 'actor': payload['actor']})
+                | {'format': POLICY_FORMAT, 'actor': deployed_actor(payload)})

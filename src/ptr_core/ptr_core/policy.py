@@ -87,7 +87,7 @@ class DeployablePolicy:
         payload = ckpt.load(path, (ckpt.AGENT_FORMAT, ckpt.POLICY_FORMAT))
         cfg = Config.from_dict(payload['config'], f'{path}: config')
         net = PolicyNet(cfg)
-        net.load_state_dict(payload['actor'])
+        net.load_state_dict(ckpt.deployed_actor(payload))
         pol = cls(cfg, net, payload.get('tasks'), task, payload.get('target_task'), device,
                   int(payload.get('step', 0)))
         want = payload.get('policy_fingerprint')

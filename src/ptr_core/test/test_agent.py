@@ -179,3 +179,42 @@ def test_unsharing_the_encoder_copies_it_and_isolates_the_actor(tmp_path):
     a3 = Agent.load(tmp_path / 'b.pt')
     assert a3.cfg.agent.unshare_encoder and not a3.encoder_shared
     assert a3.update(make_batch(2)) == a2.update(make_batch(2))
+
+
+def test_policy_average_is_deployed_saved_and_exported(tmp_path):
+    from ptr_core.checkpoint import export_policy
+    agent = Agent(load_config(None, TINY + ['network.shared_encoder=true',
+                                            'agent.policy_ema=0.75']))
+    avg = [p.detach().clone() for p in agent.policy.parameters()]
+    # decay min(0.75, (1 + t) / (10 + t)) at step t: 0.1 at t=0, 2/11 at t=1, 0.75 from t=26
+    for t, decay in [(0, 0.1), (1, 2 / 11), (26, 0.75)]:
+        agent.step = t
+        agent.update(make_batch(t))
+        now = [p.detach() for p in agent.policy.parameters()]
+        avg = [a + (1 - decay) * (p - a) for a, p in zip(avg, now)]
+    got = list(agent.policy_avg.parameters())
+    assert len(got) == len(avg)  # the shared encoder is averaged too
+    for a, g in zip(avg, got):
+        assert torch.allclose(a, g, atol=1e-6)
+    assert any(not torch.allclose(a, p) for a, p in zip(avg, agent.policy.parameters()))
+
+    def same(net):
+        return all(torch.equal(p, q) for p, q in zip(net.parameters(),
+                                                       agent.policy_avg.parameters()))
+    assert same(agent.deployable().net)
+    agent.save(tmp_path / 'a.pt')
+    assert same(DeployablePolicy.load(tmp_path / 'a.pt').net)
+    assert same(DeployablePolicy.load(export_policy(tmp_path / 'a.pt', tmp_path / 'p.pt')).net)
+    assert same(Agent.load(tmp_path / 'a.pt').policy_avg)
+
+
+def test_policy_average_switched_on_for_a_loaded_agent_starts_from_its_actor(tmp_path):
+    agent = Agent(load_config(None, TINY + ['agent.policy_ema=0']))
+    assert agent.policy_avg is None
+    agent.update(make_batch(0))
+    assert all(torch.equal(p, q) for p, q in zip(agent.deployable().net.parameters(),
+                                                  agent.policy.parameters()))
+    agent.save(tmp_path / 'a.pt')
+    again = Agent.load(tmp_path / 'a.pt', ['agent.policy_ema=0.9'])
+    assert all(torch.equal(p, q) for p, q in zip(again.policy_avg.parameters(),
+                                                  agent.policy.parameters()))
