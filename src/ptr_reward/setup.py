@@ -13,6 +13,7 @@ setup(
         ('share/' + PACKAGE, ['package.xml']),
     ],
     install_requires=['setuptools'],
+    extras_require={'test': ['pytest']},  # colcon test runs pytest (ament_python)
     zip_safe=False,
     maintainer='ptr-ros developers',
     maintainer_email='dev@ptr-ros.org',

@@ -97,3 +97,50 @@ def test_ptr_runs_from_a_bare_shell():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert 'collect' in out.stdout and 'launch' in out.stdout
+
+
+def _colcon(ws: Path, out: Path, verb: str, *args: str):
+    """Run a colcon verb on workspace `ws` with the venv's python (logs under `out`)."""
+    import os
+    import subprocess
+    import sys
+    venv_bin = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=venv_bin + os.pathsep + os.environ.get('PATH', ''))
+    return subprocess.run(
+        [str(Path(venv_bin, 'colcon')), '--log-base', str(out / 'log'), verb,
+         '--base-paths', str(ws / 'src'), '--build-base', str(ws / 'build'),
+         '--install-base', str(ws / 'install'), *args],
+        cwd=ws, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _colcon_test(ws: Path, out: Path, pkg: str) -> tuple[int, str, ET.Element]:
+    """`colcon test` of one package: its return code, log and JUnit XML test suite."""
+    proc = _colcon(ws, out, 'test', '--test-result-base', str(out / 'results'),
+                   '--packages-select', pkg, '--return-code-on-test-failure')
+    xml = out / 'results' / pkg / 'pytest.xml'
+    assert xml.exists(), f'colcon test wrote no JUnit XML (pytest not used?):\n{proc.stdout}'
+    root = ET.parse(xml).getroot()  # <testsuites><testsuite tests= failures=...> (pytest)
+    suite = root.find('testsuite')
+    return proc.returncode, proc.stdout + proc.stderr, root if suite is None else suite
+
+
+def test_colcon_test_runs_the_pytest_suite(tmp_path):
+    """The ROS user's path (`colcon test`) runs pytest, not unittest's zero tests."""
+    rc, log, suite = _colcon_test(WORKSPACE, tmp_path, 'ptr_ros')
+    n = len(list((WORKSPACE / 'src/ptr_ros/test').glob('test_*.py')))
+    assert rc == 0, log
+    assert int(suite.get('tests')) >= n > 0 and int(suite.get('failures')) == 0
+
+
+def test_colcon_test_fails_on_a_failing_test(tmp_path):
+    import shutil
+    ws = tmp_path / 'ws'
+    shutil.copytree(WORKSPACE / 'src/ptr_ros', ws / 'src/ptr_ros',
+                    ignore=shutil.ignore_patterns('__pycache__', '*.egg-info'))
+    (ws / 'src/ptr_ros/test/test_broken.py').write_text('def test_broken():\n    assert 1 == 2\n')
+    shutil.copy(WORKSPACE / 'colcon.meta', ws)
+    build = _colcon(ws, tmp_path, 'build', '--packages-select', 'ptr_ros')
+    assert build.returncode == 0, build.stdout + build.stderr
+    rc, log, suite = _colcon_test(ws, tmp_path, 'ptr_ros')
+    assert rc != 0, log
+    assert int(suite.get('failures')) == 1

@@ -1,5 +1,6 @@
 """DDP over 2 gloo processes == one process on the same global batch."""
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -45,7 +46,12 @@ def _worker(rank, world, init_file, out_dir, overrides):
 
 
 @pytest.mark.parametrize('overrides', [[], ['agent.algo=bc', 'network.shared_encoder=true']])
-def test_two_gloo_ranks_match_one_process(tmp_path, overrides):
+def test_two_gloo_ranks_match_one_process(tmp_path, overrides, monkeypatch):
+    # Spawned ranks import _worker by this module's name, which pytest's importlib mode derives
+    # from the rootdir (src.ptr_core.test.test_ddp), with the parent's sys.path: make that name
+    # importable from any cwd (colcon test runs in the package folder).
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[len(__name__.split('.'))
+                                                                       - 1]))
     mp.spawn(_worker, args=(2, str(tmp_path / 'init'), str(tmp_path), overrides), nprocs=2,
              join=True)
     torch.set_num_threads(1)
