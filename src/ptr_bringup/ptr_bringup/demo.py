@@ -107,12 +107,11 @@ def collect(task: str, out: Path, episodes: int, image_size: int, seed: int,
             noise: float = 0.1, successes_only: bool = True, part: int = 0) -> Path:
     """`episodes` scripted episodes of `task` (successful ones only if `successes_only`) into
     the dataset at `out`, as shards 'w<part>-' so that several parts can share one task."""
-    from tqdm import tqdm
-
+    from ptr_core.progress import progress
     from ptr_sim.collect import run_worker
     if episodes <= 0 or any((out / task).glob(f'shard-w{part}-*')):
         return out
-    with tqdm(total=episodes, desc=f'collect {task} (noise {noise:g})', unit='ep') as bar:
+    with progress(total=episodes, desc=f'collect {task} (noise {noise:g})', unit='ep') as bar:
         res = run_worker(task, str(out), episodes, part, 1, seed, image_size, noise,
                          successes_only, report=lambda kept, ok: bar.update(kept))
     if res.written < episodes:
@@ -211,8 +210,7 @@ def finetune(pre: Path, prior: Path, target: Path, task: str, run: Path, steps: 
 
 
 def train_reward(out: Path, b: Budget, seed: int) -> tuple[Path, dict[str, Any]]:
-    from tqdm import tqdm
-
+    from ptr_core.progress import progress
     from ptr_reward.classifier import (
         ClassifierConfig,
         load_classifier,
@@ -229,7 +227,7 @@ def train_reward(out: Path, b: Budget, seed: int) -> tuple[Path, dict[str, Any]]
     cfg = ClassifierConfig(image_size=b.image_size, steps=b.classifier_steps, seed=seed)
     if labels.min() == labels.max():  # tiny budgets may see one class only
         labels[-1] = 1 - labels[-1]
-    with tqdm(total=cfg.steps, desc='reward classifier') as bar:
+    with progress(total=cfg.steps, desc='reward classifier') as bar:
         res = train_classifier(images, labels, cfg, groups, progress=bar.update)
     metrics = {'val_accuracy': res.val_accuracy, 'train_accuracy': res.train_accuracy,
                'frames': int(len(labels)), 'positives': int(labels.sum())}
@@ -253,9 +251,8 @@ def evaluate_ckpt(ckpt: Path, b: Budget, seed: int) -> dict[str, Any]:
 # ---- 7. online ---------------------------------------------------------------------------------
 def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> dict[str, Any]:
     """Start the online_finetune graph through `ptr launch`'s runner; wait for its episodes."""
-    from tqdm import tqdm
-
     from ptr_bringup.launcher import GraphRunner, prepare
+    from ptr_core.progress import progress
     history = run_dir / 'episodes' / 'history.json'
     if history.is_file() and len(json.loads(history.read_text())) >= b.online_episodes:
         return {'history': json.loads(history.read_text()), 'exit_code': 0, 'wall_s': 0.0}
@@ -282,7 +279,7 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
     thread.start()
     say(f'online graph started: {", ".join(s.name for s in specs)} (log: {log.name})')
     done = 0
-    with tqdm(total=b.online_episodes, desc='online episodes', unit='ep') as bar:
+    with progress(total=b.online_episodes, desc='online episodes', unit='ep') as bar:
         while thread.is_alive() and time.monotonic() - t0 < b.online_timeout:
             thread.join(1.0)
             if history.is_file():

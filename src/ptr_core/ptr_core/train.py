@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from tqdm import tqdm
 
 from ptr_core import checkpoint as ckpt
 from ptr_core.agent import Agent
@@ -24,6 +23,7 @@ from ptr_core.data.augment import Augment
 from ptr_core.data.sampler import MixedSampler, TransitionSource
 from ptr_core.distributed import rank_world
 from ptr_core.logging_utils import MetricsLogger
+from ptr_core.progress import progress as progress_bar
 
 
 def default_fractions(cfg: Config, num_sources: int) -> list[float]:
@@ -145,8 +145,7 @@ def train(cfg: Config, sources: Sequence[TransitionSource], steps: int,
         out, progress = None, False  # rank 0 alone logs and writes checkpoints
     logger = MetricsLogger(out, tensorboard) if out is not None else None
     tc = cfg.train
-    bar = tqdm(total=steps, initial=agent.step, disable=not progress, desc='train',
-               dynamic_ncols=True)
+    bar = progress_bar(total=steps, initial=agent.step, disable=not progress, desc='train')
     t0, s0 = time.perf_counter(), agent.step
     loader = Prefetcher(sampler, tc.prefetch)
     try:

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(data: str | None, task: str | None, out: str | Path, cfg: ClassifierConfig,
         folders: str | None = None, max_frames: int | None = 20000, verbose: bool = True):
     """Load frames, train, save; returns the TrainResult (used by `ptr demo`)."""
-    from tqdm import tqdm
+    from ptr_core.progress import progress
     if folders:
         images, labels = frames_from_folders(folders, cfg.image_size)
         groups = None
@@ -117,7 +117,7 @@ def run(data: str | None, task: str | None, out: str | Path, cfg: ClassifierConf
     if verbose:
         print(f'train-reward: {len(labels)} frames from {source} '
               f'({n_pos} success, {len(labels) - n_pos} not)')
-    with tqdm(total=cfg.steps, desc='reward classifier', disable=not verbose) as bar:
+    with progress(total=cfg.steps, desc='reward classifier', disable=not verbose) as bar:
         result = train_classifier(images, labels, cfg, groups=groups, progress=bar.update)
     metrics = {'train_accuracy': result.train_accuracy, 'val_accuracy': result.val_accuracy,
                'val_negatives': result.val_counts[0], 'val_positives': result.val_counts[1],

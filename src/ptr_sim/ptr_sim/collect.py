@@ -138,7 +138,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tqdm import tqdm
+    from ptr_core.progress import progress
 
     try:
         args = parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
              args.successes_only) for k, q in enumerate(quotas)]
     total = WorkerResult()
     t0 = time.perf_counter()
-    bar = tqdm(total=args.episodes, desc=f'collect {args.task}', unit='ep', file=sys.stderr)
+    bar = progress(total=args.episodes, desc=f'collect {args.task}', unit='ep')
     errors: list[str] = []
     if w == 1:
         def report(kept: int, ok: bool) -> None:

@@ -75,8 +75,8 @@ def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
     try:
         it = range(episodes)
         if progress:
-            from tqdm import tqdm
-            it = tqdm(it, desc=f'eval {task}', unit='ep')
+            from ptr_core.progress import progress as bar
+            it = bar(it, desc=f'eval {task}', unit='ep')
         for i in it:
             obs, info = env.reset(seed=seed + i)
             if hasattr(policy_fn, 'reset'):

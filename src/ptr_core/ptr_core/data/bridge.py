@@ -221,7 +221,7 @@ def detect_format(root: str | Path) -> str:
 def convert_bridge(src: str | Path, dst: str | Path, image_size: int | None = 64,
                    fmt: str = 'auto', shard_episodes: int = 64, progress: bool = True) -> int:
     """Write Bridge trajectories under src into our dataset format at dst; returns the count."""
-    from tqdm import tqdm
+    from ptr_core.progress import progress as bar
 
     fmt = detect_format(src) if fmt == 'auto' else fmt
     if fmt == 'numpy':
@@ -235,7 +235,7 @@ def convert_bridge(src: str | Path, dst: str | Path, image_size: int | None = 64
         raise ValueError(f"format: expected 'auto', 'numpy' or 'raw', got {fmt!r}")
     n = 0
     with DatasetWriter(dst, shard_episodes=shard_episodes, prefix='bridge') as w:
-        for tr in tqdm(trajs, total=total, desc=f'bridge {fmt} -> {dst}', unit='traj',
+        for tr in bar(trajs, total=total, desc=f'bridge {fmt} -> {dst}', unit='traj',
                        disable=not progress):
             w.add(tr)
             n += 1

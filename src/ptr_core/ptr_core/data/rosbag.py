@@ -266,13 +266,12 @@ def bag_to_trajectories(bag: str | Path, task: str, cfg: BagConfig | None = None
 def convert_bags(bags: Sequence[str | Path], dst: str | Path, task: str,
                  cfg: BagConfig | None = None, progress: bool = True) -> int:
     """Write every episode of `bags` into our dataset format under dst/<task>; returns count."""
-    from tqdm import tqdm
-
     from ptr_core.data.dataset import DatasetWriter
+    from ptr_core.progress import progress as bar
 
     n = 0
     with DatasetWriter(dst, shard_episodes=64, prefix='bag') as w:
-        for bag in tqdm(list(bags), desc=f'rosbag2 -> {dst}', unit='bag', disable=not progress):
+        for bag in bar(list(bags), desc=f'rosbag2 -> {dst}', unit='bag', disable=not progress):
             for tr in bag_to_trajectories(bag, task, cfg):
                 w.add(tr)
                 n += 1
