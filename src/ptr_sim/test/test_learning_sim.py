@@ -14,13 +14,20 @@ Why the mix (measured, seed 0-2): from clean demos alone a third of all transiti
 terminal +10 ones, the critic's Q is high and blurred everywhere and the held-out score is
 0.3-0.6 and decays with more steps; from noisy episodes alone the score is 0.54-0.62 but the
 greedy policy fails (0-2/30 at noise 0.2-0.4); the mix gets both.
-Why 1200 steps (measured for seeds 0-4, default and ATEN_CPU_CAPABILITY=avx2 kernels, issue 7):
-greedy success switches on between 400 and 1200 updates, when the critic ranks 'reach past the
-handle' above 'pull' at the second step of the 6-step episode. At the earlier 800 steps the run
-sat on that switch: seed 2 gave 13/30 (AVX2) and 22/30, seed 4 15/30, another machine 0/30 for
-seeds 0 and 1, so float rounding decided the outcome. At 1200 every seed/kernel pair measured
-24-30/30 with monotonicity 0.53-0.95; past that the held-out monotonicity decays (0.32-0.36 for
-seed 2 at 1600: the critic overfits 420 transitions), so 1200 is where both hold.
+Why the result holds on any machine (issue 7): two causes made it flip with float rounding.
+(1) Every OpenDrawer episode started from the same arm pose, so the deterministic greedy policy
+ran one trajectory 30 times: 30 episodes were one trial, 0/30 or 30/30 depending on one choice at
+the second step (reach past the handle or pull), which float rounding decided. The arm now starts
+anywhere in home +- (3, 4, 2) cm (ptr_sim.arm.START_JITTER), so the 30 starts are 30 trials.
+(2) With the temperature still near 1 at 1200 steps, the greedy policy swings with the critic
+from checkpoint to checkpoint (one seed: 29, 10, 24, 11 of 30 over 1000-1600 steps); the preset
+deploys an exponential average of the policy (agent.policy_ema 0.995), which damps that.
+Measured at 1200 steps, 2 threads (learned vs random over the same 30 starts; monotonicity):
+default kernels, seeds 0-4: 20, 22, 23, 27, 26 /30 vs 0-1/30, 0.65-0.90; ATEN_CPU_CAPABILITY=avx2:
+20, 24, 22, 29, 26 /30 vs 0-1/30, 0.64-0.87 (Fisher p <= 7.2e-9, Wilson low >= 48.8% vs high
+<= 16.7%). 1200 steps: past ~1600 the held-out monotonicity decays (the critic overfits 420
+transitions). Same seed, machine and thread count: the same numbers run after run (training and
+data are bit-identical; 1 and 2 threads differ in reduction order).
 Everything is seeded (PTR_LEARNING_SEED picks another seed for margin checks, default 0).
 """
 import math
