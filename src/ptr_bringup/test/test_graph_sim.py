@@ -209,26 +209,11 @@ def test_online_finetune_graph_lockstep(tmp_path):
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32, Float32MultiArray, String, UInt8MultiArray
 
-    from ptr_core.agent import Agent
-    from ptr_core.data import DatasetWriter
-    from ptr_core.tasks import TaskRegistry
-    from ptr_reward.classifier import ClassifierConfig, SuccessClassifier, save_classifier
-    from ptr_trainer.testing import random_episode, tiny_config
+    from ptr_bringup.testing import online_graph_inputs
 
     torch.set_num_threads(1)
-    reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
-    agent = Agent(tiny_config(IMAGE), reg.to_dict(), 'OpenDoor')
-    ckpt = agent.save(tmp_path / 'ft.pt')
-    with DatasetWriter(tmp_path / 'prior') as w:
-        for i in range(3):
-            w.add(random_episode('CloseDrawer', i, 5, True, IMAGE))
-    with DatasetWriter(tmp_path / 'demos') as w:
-        w.add(random_episode('OpenDoor', 10, 5, True, IMAGE))
-    torch.manual_seed(0)
-    classifier = SuccessClassifier(ClassifierConfig(image_size=IMAGE, channels=(4, 8), hidden=8))
-    with torch.no_grad():  # P(success) ~ 0: episodes end at the horizon, deterministically
-        classifier.head.bias.fill_(-20.0)
-    reward_ckpt = save_classifier(tmp_path / 'reward.pt', classifier)
+    inputs = online_graph_inputs(tmp_path, IMAGE)
+    ckpt, reward_ckpt = inputs['policy_ckpt'], inputs['reward_ckpt']
 
     domain = private_domain()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
@@ -236,7 +221,7 @@ def test_online_finetune_graph_lockstep(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, '-m', 'ptr_bringup.launcher', 'online_finetune', 'clock:=lockstep',
          f'image_size:={IMAGE}', f'policy_ckpt:={ckpt}', f'reward_ckpt:={reward_ckpt}',
-         f'prior_data:={tmp_path / "prior"}', f'target_data:={tmp_path / "demos"}',
+         f'prior_data:={inputs["prior_data"]}', f'target_data:={inputs["target_data"]}',
          f'run_dir:={tmp_path / "run"}', f'weights_key:={KEY}', 'horizon:=6',
          'utd:=1.0', 'publish_every:=4', '--shutdown-timeout', '15'],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

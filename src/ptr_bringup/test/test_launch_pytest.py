@@ -38,29 +38,11 @@ WAIT_S = 180.0
 @pytest.fixture(scope='module')
 def inputs(tmp_path_factory) -> dict[str, str]:
     """Tiny checkpoints and datasets, enough for every graph to run a few episodes."""
-    import torch
-
-    from ptr_core.agent import Agent
-    from ptr_core.data import DatasetWriter
-    from ptr_core.tasks import TaskRegistry
-    from ptr_reward.classifier import ClassifierConfig, SuccessClassifier, save_classifier
-    from ptr_trainer.testing import random_episode, tiny_config
+    from ptr_bringup.testing import online_graph_inputs
     tmp = tmp_path_factory.mktemp('launch_pytest')
-    reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
-    ckpt = Agent(tiny_config(IMAGE), reg.to_dict(), 'OpenDoor').save(tmp / 'ft.pt')
-    with DatasetWriter(tmp / 'prior') as w:
-        for i in range(3):
-            w.add(random_episode('CloseDrawer', i, 5, True, IMAGE))
-    with DatasetWriter(tmp / 'demos') as w:
-        w.add(random_episode('OpenDoor', 10, 5, True, IMAGE))
-    torch.manual_seed(0)
-    classifier = SuccessClassifier(ClassifierConfig(image_size=IMAGE, channels=(4, 8), hidden=8))
-    with torch.no_grad():  # P(success) ~ 0: episodes end at the horizon
-        classifier.head.bias.fill_(-20.0)
-    reward = save_classifier(tmp / 'reward.pt', classifier)
-    return {'policy_ckpt': str(ckpt), 'agent_ckpt': str(ckpt), 'reward_ckpt': str(reward),
-            'prior_data': str(tmp / 'prior'), 'target_data': str(tmp / 'demos'),
-            'run_dir': str(tmp / 'run'), 'episodes_dir': str(tmp / 'episodes')}
+    inputs = online_graph_inputs(tmp, IMAGE)
+    return inputs | {'agent_ckpt': inputs['policy_ckpt'], 'run_dir': str(tmp / 'run'),
+                     'episodes_dir': str(tmp / 'episodes')}
 
 
 class Exits:

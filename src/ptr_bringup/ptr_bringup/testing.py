@@ -1,0 +1,31 @@
+"""Inputs for graph tests (ptr launch and launch_pytest alike): tiny, but real files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def online_graph_inputs(folder: Path, image_size: int) -> dict[str, str]:
+    """An untrained OpenDoor agent, 3 prior and 1 demo episodes, and a success classifier whose
+    P(success) is ~0 (episodes end at the horizon, deterministically): graph arguments by name."""
+    import torch
+
+    from ptr_core.agent import Agent
+    from ptr_core.data import DatasetWriter
+    from ptr_core.tasks import TaskRegistry
+    from ptr_reward.classifier import ClassifierConfig, SuccessClassifier, save_classifier
+    from ptr_trainer.testing import random_episode, tiny_config
+    reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
+    ckpt = Agent(tiny_config(image_size), reg.to_dict(), 'OpenDoor').save(folder / 'ft.pt')
+    with DatasetWriter(folder / 'prior') as w:
+        for i in range(3):
+            w.add(random_episode('CloseDrawer', i, 5, True, image_size))
+    with DatasetWriter(folder / 'demos') as w:
+        w.add(random_episode('OpenDoor', 10, 5, True, image_size))
+    torch.manual_seed(0)
+    classifier = SuccessClassifier(ClassifierConfig(image_size=image_size, channels=(4, 8),
+                                                    hidden=8))
+    with torch.no_grad():
+        classifier.head.bias.fill_(-20.0)
+    reward = save_classifier(folder / 'reward.pt', classifier)
+    return {'policy_ckpt': str(ckpt), 'reward_ckpt': str(reward),
+            'prior_data': str(folder / 'prior'), 'target_data': str(folder / 'demos')}
