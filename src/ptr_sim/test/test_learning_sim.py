@@ -30,7 +30,6 @@ transitions). Same seed, machine and thread count: the same numbers run after ru
 data are bit-identical; 1 and 2 threads differ in reduction order).
 Everything is seeded (PTR_LEARNING_SEED picks another seed for margin checks, default 0).
 """
-import math
 import os
 
 import numpy as np
@@ -42,6 +41,7 @@ from ptr_core.config import parse_overrides, preset
 from ptr_core.data.rewards import RewardConfig
 from ptr_core.data.sampler import TransitionBuffer
 from ptr_core.select import AgentQ, score_q_fn
+from ptr_core.stats import fisher_greater
 from ptr_core.tasks import TaskRegistry
 from ptr_core.train import train
 from ptr_sim.collect import rollout
@@ -60,22 +60,6 @@ EVAL_EPISODES = 30
 OVERRIDES = [f'network.image_size={SIZE}', 'network.num_tasks=4',
              'network.shared_encoder=true', 'train.batch_size=32',
              'train.log_every=0', 'train.ckpt_every=0', f'train.seed={SEED}']
-
-
-def fisher_greater(k1: int, n1: int, k2: int, n2: int) -> float:
-    """One-sided Fisher exact p-value of 'rate 1 > rate 2' (hypergeometric upper tail)."""
-    k, n = k1 + k2, n1 + n2
-    total = math.comb(n, k)
-    return sum(math.comb(n1, i) * math.comb(n2, k - i)
-               for i in range(k1, min(k, n1) + 1)) / total
-
-
-def test_fisher_greater_against_hand_values():
-    # 3/3 vs 0/3: only the observed table is as extreme, p = 1 / C(6, 3) = 0.05.
-    assert fisher_greater(3, 3, 0, 3) == pytest.approx(1 / 20)
-    # 2/3 vs 1/3: tables with >= 2 in group 1: (C(3,2)C(3,1) + C(3,3)C(3,0)) / C(6,3) = 10/20.
-    assert fisher_greater(2, 3, 1, 3) == pytest.approx(0.5)
-    assert fisher_greater(0, 5, 5, 5) == pytest.approx(1.0)
 
 
 def _collect(env, seeds, noise: float):

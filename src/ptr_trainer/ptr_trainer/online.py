@@ -50,6 +50,7 @@ class OnlineConfig:
     guard: bool = True  # roll back when classifier-estimated success collapses (guard.py)
     guard_window: int = 8
     guard_drop: float = 0.3
+    guard_significance: float = 0.05
     telemetry_every: int = 50  # per-source diagnostics every n updates (0: off)
     save_every: int = 0  # agent checkpoint every n updates (0: at every published version)
     seed: int = 0  # sampling seed
@@ -148,7 +149,8 @@ class OnlineTrainer:
         self.updates = 0
         self.version = 0
         self.last_metrics: dict[str, float] = {}
-        self.guard = RegressionGuard(GuardConfig(cfg.guard, cfg.guard_window, cfg.guard_drop))
+        self.guard = RegressionGuard(GuardConfig(cfg.guard, cfg.guard_window, cfg.guard_drop,
+                                                 cfg.guard_significance))
         self.rollbacks = 0
         # Agent states by published version (0: the offline start) for the guard's rollback.
         self._snapshots: dict[int, dict[str, Any]] = {}

@@ -164,10 +164,13 @@ def test_guard_rolls_back_to_the_best_version_when_success_collapses(tmp_path):
     assert trainer.guard.best_version == 3 and trainer.guard.best_rate == 1.0
     assert published[2] == (3, b'w=6')
     episode(False)  # window 3/4 = 0.75: within 0.3 of the best, kept
+    episode(False)  # 2/4: 0.5 below the best, but 4/4 vs 2/4 is noise (Fisher p = 6/28)
+    episode(False)  # 1/4: p = 1/C(8,5) + ... = (C(4,4) C(4,1)) / C(8,5) = 4/56
     assert trainer.rollbacks == 0
-    episode(False, train=False)  # 2/4 = 0.5 < 1.0 - 0.3: roll back
+    episode(False, train=False)  # 0/4: p = 1/C(8,4) = 1/70 < 0.05: roll back
     assert trainer.rollbacks == 1 and agent.loaded == [6.0]
-    assert events and 'rollback to v3' in events[0] and 'window success 0.50' in events[0]
+    assert events and 'rollback to v3' in events[0] and 'window success 0.00' in events[0]
+    assert 'Fisher p=0.014' in events[0]
     v, payload = published[-1]
     assert payload == b'w=6' and v == trainer.version  # the best weights, as a new version
     assert len(trainer.guard.recent) == 0  # the restored policy is judged afresh
@@ -182,3 +185,17 @@ def test_guard_keeps_a_steady_policy(tmp_path):
         trainer.train()
     assert trainer.rollbacks == 0
     del rng
+
+
+def test_guard_ignores_a_drop_that_a_steady_policy_shows_by_chance():
+    from ptr_trainer.guard import GuardConfig, RegressionGuard
+    guard = RegressionGuard(GuardConfig(window=6, drop=0.3))
+    # a steady ~20 % policy: its best window reads 2/6, a later one 0/6 (p = 15/66 = 0.23)
+    outcomes = [True, False, True, False, False, False] + [False] * 6
+    assert all(guard.record(1, ok) is None for ok in outcomes)
+    assert guard.best_rate == pytest.approx(2 / 6) and guard.rate == 0.0
+    guard = RegressionGuard(GuardConfig(window=6, drop=0.3))  # 4/6 -> 0/6: p = 15/495 = 0.03
+    outcomes = [True, True, True, True, False, False] + [False] * 4  # 4/6 ... 1/6, 0/6
+    results = [guard.record(1, ok) for ok in outcomes]
+    assert [r is not None for r in results].index(True) == len(outcomes) - 1
+    assert 'Fisher p=0.03)' in results[-1].reason
