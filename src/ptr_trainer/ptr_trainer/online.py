@@ -40,6 +40,7 @@ class OnlineConfig:
     calql: bool = True  # bound the CQL regularizer by the MC return (PTR App. F, Cal-QL)
     policy_lr: float = 1e-5  # actor lr online (offline 1e-4)
     q_lr: float = 3e-5  # critic lr online (offline 3e-4)
+    init_temperature: float = 0.0  # > 0: restart the SAC temperature here (0: keep offline's)
     unshare_encoder: bool = True  # a shared-encoder agent gets an actor copy of the encoder
     warmup_episodes: int = 2  # WSRL: episodes collected by the frozen policy before updating
     ramp_transitions: int = 200  # online share grows linearly to beta[2] over this many
@@ -76,7 +77,9 @@ class OnlineConfig:
         """What the loaded offline agent changes for online training."""
         return [f'agent.cql_alpha={self.cql_alpha}', f'agent.calql={str(self.calql).lower()}',
                 f'agent.policy_lr={self.policy_lr}', f'agent.q_lr={self.q_lr}',
-                f'agent.unshare_encoder={str(self.unshare_encoder).lower()}']
+                f'agent.unshare_encoder={str(self.unshare_encoder).lower()}'] + (
+                    [f'agent.init_temperature={self.init_temperature}']
+                    if self.init_temperature > 0 else [])
 
     def fractions(self, online_transitions: int) -> list[float]:
         """The batch mixture after `online_transitions`: the online share ramps up to beta[2]."""

@@ -199,3 +199,8 @@ def test_guard_ignores_a_drop_that_a_steady_policy_shows_by_chance():
     results = [guard.record(1, ok) for ok in outcomes]
     assert [r is not None for r in results].index(True) == len(outcomes) - 1
     assert 'Fisher p=0.03)' in results[-1].reason
+
+
+def test_online_temperature_restart_is_an_agent_override():
+    assert not any('init_temperature' in o for o in OnlineConfig().agent_overrides())
+    assert 'agent.init_temperature=0.05' in OnlineConfig(init_temperature=0.05).agent_overrides()
