@@ -67,7 +67,7 @@ def main(args: list[str] | None = None) -> int:
         chunk_payload,
         write_episode,
     )
-    from ptr_trainer.episodes import EpisodeManager, ManagerConfig
+    from ptr_trainer.episodes import EpisodeManager, ManagerConfig, unconnected_inputs
 
     class EpisodeManagerNode(Node):
         def __init__(self) -> None:
@@ -94,16 +94,18 @@ def main(args: list[str] | None = None) -> int:
             self.last_obs_time = time.monotonic()
             self.weights_version = 0
             data = ReentrantCallbackGroup()
-            self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos(5),
-                                     callback_group=data)
-            self.create_subscription(Float32MultiArray, 'robot/state', self.on_state,
-                                     sensor_qos(5), callback_group=data)
             reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
                                   reliability=ReliabilityPolicy.RELIABLE)
-            self.create_subscription(Float32MultiArray, 'robot/action', self.on_action, reliable,
-                                     callback_group=data)
-            self.create_subscription(String, 'ptr/reward_info', self.on_reward, event_qos(50),
-                                     callback_group=data)
+            # What an episode records: none may start before all four are connected.
+            self.recorded = [
+                self.create_subscription(Image, 'camera/image_raw', self.on_image,
+                                         sensor_qos(5), callback_group=data),
+                self.create_subscription(Float32MultiArray, 'robot/state', self.on_state,
+                                         sensor_qos(5), callback_group=data),
+                self.create_subscription(Float32MultiArray, 'robot/action', self.on_action,
+                                         reliable, callback_group=data),
+                self.create_subscription(String, 'ptr/reward_info', self.on_reward,
+                                         event_qos(50), callback_group=data)]
             self.create_subscription(String, 'sim/status', self.on_sim_status, event_qos(50),
                                      callback_group=data)
             self.create_subscription(String, 'ptr/policy_version', self.on_version,
@@ -239,7 +241,26 @@ def main(args: list[str] | None = None) -> int:
                 'last': m.history[-1] if m.history else None})))
 
         # ---- the loop ----------------------------------------------------------------------
+        def wait_for_inputs(self) -> None:
+            """Until every recorded topic has matched publishers (see unconnected_inputs)."""
+            t0, said = time.monotonic(), 0.0
+            while not self.stop.is_set():
+                missing = unconnected_inputs({
+                    sub.topic_name: (sub.get_publisher_count(),
+                                     self.count_publishers(sub.topic_name))
+                    for sub in self.recorded})
+                if not missing:
+                    return
+                waited = time.monotonic() - t0
+                if waited - said >= 10.0:
+                    said = waited
+                    self.get_logger().warning(f'waiting {waited:.0f} s for publishers of '
+                                              f'{", ".join(missing)}')
+                    self.status(f'waiting for {", ".join(missing)}')
+                self.stop.wait(0.1)
+
         def start_episode(self) -> None:
+            self.wait_for_inputs()
             lockstep = self.p['clock_mode'] == 'lockstep'
             with self.lock:
                 self.mgr.start()
@@ -332,7 +353,9 @@ def main(args: list[str] | None = None) -> int:
         def finish_run(self) -> None:
             """All episodes done: let the trainer use the last one, then (optionally) exit."""
             self.status(f'done after {self.mgr.finished} episodes')
-            self.wait_for_trainer(appear_s=0.0)
+            # A trainer of this graph that has not spoken yet is still loading: give it time.
+            trainer_here = self.count_publishers('ptr/trainer_status') > 0
+            self.wait_for_trainer(appear_s=30.0 if trainer_here and self.mgr.finished else 0.0)
             st = self.trainer_status or {}
             self.get_logger().info(f'all {self.mgr.finished} episodes done; trainer at '
                                    f'{st.get("updates", "?")} updates, weights '

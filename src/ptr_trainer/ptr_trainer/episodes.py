@@ -23,6 +23,19 @@ from ptr_core.data import Trajectory
 END_REASONS = ('success', 'timeout', 'env_done', 'stalled', 'incomplete')
 
 
+def unconnected_inputs(counts: dict[str, tuple[int, int]]) -> list[str]:
+    """The recorded topics an episode may not start without: {topic: (matched, discovered)}.
+
+    A topic is ready once it has a publisher and every publisher the graph knows of is matched
+    to our subscription. DDS discovery is asynchronous and per endpoint (a service answering
+    says nothing about a topic): on a cold CI machine the sim stepped on labels the reward node
+    sent before our subscription had matched it, and the first episode ended 'incomplete'
+    after 0 steps with no reward recorded.
+    """
+    return [topic for topic, (matched, discovered) in counts.items()
+            if matched < 1 or matched < discovered]
+
+
 @dataclass
 class ManagerConfig:
     """When episodes end and how many to run."""

@@ -110,6 +110,7 @@ def main(args: list[str] | None = None) -> int:
             self.episodes: queue.Queue = queue.Queue()
             self.stop = threading.Event()
             self.worker = threading.Thread(target=self.work, name='trainer', daemon=True)
+            self.publish_status()  # the episode manager waits for a trainer it has heard of
             self.worker.start()
             self.get_logger().info(f'trainer ready: {p["agent_ckpt"]} -> {p["target_task"]}, '
                                    f'beta {list(cfg.beta)}, utd {cfg.utd:g}, '
@@ -176,16 +177,29 @@ def main(args: list[str] | None = None) -> int:
                         self.publish_status()
 
         def publish_status(self) -> None:
-            self.pub_status.publish(String(data=json.dumps(self.trainer.summary())))
+            self._publish([String(data=json.dumps(self.trainer.summary()))], self.pub_status)
 
         def publish_weights(self, version: int, payload: bytes) -> None:
             packets = weights.encode(payload, version, self.fingerprint, self.key,
                                      self.chunk_size)
-            for packet in packets:
-                self.pub_weights.publish(rosmsg.bytes_to_uint8(packet, UInt8MultiArray()))
+            if not self._publish([rosmsg.bytes_to_uint8(p, UInt8MultiArray()) for p in packets],
+                                 self.pub_weights):
+                self.get_logger().info(f'weights v{version} not published: shutting down')
+                return
             self.get_logger().info(f'published weights v{version} ({len(payload)} bytes, '
                                    f'{len(packets)} packet(s)) after {self.trainer.updates} '
                                    f'updates')
+
+        def _publish(self, msgs: list, pub) -> bool:
+            """False once Ctrl-C has shut the context down under the worker thread."""
+            try:
+                for msg in msgs:
+                    pub.publish(msg)
+            except Exception:  # rclpy's RCLError: the context went away mid-publish
+                if self.context.ok():
+                    raise
+                return False
+            return True
 
         def close(self) -> None:
             self.stop.set()

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ptr_trainer.episodes import EpisodeManager, EpisodeRecorder, ManagerConfig
+from ptr_trainer.episodes import EpisodeManager, EpisodeRecorder, ManagerConfig, unconnected_inputs
 
 
 def img(k):
@@ -148,3 +148,15 @@ def test_a_lost_reward_cuts_the_episode_instead_of_hanging():
     run_steps(m, [0, 0, 0], start=3)
     assert m.end_reason() == ('incomplete', 1)
     assert len(m.finish('incomplete', 1)) == 1
+
+
+def test_an_episode_waits_for_every_recorded_topic_to_be_connected():
+    # (matched by our subscription, discovered in the graph)
+    counts = {'/camera/image_raw': (1, 1), '/robot/state': (1, 1),
+              '/robot/action': (1, 2),  # the reset node's publisher is known but not matched yet
+              '/ptr/reward_info': (0, 0)}  # the reward node is still loading its classifier
+    assert unconnected_inputs(counts) == ['/robot/action', '/ptr/reward_info']
+    counts.update({'/robot/action': (2, 2), '/ptr/reward_info': (1, 1)})
+    assert unconnected_inputs(counts) == []
+    # A publisher we matched before discovery told the graph about it is not a reason to wait.
+    assert unconnected_inputs({'/robot/state': (1, 0)}) == []
