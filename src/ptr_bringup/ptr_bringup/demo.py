@@ -13,14 +13,15 @@ demo continues where it stopped):
                  trainer: beta 0.35/0.15/0.5, Cal-QL, alpha 0.5) as processes over DDS
   8. after       OpenDoor success of the last online checkpoint, the PNG of success against
                  environment steps, summary.json
-The small budget (default) is sized for a 2-core CPU: 1018 s measured (issue 7, sharing the
-CPU with two training jobs); `--budget full` uses the papers' step counts and takes hours.
+The small budget (default) is sized for a 2-core CPU: 1659 s measured (seed 0, issue 7, sharing
+the CPU with a benchmark); `--budget full` uses the papers' step counts and takes hours.
 What makes it learn on a CPU (measured, seed 0): prior data that mixes near-clean scripted
 successes with noisy episodes whose failures are kept, the actor sharing the critic's encoder,
 batch 32 and PTR's tau 0.7. The online phase runs the recipe of ptr_trainer.online (separate
 actor encoder, online learning rates, warm-up, ramp, PTR labels, regression guard) with
-exploration std x 0.5 for 30 episodes: OpenDoor greedy 1/20 after offline fine-tuning, 20/20 after
-412 online steps and 700 updates (one seed; bench/online_finetune.py measures three).
+exploration std x 0.5 for 30 episodes. Measured with the arm's start drawn per episode (before
+that, 20 greedy episodes were one trial repeated): OpenDoor greedy 8/20 after offline
+fine-tuning, 6/20 after 30 online episodes (715 env steps, 1300 updates): no significant change.
 """
 from __future__ import annotations
 
