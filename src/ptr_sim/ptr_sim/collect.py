@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Callable
 
 import numpy as np
@@ -160,14 +161,24 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # noqa: BLE001
             results, errors = [], [f'{type(e).__name__}: {e}']
     else:
-        ctx = mp.get_context('fork')
+        # spawn, not fork: a forked child inherits the parent's threads' locks and half-built
+        # objects (torch, DDS in a test process) and segfaulted in its garbage collector.
+        ctx = mp.get_context('spawn')
         queue = ctx.Queue()
         procs = [ctx.Process(target=_worker_main, args=(j, queue), daemon=True) for j in jobs]
         for pr in procs:
             pr.start()
         results, pending = [], len(procs)
         while pending:
-            msg = queue.get()
+            try:
+                msg = queue.get(timeout=1.0)
+            except Empty:
+                dead = [(k, pr.exitcode) for k, pr in enumerate(procs)
+                        if pr.exitcode not in (None, 0)]
+                if dead:  # a crash sends no message: say so instead of waiting forever
+                    errors.append(f'worker {dead[0][0]} died (exit code {dead[0][1]})')
+                    break
+                continue
             if msg[0] == 'ep':
                 bar.update(msg[1])
             elif msg[0] == 'done':
@@ -177,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 errors.append(msg[1])
                 pending -= 1
         for pr in procs:
+            if errors:
+                pr.terminate()
             pr.join()
     bar.close()
     if errors:

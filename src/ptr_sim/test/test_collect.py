@@ -108,3 +108,18 @@ def test_tasks_lists_the_registry(capsys):
     assert [r[0] for r in rows] == list(TASKS)
     assert [int(r[1]) for r in rows] == list(range(len(TASKS)))
     assert all(int(r[3]) == TASKS[r[0]].horizon for r in rows)
+
+
+@pytest.mark.slow
+def test_a_crashed_worker_fails_the_run_instead_of_hanging(tmp_path, capsys, monkeypatch):
+    # A worker that dies without a word (a segfault sends no message) must end the run.
+    monkeypatch.setattr(collect, '_worker_main', _crash)
+    rc = collect.main(['--task', 'OpenDoor', '--episodes', '2', '--out', str(tmp_path / 'd'),
+                       '--image-size', '48', '--workers', '2'])
+    assert rc == 1
+    assert 'died (exit code 3)' in capsys.readouterr().err
+
+
+def _crash(args, queue):
+    import os
+    os._exit(3)
