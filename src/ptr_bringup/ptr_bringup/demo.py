@@ -13,19 +13,14 @@ demo continues where it stopped):
                  trainer: beta 0.35/0.15/0.5, Cal-QL, alpha 0.5) as processes over DDS
   8. after       OpenDoor success of the last online checkpoint, the PNG of success against
                  environment steps, summary.json
-The small budget (default) is sized for a 2-core CPU: 1659 s measured (seed 0, issue 7, sharing
-the CPU with a benchmark); `--budget full` uses the papers' step counts and takes hours.
-What makes it learn on a CPU (measured, seed 0): prior data that mixes near-clean scripted
-successes with noisy episodes whose failures are kept, the actor sharing the critic's encoder,
-batch 32 and PTR's tau 0.7. The online phase runs the recipe of ptr_trainer.online (separate
-actor encoder, online learning rates, warm-up, ramp, PTR labels, regression guard) with
-exploration std x 0.5 for 30 episodes. Measured with the arm's start drawn per episode (before
-that, 20 greedy episodes were one trial repeated): OpenDoor greedy 8/20 after offline
-fine-tuning, 6/20 after 30 online episodes (715 env steps, 1300 updates): no significant change.
+The small budget (default) is sized for a 2-core CPU (under 30 minutes); `--budget full` uses the
+papers' step counts and takes hours. The README gives the measured figures and why each
+setting of the budget is what it is.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -35,9 +30,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
+
+from ptr_bringup.demo_report import online_summary, plot, print_summary, say
 
 TARGET, RESET = 'OpenDoor', 'CloseDoor'
 
@@ -97,10 +94,6 @@ BUDGETS: dict[str, Budget] = {
                             'network.q_hidden=16,16', 'network.policy_hidden=16,16'),
                    online_timeout=240.0),
 }
-
-
-def say(text: str) -> None:
-    print(f'[ptr demo] {text}', flush=True)
 
 
 # ---- 1. data -----------------------------------------------------------------------------------
@@ -316,41 +309,18 @@ def write_online_config(path: Path, b: Budget) -> Path:
     return path
 
 
-def plot(history: list[dict[str, Any]], before: dict | None, after: dict | None,
-         path: Path) -> Path:
-    """Success against environment steps: each online episode (sim ground truth), the running
-    rate, and the evaluated success rates before and after with their 95% intervals."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+class StageClock:
+    """`with stage('name'):` announces a stage and records its wall time in `seconds`."""
 
-    from ptr_core.atomic import atomic_path
-    fig, ax = plt.subplots(figsize=(8.4, 4.0))
-    steps = np.cumsum([h['length'] for h in history]) if history else np.zeros(0)
-    ok = np.array([float(h.get('sim_success', False)) for h in history])
-    if len(ok):
-        ax.scatter(steps, ok, s=14, c='tab:blue', alpha=0.5,
-                   label='online episode (sampled actions)')
-        ax.plot(steps, np.cumsum(ok) / np.arange(1, len(ok) + 1), c='tab:blue',
-                label='online success rate (running)')
-    end = float(steps[-1]) if len(steps) else 1.0
-    for res, x, color, name in ((before, 0.0, 'tab:red', 'before (offline PTR)'),
-                                (after, end, 'tab:green', 'after online fine-tuning')):
-        if res:
-            ax.errorbar([x], [res['rate']], yerr=[[res['rate'] - res['low']],
-                                                  [res['high'] - res['rate']]],
-                        fmt='o', c=color, capsize=4,
-                        label=f'{name}, greedy: {100 * res["rate"]:.0f}% (95% CI)')
-    ax.set_xlabel('online environment steps')
-    ax.set_ylabel(f'{TARGET} success')
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_title('PTR autonomous online fine-tuning (sim)')
-    ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.02, 1.0))
-    fig.tight_layout()
-    with atomic_path(path, suffix='.png') as tmp:
-        fig.savefig(tmp, format='png', dpi=120)
-    plt.close(fig)
-    return path
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        say(f'--- {name}')
+        t0 = time.monotonic()
+        yield
+        self.seconds[name] = round(time.monotonic() - t0, 1)
 
 
 # ---- the whole story ---------------------------------------------------------------------------
@@ -361,89 +331,45 @@ def run_demo(out: Path, b: Budget, seed: int = 0, online: bool = True) -> dict[s
     from ptr_core.atomic import write_json
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     out.mkdir(parents=True, exist_ok=True)
-    times: dict[str, float] = {}
+    stage = StageClock()
     t_all = time.monotonic()
 
-    def stage(name: str):
-        times[name] = time.monotonic()
-        say(f'--- {name}')
-
-    def done(name: str) -> None:
-        times[name] = round(time.monotonic() - times[name], 1)
-
-    stage('data')
-    paths: dict[str, Any] = collect_all(out / 'data', b, seed)
-    done('data')
-    stage('pretrain')
-    paths['pretrain'] = pretrain(paths['prior'], out / 'runs' / 'pretrain', b)
-    done('pretrain')
-    stage('finetune')
-    paths['finetune'] = finetune(paths['pretrain'], paths['prior'], paths['target'], TARGET,
-                                 out / 'runs' / 'finetune', b.finetune_steps, b.finetune_tau)
-    done('finetune')
-    stage('reset policy')
-    paths['reset_policy'] = finetune(paths['pretrain'], paths['prior'], paths['reset'], RESET,
-                                     out / 'runs' / 'reset', b.reset_steps, b.finetune_tau)
-    done('reset policy')
-    stage('reward classifier')
-    paths['reward'], reward_metrics = train_reward(out / 'runs' / 'reward.pt', b, seed)
-    done('reward classifier')
-    stage('evaluate before')
-    before = evaluate_ckpt(paths['finetune'], b, seed + 90_000)
-    done('evaluate before')
+    with stage('data'):
+        paths: dict[str, Any] = collect_all(out / 'data', b, seed)
+    with stage('pretrain'):
+        paths['pretrain'] = pretrain(paths['prior'], out / 'runs' / 'pretrain', b)
+    with stage('finetune'):
+        paths['finetune'] = finetune(paths['pretrain'], paths['prior'], paths['target'], TARGET,
+                                     out / 'runs' / 'finetune', b.finetune_steps, b.finetune_tau)
+    with stage('reset policy'):
+        paths['reset_policy'] = finetune(paths['pretrain'], paths['prior'], paths['reset'], RESET,
+                                         out / 'runs' / 'reset', b.reset_steps, b.finetune_tau)
+    with stage('reward classifier'):
+        paths['reward'], reward_metrics = train_reward(out / 'runs' / 'reward.pt', b, seed)
+    with stage('evaluate before'):
+        before = evaluate_ckpt(paths['finetune'], b, seed + 90_000)
     summary: dict[str, Any] = {'budget': dataclasses.asdict(b), 'seed': seed,
                                'paths': {k: str(v) for k, v in paths.items()},
                                'reward_classifier': reward_metrics, 'before': before}
     after, hist = None, []
     if online:
-        stage('online')
-        res = run_online(paths, out / 'runs' / 'online', b, seed)
-        hist = res['history']
-        done('online')
-        summary['online'] = {'episodes': len(hist), 'exit_code': res['exit_code'],
-                             'env_steps': int(sum(h['length'] for h in hist)),
-                             'classifier_successes': int(sum(h['success'] for h in hist)),
-                             'sim_successes': int(sum(h['sim_success'] for h in hist)),
-                             'wall_s': res['wall_s']}
-        tel = out / 'runs' / 'online' / 'telemetry'
-        if (tel / 'telemetry.jsonl').is_file():
-            from ptr_trainer.telemetry import plot as plot_telemetry
-            summary['telemetry_plot'] = str(plot_telemetry(tel))
-            events = [json.loads(x) for x in (tel / 'telemetry.jsonl').read_text().splitlines()
-                      if '"kind": "event"' in x]
-            summary['online']['guard_events'] = [e['text'] for e in events]
+        with stage('online'):
+            res = run_online(paths, out / 'runs' / 'online', b, seed)
+            hist = res['history']
+        online_summary(res, summary, out / 'runs' / 'online')
         # The last checkpoint is the deployed policy: the guard's rollbacks publish one too.
         last = sorted((out / 'runs' / 'online' / 'checkpoints').glob('online_*.pt'))
         if last:
-            stage('evaluate after')
-            after = evaluate_ckpt(last[-1], b, seed + 90_000)
-            summary['after'] = after | {'ckpt': str(last[-1])}
-            done('evaluate after')
+            with stage('evaluate after'):
+                after = evaluate_ckpt(last[-1], b, seed + 90_000)
+                summary['after'] = after | {'ckpt': str(last[-1])}
         else:
             say('no online checkpoint was written (no weights version published)')
-    summary['plot'] = str(plot(hist, before, after, out / 'online_success.png'))
-    summary['stage_seconds'] = times
+    summary['plot'] = str(plot(hist, before, after, out / 'online_success.png', TARGET))
+    summary['stage_seconds'] = stage.seconds
     summary['wall_s'] = round(time.monotonic() - t_all, 1)
     write_json(out / 'summary.json', summary)
     return summary
-
-
-def print_summary(s: dict[str, Any]) -> None:
-    def rate(r):
-        return (f'{100 * r["rate"]:.0f}% ({r["successes"]}/{r["episodes"]}, 95% CI '
-                f'{100 * r["low"]:.0f}-{100 * r["high"]:.0f}%)') if r else 'n/a'
-    say('=== summary')
-    say(f'reward classifier val accuracy: '
-        f'{s["reward_classifier"].get("val_accuracy", float("nan")):.3f}')
-    say(f'{TARGET} success before online fine-tuning: {rate(s["before"])}')
-    if 'online' in s:
-        o = s['online']
-        say(f'online: {o["episodes"]} episodes, {o["env_steps"]} env steps, '
-            f'{o["sim_successes"]} sim successes ({o["classifier_successes"]} by the '
-            f'classifier), {o["wall_s"]} s')
-    say(f'{TARGET} success after online fine-tuning:  {rate(s.get("after"))}')
-    say(f'stage seconds: {s["stage_seconds"]}')
-    say(f'plot: {s["plot"]}; total {s["wall_s"]} s')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -462,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, ValueError, KeyError, FileNotFoundError) as e:
         print(f'ptr demo: {e}', file=sys.stderr)
         return 1
-    print_summary(summary)
+    print_summary(summary, TARGET)
     return 0
 
 

@@ -148,7 +148,8 @@ def test_overrides_of_a_loaded_agent_take_effect(tmp_path, caplog):
     # An actor step of lr 1e-5 moves the weights by at most ~1e-5 (Adam's step is ~lr).
     before = [p.detach().clone() for p in a2.policy.actor.parameters()]
     m = a2.update(make_batch(5))
-    moved = max(float((p - q).abs().max()) for p, q in zip(a2.policy.actor.parameters(), before))
+    after = [p.detach() for p in a2.policy.actor.parameters()]
+    moved = max(float((p - q).abs().max()) for p, q in zip(after, before))
     assert 0 < moved <= 1.5e-5
     assert 'grad_norm_actor' in m and 'grad_norm_critic' in m
     # Without overrides nothing changes: the saved temperature and rates come back.
@@ -174,7 +175,7 @@ def test_unsharing_the_encoder_copies_it_and_isolates_the_actor(tmp_path):
     assert any(moved)  # the critic trains its encoder ...
     # ... and the actor's copy moves only by the actor's own (policy_lr-sized) step.
     for p, q in zip(a2.policy.encoder.parameters(), actor_enc):
-        assert float((p - q).abs().max()) <= 1.5 * a2.cfg.agent.policy_lr
+        assert float((p.detach() - q).abs().max()) <= 1.5 * a2.cfg.agent.policy_lr
     a2.save(tmp_path / 'b.pt')
     a3 = Agent.load(tmp_path / 'b.pt')
     assert a3.cfg.agent.unshare_encoder and not a3.encoder_shared

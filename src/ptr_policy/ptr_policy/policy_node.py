@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from ptr_ros.nodeutil import Throttle, declare, run
+from ptr_ros.nodeutil import CLOCK_MODES, Throttle, declare, require_choice, run
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -47,7 +47,6 @@ PARAMETERS = {
     'enabled': True,
     'seed': -1,
 }
-CLOCK_MODES = ('lockstep', 'realtime')
 
 
 def load_policy(path: str):
@@ -64,9 +63,7 @@ class PolicyNode(Node):
     def __init__(self, policy=None) -> None:
         super().__init__('policy_node')
         p = declare(self, PARAMETERS)
-        if p['clock_mode'] not in CLOCK_MODES:
-            raise ValueError(f'parameter clock_mode: expected one of {CLOCK_MODES}, '
-                             f'got {p["clock_mode"]!r}')
+        require_choice(p, 'clock_mode', CLOCK_MODES)
         import torch
         torch.set_num_threads(max(1, int(p['torch_threads'])))
         # exploration noise from its own generator: reproducible with seed >= 0

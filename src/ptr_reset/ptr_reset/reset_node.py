@@ -24,8 +24,22 @@ import json
 import sys
 import threading
 import time
+from typing import Any
 
 import numpy as np
+from ptr_ros.nodeutil import declare, run
+from ptr_ros.qos import action_qos, latched_qos, sensor_qos
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
+from std_srvs.srv import Trigger
+
+from ptr_core import rosmsg
+from ptr_core.constants import STATE_DIM
+from ptr_reset.controller import ResetConfig, ResetController
+from ptr_reset.pairing import ObservationPairer
+from ptr_reward.classifier import load_classifier
 
 PARAMETERS: dict[str, object] = {
     'policy_ckpt': '',  # reset policy checkpoint (ptr_core.policy.DeployablePolicy, CloseDoor)
@@ -51,130 +65,121 @@ def make_is_reset(prob_fn, reset_when: str, threshold: float):
     return lambda obs: prob_fn(obs.image) > threshold
 
 
-def main(args: list[str] | None = None) -> int:
-    from ptr_ros.nodeutil import declare, run
-    from ptr_ros.qos import action_qos, latched_qos, sensor_qos
-    from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-    from rclpy.node import Node
-    from sensor_msgs.msg import Image
-    from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
-    from std_srvs.srv import Trigger
+class ResetNode(Node):
+    """Serves ptr/reset_scene: the reset policy acts until the classifier calls the scene reset."""
 
-    from ptr_core import rosmsg
-    from ptr_reset.controller import ResetConfig, ResetController
-    from ptr_reset.pairing import ObservationPairer
-    from ptr_reward.classifier import load_classifier
+    def __init__(self, **node_options: Any) -> None:
+        # node_options (context, parameter_overrides, ...) let a test build it in-process.
+        super().__init__('reset_node', **node_options)
+        p = declare(self, PARAMETERS)
+        for key in ('policy_ckpt', 'classifier_ckpt'):
+            if not p[key]:
+                raise ValueError(f'parameter {key}: expected a checkpoint path, got ""')
+        from ptr_core.policy import DeployablePolicy
+        self.policy = DeployablePolicy.load(p['policy_ckpt'])
+        clf = load_classifier(p['classifier_ckpt'])
+        self.is_reset = make_is_reset(lambda img: float(clf.predict_proba(img)[0]),
+                                      p['reset_when'], float(p['threshold']))
+        self.cfg = ResetConfig(int(p['max_steps']), int(p['attempts']),
+                               float(p['obs_timeout'])).validate()
+        self.greedy = bool(p['greedy'])
+        self.home = bool(p['home_between_attempts'])
+        self.resend_period = float(p['resend_period'])
+        self.pairer = ObservationPairer()
+        self.last_stamp = -1
+        self.last_action = None  # the message sent for last_stamp, re-sent while waiting
+        sensors = ReentrantCallbackGroup()
+        self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos(),
+                                 callback_group=sensors)
+        self.create_subscription(Float32MultiArray, 'robot/state', self.on_state,
+                                 sensor_qos(), callback_group=sensors)
+        self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action',
+                                                action_qos())
+        self.pub_status = self.create_publisher(String, 'ptr/status', latched_qos())
+        self.robot_reset = self.create_client(Trigger, 'robot/reset',
+                                              callback_group=ReentrantCallbackGroup())
+        self.create_service(Trigger, 'ptr/reset_scene', self.on_reset_scene,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+        self.get_logger().info('reset node ready (ptr/reset_scene)')
 
-    class ResetNode(Node):
-        def __init__(self) -> None:
-            super().__init__('reset_node')
-            p = declare(self, PARAMETERS)
-            for key in ('policy_ckpt', 'classifier_ckpt'):
-                if not p[key]:
-                    raise ValueError(f'parameter {key}: expected a checkpoint path, got ""')
-            from ptr_core.policy import DeployablePolicy
-            self.policy = DeployablePolicy.load(p['policy_ckpt'])
-            clf = load_classifier(p['classifier_ckpt'])
-            self.is_reset = make_is_reset(lambda img: float(clf.predict_proba(img)[0]),
-                                          p['reset_when'], float(p['threshold']))
-            self.cfg = ResetConfig(int(p['max_steps']), int(p['attempts']),
-                                   float(p['obs_timeout'])).validate()
-            self.greedy = bool(p['greedy'])
-            self.home = bool(p['home_between_attempts'])
-            self.resend_period = float(p['resend_period'])
-            self.pairer = ObservationPairer()
-            self.last_stamp = -1
-            self.last_action = None  # the message sent for last_stamp, re-sent while waiting
-            sensors = ReentrantCallbackGroup()
-            self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos(),
-                                     callback_group=sensors)
-            self.create_subscription(Float32MultiArray, 'robot/state', self.on_state,
-                                     sensor_qos(), callback_group=sensors)
-            self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action',
-                                                    action_qos())
-            self.pub_status = self.create_publisher(String, 'ptr/status', latched_qos())
-            self.robot_reset = self.create_client(Trigger, 'robot/reset',
-                                                  callback_group=ReentrantCallbackGroup())
-            self.create_service(Trigger, 'ptr/reset_scene', self.on_reset_scene,
-                                callback_group=MutuallyExclusiveCallbackGroup())
-            self.get_logger().info('reset node ready (ptr/reset_scene)')
+    def on_image(self, msg) -> None:
+        try:
+            img = rosmsg.image_to_numpy(msg, 'rgb8')
+        except ValueError as e:
+            self.get_logger().error(f'camera/image_raw: {e}')
+            return
+        self.pairer.add_image(rosmsg.stamp_to_ns(msg.header.stamp), img)
 
-        def on_image(self, msg) -> None:
-            try:
-                img = rosmsg.image_to_numpy(msg, 'rgb8')
-            except ValueError as e:
-                self.get_logger().error(f'camera/image_raw: {e}')
-                return
-            self.pairer.add_image(rosmsg.stamp_to_ns(msg.header.stamp), img)
+    def on_state(self, msg) -> None:
+        try:
+            state = rosmsg.vector_from_msg(msg, STATE_DIM, 'robot/state')
+        except ValueError as e:
+            self.get_logger().error(str(e))
+            return
+        self.pairer.add_state(rosmsg.stamp_tag(msg), state)
 
-        def on_state(self, msg) -> None:
-            try:
-                state = rosmsg.vector_from_msg(msg, 7, 'robot/state')
-            except ValueError as e:
-                self.get_logger().error(str(e))
-                return
-            self.pairer.add_state(rosmsg.stamp_tag(msg), state)
+    def observe(self, timeout: float):
+        # A lost action would stall the lock-step bridge until the timeout: like the policy
+        # node, send it again (same stamp tag, so a bridge that already applied it ignores
+        # the copy) every resend_period until a newer observation arrives.
+        deadline = time.monotonic() + timeout
+        while True:
+            wait = min(deadline - time.monotonic(), self.resend_period)
+            obs = self.pairer.wait_newer(self.last_stamp, max(wait, 0.0))
+            if obs is not None:
+                self.last_stamp, self.last_action = obs.stamp_ns, None
+                return obs
+            if time.monotonic() >= deadline:
+                return None
+            if self.last_action is not None:
+                self.pub_action.publish(self.last_action)
 
-        def observe(self, timeout: float):
-            # A lost action would stall the lock-step bridge until the timeout: like the policy
-            # node, send it again (same stamp tag, so a bridge that already applied it ignores
-            # the copy) every resend_period until a newer observation arrives.
-            deadline = time.monotonic() + timeout
-            while True:
-                wait = min(deadline - time.monotonic(), self.resend_period)
-                obs = self.pairer.wait_newer(self.last_stamp, max(wait, 0.0))
-                if obs is not None:
-                    self.last_stamp, self.last_action = obs.stamp_ns, None
-                    return obs
-                if time.monotonic() >= deadline:
-                    return None
-                if self.last_action is not None:
-                    self.pub_action.publish(self.last_action)
+    def act(self, obs) -> None:
+        a = np.asarray(self.policy.act(obs.image, obs.state, greedy=self.greedy), np.float32)
+        msg = rosmsg.numpy_to_float32(a, Float32MultiArray())
+        rosmsg.tag_stamp(msg, obs.stamp_ns, MultiArrayDimension)
+        self.last_action = msg
+        self.pub_action.publish(msg)
 
-        def act(self, obs) -> None:
-            a = np.asarray(self.policy.act(obs.image, obs.state, greedy=self.greedy), np.float32)
-            msg = rosmsg.numpy_to_float32(a, Float32MultiArray())
-            rosmsg.tag_stamp(msg, obs.stamp_ns, MultiArrayDimension)
-            self.last_action = msg
-            self.pub_action.publish(msg)
-
-        def go_home(self) -> None:
-            self.last_action = None
-            if not self.robot_reset.wait_for_service(timeout_sec=self.cfg.obs_timeout):
-                self.get_logger().warn('robot/reset unavailable: retrying without going home')
-                return
-            done = threading.Event()
-            fut = self.robot_reset.call_async(Trigger.Request())
-            fut.add_done_callback(lambda _: done.set())
-            done.wait(10.0)
-            # Act only on observations from after homing: the bridge answers with the stamp of
-            # its first new observation (sim); otherwise the newest one seen so far is stale.
-            res = fut.result() if fut.done() else None
-            try:
-                first = int(json.loads(res.message)['stamp_ns'])
-                self.last_stamp = max(self.last_stamp, first - 1)
-            except (AttributeError, ValueError, KeyError, TypeError):
-                latest = self.pairer.latest
-                if latest is not None:
-                    self.last_stamp = max(self.last_stamp, latest.stamp_ns)
-
-        def on_reset_scene(self, request, response):
-            # Start from the newest observation we hold, not from one seen long ago.
+    def go_home(self) -> None:
+        self.last_action = None
+        if not self.robot_reset.wait_for_service(timeout_sec=self.cfg.obs_timeout):
+            self.get_logger().warn('robot/reset unavailable: retrying without going home')
+            return
+        done = threading.Event()
+        fut = self.robot_reset.call_async(Trigger.Request())
+        fut.add_done_callback(lambda _: done.set())
+        done.wait(10.0)
+        # Act only on observations from after homing: the bridge answers with the stamp of
+        # its first new observation (sim); otherwise the newest one seen so far is stale.
+        res = fut.result() if fut.done() else None
+        try:
+            first = int(json.loads(res.message)['stamp_ns'])
+            self.last_stamp = max(self.last_stamp, first - 1)
+        except (AttributeError, ValueError, KeyError, TypeError):
             latest = self.pairer.latest
-            self.last_stamp = -1 if latest is None else latest.stamp_ns - 1
-            ctl = ResetController(self.cfg, self.observe, self.act, self.is_reset,
-                                  self.go_home if self.home else None)
-            result = ctl.run()
-            response.success = result.success
-            response.message = ('' if result.success else 'ESCALATE: ') + result.message
-            state = 'ok' if result.success else 'escalated'
-            self.pub_status.publish(String(data=json.dumps(
-                {'node': 'reset_node', 'state': state, 'attempts': result.attempts,
-                 'steps': result.steps, 'message': result.message})))
-            log = self.get_logger().info if result.success else self.get_logger().error
-            log(f'reset_scene: {response.message}')
-            return response
+            if latest is not None:
+                self.last_stamp = max(self.last_stamp, latest.stamp_ns)
 
+    def on_reset_scene(self, request, response):
+        # Start from the newest observation we hold, not from one seen long ago.
+        latest = self.pairer.latest
+        self.last_stamp = -1 if latest is None else latest.stamp_ns - 1
+        ctl = ResetController(self.cfg, self.observe, self.act, self.is_reset,
+                              self.go_home if self.home else None)
+        result = ctl.run()
+        response.success = result.success
+        response.message = ('' if result.success else 'ESCALATE: ') + result.message
+        state = 'ok' if result.success else 'escalated'
+        self.pub_status.publish(String(data=json.dumps(
+            {'node': 'reset_node', 'state': state, 'attempts': result.attempts,
+             'steps': result.steps, 'message': result.message})))
+        log = self.get_logger().info if result.success else self.get_logger().error
+        log(f'reset_scene: {response.message}')
+        return response
+
+
+def main(args: list[str] | None = None) -> int:
     return run(ResetNode, args, threads=4)
 
 

@@ -12,6 +12,16 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
+
+from ptr_ros.nodeutil import declare, run
+from ptr_ros.qos import event_qos, sensor_qos
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32, String
+
+from ptr_core.rosmsg import image_to_numpy, stamp_to_ns
+from ptr_reward.classifier import RewardLabeler
 
 PARAMETERS: dict[str, object] = {
     'classifier_ckpt': '',  # path of a `ptr train-reward` checkpoint (required)
@@ -19,62 +29,40 @@ PARAMETERS: dict[str, object] = {
 }
 
 
+class RewardNode(Node):
+    """Labels each frame in the camera callback: one classifier forward pass per image."""
+
+    def __init__(self, **node_options: Any) -> None:
+        # node_options (context, parameter_overrides, ...) let a test build it in-process.
+        super().__init__('reward_node', **node_options)
+        p = declare(self, PARAMETERS)
+        ckpt = p['classifier_ckpt']
+        if not ckpt:
+            raise ValueError('parameter classifier_ckpt: expected a checkpoint path, '
+                             'got an empty string')
+        self.labeler = RewardLabeler.from_checkpoint(ckpt, p['threshold'])
+        self.pub_prob = self.create_publisher(Float32, 'ptr/success_prob', event_qos())
+        self.pub_reward = self.create_publisher(Float32, 'ptr/reward', event_qos())
+        self.pub_info = self.create_publisher(String, 'ptr/reward_info', event_qos())
+        self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos())
+        self.get_logger().info(f'labeling frames with {ckpt} '
+                               f'(threshold {self.labeler.threshold:.2f})')
+
+    def on_image(self, msg: Image) -> None:
+        try:
+            img = image_to_numpy(msg, 'rgb8')
+        except ValueError as e:
+            self.get_logger().error(f'camera/image_raw: {e}')
+            return
+        prob, reward = self.labeler(img)
+        self.pub_prob.publish(Float32(data=prob))
+        self.pub_reward.publish(Float32(data=reward))
+        self.pub_info.publish(String(data=json.dumps(
+            {'stamp_ns': stamp_to_ns(msg.header.stamp), 'prob': prob, 'reward': reward})))
+
+
 def main(args: list[str] | None = None) -> int:
-    import rclpy
-    from ptr_ros.qos import event_qos, sensor_qos
-    from rclpy.executors import ExternalShutdownException
-    from rclpy.node import Node
-    from sensor_msgs.msg import Image
-    from std_msgs.msg import Float32, String
-
-    from ptr_core.rosmsg import image_to_numpy, stamp_to_ns
-    from ptr_reward.classifier import RewardLabeler
-
-    class RewardNode(Node):
-        def __init__(self) -> None:
-            super().__init__('reward_node')
-            for name, default in PARAMETERS.items():
-                self.declare_parameter(name, default)
-            ckpt = self.get_parameter('classifier_ckpt').value
-            if not ckpt:
-                raise ValueError('reward_node: parameter classifier_ckpt: expected a checkpoint '
-                                 'path, got an empty string')
-            self.labeler = RewardLabeler.from_checkpoint(ckpt,
-                                                         self.get_parameter('threshold').value)
-            self.pub_prob = self.create_publisher(Float32, 'ptr/success_prob', event_qos())
-            self.pub_reward = self.create_publisher(Float32, 'ptr/reward', event_qos())
-            self.pub_info = self.create_publisher(String, 'ptr/reward_info', event_qos())
-            self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos())
-            self.get_logger().info(f'labeling frames with {ckpt} '
-                                   f'(threshold {self.labeler.threshold:.2f})')
-
-        def on_image(self, msg: Image) -> None:
-            try:
-                img = image_to_numpy(msg, 'rgb8')
-            except ValueError as e:
-                self.get_logger().error(f'camera/image_raw: {e}')
-                return
-            prob, reward = self.labeler(img)
-            self.pub_prob.publish(Float32(data=prob))
-            self.pub_reward.publish(Float32(data=reward))
-            self.pub_info.publish(String(data=json.dumps(
-                {'stamp_ns': stamp_to_ns(msg.header.stamp), 'prob': prob, 'reward': reward})))
-
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RewardNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, FileNotFoundError) as e:
-        print(f'reward_node: {e}', file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run(RewardNode, args)
 
 
 if __name__ == '__main__':

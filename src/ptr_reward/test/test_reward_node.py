@@ -112,3 +112,52 @@ def test_reward_node_missing_checkpoint_fails_in_one_line(tmp_path):
                          env=dict(os.environ, ROS_DOMAIN_ID=str(150 + os.getpid() % 50)))
     assert out.returncode == 2
     assert 'none.pt' in out.stderr and 'not found' in out.stderr
+
+
+def test_reward_node_in_process_labels_a_frame_like_the_classifier(tmp_path):
+    """The node class is importable and runs in this process: with every weight zero and the
+    head's bias 3, each frame gets P = sigmoid(3) = 0.9526, and the threshold parameter 0.96
+    reaches the labeler (reward 0)."""
+    import rclpy
+    from ptr_ros.qos import event_qos, sensor_qos
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    from ptr_core.rosmsg import ns_to_stamp, numpy_to_image
+    from ptr_reward.reward_node import RewardNode
+
+    model = SuccessClassifier(ClassifierConfig(image_size=32, channels=(4,), hidden=4))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.head.bias.fill_(3.0)
+    ckpt = save_classifier(tmp_path / 'clf.pt', model)
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=150 + os.getpid() % 50)
+    try:
+        node = RewardNode(context=ctx, parameter_overrides=[
+            Parameter('classifier_ckpt', value=str(ckpt)), Parameter('threshold', value=0.96)])
+        probe = rclpy.create_node('probe', context=ctx)
+        ex = SingleThreadedExecutor(context=ctx)
+        ex.add_node(node)
+        ex.add_node(probe)
+        got = []
+        probe.create_subscription(String, 'ptr/reward_info',
+                                  lambda m: got.append(json.loads(m.data)), event_qos())
+        pub = probe.create_publisher(Image, 'camera/image_raw', sensor_qos())
+        msg = numpy_to_image(np.full((48, 48, 3), 141, np.uint8), 'rgb8', Image())
+        ns_to_stamp(7_000_000_000, msg.header.stamp)
+        deadline = time.monotonic() + 20
+        while not got and time.monotonic() < deadline:
+            pub.publish(msg)
+            ex.spin_once(timeout_sec=0.1)
+        assert got, 'no ptr/reward_info within 20 s'
+        expected = 1 / (1 + np.exp(-3.0))
+        assert got[0] == {'stamp_ns': 7_000_000_000, 'prob': pytest.approx(expected, rel=1e-5),
+                          'reward': 0.0}
+        with pytest.raises(ValueError, match='parameter classifier_ckpt: expected a checkpoint'):
+            RewardNode(context=ctx)
+    finally:
+        rclpy.shutdown(context=ctx)

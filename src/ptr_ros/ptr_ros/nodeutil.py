@@ -3,7 +3,7 @@
 A node module declares `PARAMETERS: dict[str, default]` at module level (the launch test checks the
 launch files against it); `declare(node, PARAMETERS)` declares them all and returns their values.
 `run(make_node)` is the body of every `main()`: init, spin, and always destroy + shutdown,
-returning 0 on SIGINT/SIGTERM and 1 on a crash with a one-line error.
+returning 0 on SIGINT/SIGTERM, 2 on a refused configuration and 1 on a crash (one-line error).
 """
 from __future__ import annotations
 
@@ -18,6 +18,17 @@ from rclpy.executors import (
     SingleThreadedExecutor,
 )
 from rclpy.node import Node
+
+# How a graph keeps time: 'lockstep' (the sim steps once per action) or 'realtime' (fixed rate).
+CLOCK_MODES = ('lockstep', 'realtime')
+
+
+def require_choice(params: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    """The parameter's value, or a one-line ValueError naming it, the choices and the value."""
+    value = params[name]
+    if value not in choices:
+        raise ValueError(f'parameter {name}: expected one of {choices}, got {value!r}')
+    return value
 
 
 def declare(node: Node, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +55,9 @@ class Throttle:
 
 
 def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 1) -> int:
-    """Init rclpy, build the node, spin until shutdown; always clean up. Returns the exit code."""
+    """Init rclpy, build the node, spin until shutdown; always clean up. Returns the exit code:
+    0 on SIGINT/SIGTERM, 2 when the node refuses its configuration (a bad parameter or a missing
+    file: ValueError/OSError from its constructor), 1 on a crash; errors print as one line."""
     rclpy.init(args=args)
     node = None
     code = 0
@@ -58,10 +71,14 @@ def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: i
     except Exception as e:  # noqa: BLE001 - a node crash must say why in one line and exit 1
         if not rclpy.ok():
             return _close(node, executor)  # a callback raced the SIGINT/SIGTERM shutdown
-        name = node.get_name() if node is not None else 'node'
+        name = node.get_name() if node is not None else _node_name(make_node)
         print(f'{name}: {type(e).__name__}: {e}', file=sys.stderr, flush=True)
-        code = 1
+        code = 2 if node is None and isinstance(e, (ValueError, OSError)) else 1
     return _close(node, executor, code)
+
+
+def _node_name(make_node: Callable[[], Node]) -> str:
+    return getattr(make_node, '__name__', 'node')
 
 
 def _close(node: Node | None, executor: Any, code: int = 0) -> int:

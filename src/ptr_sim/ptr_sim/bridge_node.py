@@ -26,7 +26,7 @@ import json
 import sys
 
 import numpy as np
-from ptr_ros.nodeutil import Throttle, declare, run
+from ptr_ros.nodeutil import CLOCK_MODES, Throttle, declare, require_choice, run
 from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
@@ -53,7 +53,6 @@ PARAMETERS = {
     'camera_offset': [0.0, 0.0, 0.0],
     'camera_frame': 'camera',
 }
-CLOCK_MODES = ('lockstep', 'realtime')
 
 
 def make_env(task: str, image_size: int, seed: int | None, camera_offset: list[float],
@@ -80,9 +79,7 @@ class SimBridgeNode(Node):
     def __init__(self) -> None:
         super().__init__('sim_bridge')
         p = declare(self, PARAMETERS)
-        if p['clock_mode'] not in CLOCK_MODES:
-            raise ValueError(f'parameter clock_mode: expected one of {CLOCK_MODES}, '
-                             f'got {p["clock_mode"]!r}')
+        require_choice(p, 'clock_mode', CLOCK_MODES)
         seed = int(p['seed'])
         env = make_env(p['task'], int(p['image_size']), None if seed < 0 else seed,
                        list(p['camera_offset']), bool(p['terminate_on_success']))

@@ -27,6 +27,29 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
+
+from ptr_ros.nodeutil import CLOCK_MODES, declare, require_choice, run
+from ptr_ros.qos import event_qos, latched_qos, sensor_qos
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
+from std_srvs.srv import SetBool, Trigger
+
+from ptr_core import rosmsg
+from ptr_core.atomic import write_json
+from ptr_core.constants import ACTION_DIM, STATE_DIM
+from ptr_policy.sync import ObservationSync
+from ptr_trainer.episode_io import (
+    ANNOUNCE_DEPTH,
+    DATA_DEPTH,
+    TRANSFERS,
+    chunk_payload,
+    write_episode,
+)
+from ptr_trainer.episodes import EpisodeManager, ManagerConfig, unconnected_inputs
 
 PARAMETERS: dict[str, object] = {
     'task': 'OpenDoor',  # task name stored with every episode
@@ -47,329 +70,308 @@ PARAMETERS: dict[str, object] = {
 }
 
 
-def main(args: list[str] | None = None) -> int:
-    from ptr_ros.nodeutil import declare, run
-    from ptr_ros.qos import event_qos, latched_qos, sensor_qos
-    from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-    from rclpy.node import Node
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
-    from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
-    from std_srvs.srv import SetBool, Trigger
+class EpisodeManagerNode(Node):
+    """The loop above as a node; its state machine is the pure EpisodeManager."""
 
-    from ptr_core import rosmsg
-    from ptr_core.atomic import write_json
-    from ptr_policy.sync import ObservationSync
-    from ptr_trainer.episode_io import (
-        ANNOUNCE_DEPTH,
-        DATA_DEPTH,
-        TRANSFERS,
-        chunk_payload,
-        write_episode,
-    )
-    from ptr_trainer.episodes import EpisodeManager, ManagerConfig, unconnected_inputs
+    def __init__(self, **node_options: Any) -> None:
+        # node_options (context, parameter_overrides, ...) let a test build it in-process.
+        super().__init__('episode_manager', **node_options)
+        p = declare(self, PARAMETERS)
+        if not p['episode_dir']:
+            raise ValueError('parameter episode_dir: expected a folder, got ""')
+        require_choice(p, 'transfer', TRANSFERS)
+        require_choice(p, 'clock_mode', CLOCK_MODES)
+        self.p = p
+        self.dir = Path(p['episode_dir'])
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = uuid.uuid4().hex[:8]
+        self.mgr = EpisodeManager(ManagerConfig(
+            horizon=int(p['horizon']), end_on_success=bool(p['end_on_success']),
+            stall_timeout=float(p['stall_timeout']),
+            max_episodes=int(p['max_episodes'])), str(p['task']))
+        self.lock = threading.Condition()
+        self.sync = ObservationSync()
+        self.last_obs_time = time.monotonic()
+        self.weights_version = 0
+        data = ReentrantCallbackGroup()
+        reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
+                              reliability=ReliabilityPolicy.RELIABLE)
+        # What an episode records: none may start before all four are connected.
+        self.recorded = [
+            self.create_subscription(Image, 'camera/image_raw', self.on_image,
+                                     sensor_qos(5), callback_group=data),
+            self.create_subscription(Float32MultiArray, 'robot/state', self.on_state,
+                                     sensor_qos(5), callback_group=data),
+            self.create_subscription(Float32MultiArray, 'robot/action', self.on_action,
+                                     reliable, callback_group=data),
+            self.create_subscription(String, 'ptr/reward_info', self.on_reward,
+                                     event_qos(50), callback_group=data)]
+        self.create_subscription(String, 'sim/status', self.on_sim_status, event_qos(50),
+                                 callback_group=data)
+        self.create_subscription(String, 'ptr/policy_version', self.on_version,
+                                 latched_qos(), callback_group=data)
+        self.trainer_status: dict | None = None
+        self.create_subscription(String, 'ptr/trainer_status', self.on_trainer_status,
+                                 latched_qos(), callback_group=data)
+        self.pub_episode = self.create_publisher(String, 'ptr/episode',
+                                                 latched_qos(ANNOUNCE_DEPTH))
+        self.pub_data = self.create_publisher(UInt8MultiArray, 'ptr/episode_data',
+                                              latched_qos(DATA_DEPTH))
+        self.pub_status = self.create_publisher(String, 'ptr/status', latched_qos())
+        calls = ReentrantCallbackGroup()
+        self.cli_enable = self.create_client(SetBool, 'ptr/policy_enable',
+                                             callback_group=calls)
+        self.cli_scene = self.create_client(Trigger, 'ptr/reset_scene', callback_group=calls)
+        self.cli_robot = self.create_client(Trigger, 'robot/reset', callback_group=calls)
+        self.create_service(Trigger, 'ptr/resume', self.on_resume,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+        self.stop = threading.Event()
+        self.worker = threading.Thread(target=self.loop, name='episodes', daemon=True)
+        self.worker.start()
 
-    class EpisodeManagerNode(Node):
-        def __init__(self) -> None:
-            super().__init__('episode_manager')
-            p = declare(self, PARAMETERS)
-            if not p['episode_dir']:
-                raise ValueError('parameter episode_dir: expected a folder, got ""')
-            if p['transfer'] not in TRANSFERS:
-                raise ValueError(f'parameter transfer: expected one of {TRANSFERS}, '
-                                 f'got {p["transfer"]!r}')
-            if p['clock_mode'] not in ('lockstep', 'realtime'):
-                raise ValueError(f"parameter clock_mode: expected 'lockstep' or 'realtime', "
-                                 f'got {p["clock_mode"]!r}')
-            self.p = p
-            self.dir = Path(p['episode_dir'])
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self.run_id = uuid.uuid4().hex[:8]
-            self.mgr = EpisodeManager(ManagerConfig(
-                horizon=int(p['horizon']), end_on_success=bool(p['end_on_success']),
-                stall_timeout=float(p['stall_timeout']),
-                max_episodes=int(p['max_episodes'])), str(p['task']))
-            self.lock = threading.Condition()
-            self.sync = ObservationSync()
+    # ---- inputs (executor threads) ---------------------------------------------------
+    def _observe(self, obs) -> None:
+        if obs is None:
+            return
+        with self.lock:
+            if self.mgr.on_observation(obs.stamp_ns, obs.image, obs.state):
+                self.last_obs_time = time.monotonic()
+                self.lock.notify_all()
+
+    def on_image(self, msg) -> None:
+        try:
+            img = rosmsg.image_to_numpy(msg, 'rgb8')
+        except ValueError as e:
+            self.get_logger().error(f'camera/image_raw: {e}')
+            return
+        with self.lock:
+            obs = self.sync.add_image(rosmsg.stamp_to_ns(msg.header.stamp), img)
+        self._observe(obs)
+
+    def on_state(self, msg) -> None:
+        try:
+            state = rosmsg.vector_from_msg(msg, STATE_DIM, 'robot/state')
+        except ValueError as e:
+            self.get_logger().error(str(e))
+            return
+        with self.lock:
+            obs = self.sync.add_state(rosmsg.stamp_tag(msg), state)
+        self._observe(obs)
+
+    def on_action(self, msg) -> None:
+        try:
+            action = rosmsg.vector_from_msg(msg, ACTION_DIM, 'robot/action')
+        except ValueError:
+            return
+        with self.lock:
+            if self.mgr.on_action(rosmsg.stamp_tag(msg), action):
+                self.lock.notify_all()
+
+    def on_reward(self, msg) -> None:
+        try:
+            d = json.loads(msg.data)
+            stamp, reward, prob = int(d['stamp_ns']), float(d['reward']), float(d['prob'])
+        except (ValueError, KeyError, TypeError):
+            self.get_logger().error(f'ptr/reward_info: unreadable {msg.data[:80]!r}')
+            return
+        with self.lock:
+            self.mgr.on_reward(stamp, reward, prob)
+            self.lock.notify_all()
+
+    def on_sim_status(self, msg) -> None:
+        try:
+            d = json.loads(msg.data)
+            stamp = int(d['stamp_ns'])
+            success = bool(d.get('success'))
+            done = bool(d.get('terminated')) or bool(d.get('truncated'))
+        except (ValueError, KeyError, TypeError):
+            return
+        with self.lock:
+            self.mgr.on_env_status(stamp, success, done)
+            self.lock.notify_all()
+
+    def on_version(self, msg) -> None:
+        try:
+            self.weights_version = int(json.loads(msg.data).get('version', 0))
+        except (ValueError, TypeError, AttributeError):
+            pass
+
+    def on_trainer_status(self, msg) -> None:
+        try:
+            self.trainer_status = dict(json.loads(msg.data))
+        except (ValueError, TypeError):
+            pass
+
+    def trainer_caught_up(self) -> bool:
+        st = self.trainer_status
+        return st is None or (int(st.get('episodes', 0)) >= self.mgr.finished
+                              and int(st.get('pending', 0)) == 0)
+
+    def on_resume(self, request, response):
+        with self.lock:
+            response.success = self.mgr.resume()
+            self.lock.notify_all()
+        response.message = 'resumed' if response.success else f'phase {self.mgr.phase}'
+        return response
+
+    # ---- service calls from the worker thread ------------------------------------------
+    def call(self, client, request, what: str, required: bool = True):
+        timeout = float(self.p['service_timeout'])
+        if not client.wait_for_service(timeout_sec=min(timeout, 30.0)):
+            if required:
+                raise RuntimeError(f'{what}: service not available')
+            self.get_logger().warn(f'{what}: service not available, skipped')
+            return None
+        done = threading.Event()
+        fut = client.call_async(request)
+        fut.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout):
+            raise RuntimeError(f'{what}: no answer within {timeout:g} s')
+        return fut.result()
+
+    def enable(self, on: bool) -> None:
+        self.call(self.cli_enable, SetBool.Request(data=on), 'ptr/policy_enable',
+                  required=False)
+
+    def status(self, message: str = '') -> None:
+        m = self.mgr
+        self.pub_status.publish(String(data=json.dumps({
+            'node': 'episode_manager', 'state': m.phase, 'episode': m.episode,
+            'finished': m.finished, 'env_steps': m.env_steps, 'message': message,
+            'last': m.history[-1] if m.history else None})))
+
+    # ---- the loop ----------------------------------------------------------------------
+    def wait_for_inputs(self) -> None:
+        """Until every recorded topic has matched publishers (see unconnected_inputs)."""
+        t0, said = time.monotonic(), 0.0
+        while not self.stop.is_set():
+            missing = unconnected_inputs({
+                sub.topic_name: (sub.get_publisher_count(),
+                                 self.count_publishers(sub.topic_name))
+                for sub in self.recorded})
+            if not missing:
+                return
+            waited = time.monotonic() - t0
+            if waited - said >= 10.0:
+                said = waited
+                self.get_logger().warning(f'waiting {waited:.0f} s for publishers of '
+                                          f'{", ".join(missing)}')
+                self.status(f'waiting for {", ".join(missing)}')
+            self.stop.wait(0.1)
+
+    def start_episode(self) -> None:
+        self.wait_for_inputs()
+        lockstep = self.p['clock_mode'] == 'lockstep'
+        with self.lock:
+            self.mgr.start()
             self.last_obs_time = time.monotonic()
-            self.weights_version = 0
-            data = ReentrantCallbackGroup()
-            reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
-                                  reliability=ReliabilityPolicy.RELIABLE)
-            # What an episode records: none may start before all four are connected.
-            self.recorded = [
-                self.create_subscription(Image, 'camera/image_raw', self.on_image,
-                                         sensor_qos(5), callback_group=data),
-                self.create_subscription(Float32MultiArray, 'robot/state', self.on_state,
-                                         sensor_qos(5), callback_group=data),
-                self.create_subscription(Float32MultiArray, 'robot/action', self.on_action,
-                                         reliable, callback_group=data),
-                self.create_subscription(String, 'ptr/reward_info', self.on_reward,
-                                         event_qos(50), callback_group=data)]
-            self.create_subscription(String, 'sim/status', self.on_sim_status, event_qos(50),
-                                     callback_group=data)
-            self.create_subscription(String, 'ptr/policy_version', self.on_version,
-                                     latched_qos(), callback_group=data)
-            self.trainer_status: dict | None = None
-            self.create_subscription(String, 'ptr/trainer_status', self.on_trainer_status,
-                                     latched_qos(), callback_group=data)
-            self.pub_episode = self.create_publisher(String, 'ptr/episode',
-                                                     latched_qos(ANNOUNCE_DEPTH))
-            self.pub_data = self.create_publisher(UInt8MultiArray, 'ptr/episode_data',
-                                                  latched_qos(DATA_DEPTH))
-            self.pub_status = self.create_publisher(String, 'ptr/status', latched_qos())
-            calls = ReentrantCallbackGroup()
-            self.cli_enable = self.create_client(SetBool, 'ptr/policy_enable',
-                                                 callback_group=calls)
-            self.cli_scene = self.create_client(Trigger, 'ptr/reset_scene', callback_group=calls)
-            self.cli_robot = self.create_client(Trigger, 'robot/reset', callback_group=calls)
-            self.create_service(Trigger, 'ptr/resume', self.on_resume,
-                                callback_group=MutuallyExclusiveCallbackGroup())
-            self.stop = threading.Event()
-            self.worker = threading.Thread(target=self.loop, name='episodes', daemon=True)
-            self.worker.start()
+        if lockstep:
+            self.enable(True)
+        t0 = self.get_clock().now().nanoseconds
+        res = self.call(self.cli_robot, Trigger.Request(), 'robot/reset')
+        start = t0
+        try:
+            start = int(json.loads(res.message)['stamp_ns'])
+        except (ValueError, KeyError, TypeError):
+            pass
+        with self.lock:
+            self.mgr.set_start_stamp(start)
+            self.last_obs_time = time.monotonic()
+        if not lockstep:
+            self.enable(True)
+        self.get_logger().info(f'episode {self.mgr.episode} started (stamp {start})')
+        self.status(f'episode {self.mgr.episode} started')
 
-        # ---- inputs (executor threads) ---------------------------------------------------
-        def _observe(self, obs) -> None:
-            if obs is None:
-                return
-            with self.lock:
-                if self.mgr.on_observation(obs.stamp_ns, obs.image, obs.state):
-                    self.last_obs_time = time.monotonic()
-                    self.lock.notify_all()
+    def end_episode(self, reason: str, length: int) -> None:
+        self.enable(False)
+        with self.lock:
+            traj = self.mgr.finish(reason, length, {'weights_version': self.weights_version,
+                                                    'run': self.run_id})
+        if traj is not None:
+            name = f'{traj.task}_{self.run_id}_{self.mgr.episode:06d}'
+            ann, data = write_episode(self.dir, traj, name, self.p['transfer'])
+            if self.p['transfer'] == 'inline':
+                for chunk in chunk_payload(data, int(self.p['chunk_size'])):
+                    self.pub_data.publish(rosmsg.bytes_to_uint8(chunk, UInt8MultiArray()))
+            self.pub_episode.publish(String(data=ann.to_json()))
+        write_json(self.dir / 'history.json', self.mgr.history)
+        h = self.mgr.history[-1]
+        self.get_logger().info(f'episode {h["episode"]}: {reason} after {h["length"]} '
+                               f'steps (sim success {h["sim_success"]})')
+        ok, message = True, ''
+        if bool(self.p['use_reset_node']):
+            res = self.call(self.cli_scene, Trigger.Request(), 'ptr/reset_scene')
+            ok, message = bool(res.success), str(res.message)
+        with self.lock:
+            phase = self.mgr.after_reset(ok, message)
+        if phase == 'paused':
+            self.get_logger().error(f'PAUSED: reset failed ({message}); call ptr/resume '
+                                    f'once the scene is reset')
+        self.status(message)
 
-        def on_image(self, msg) -> None:
-            try:
-                img = rosmsg.image_to_numpy(msg, 'rgb8')
-            except ValueError as e:
-                self.get_logger().error(f'camera/image_raw: {e}')
-                return
-            with self.lock:
-                obs = self.sync.add_image(rosmsg.stamp_to_ns(msg.header.stamp), img)
-            self._observe(obs)
-
-        def on_state(self, msg) -> None:
-            try:
-                state = rosmsg.vector_from_msg(msg, 7, 'robot/state')
-            except ValueError as e:
-                self.get_logger().error(str(e))
-                return
-            with self.lock:
-                obs = self.sync.add_state(rosmsg.stamp_tag(msg), state)
-            self._observe(obs)
-
-        def on_action(self, msg) -> None:
-            try:
-                action = rosmsg.vector_from_msg(msg, 7, 'robot/action')
-            except ValueError:
-                return
-            with self.lock:
-                if self.mgr.on_action(rosmsg.stamp_tag(msg), action):
-                    self.lock.notify_all()
-
-        def on_reward(self, msg) -> None:
-            try:
-                d = json.loads(msg.data)
-                stamp, reward, prob = int(d['stamp_ns']), float(d['reward']), float(d['prob'])
-            except (ValueError, KeyError, TypeError):
-                self.get_logger().error(f'ptr/reward_info: unreadable {msg.data[:80]!r}')
-                return
-            with self.lock:
-                self.mgr.on_reward(stamp, reward, prob)
-                self.lock.notify_all()
-
-        def on_sim_status(self, msg) -> None:
-            try:
-                d = json.loads(msg.data)
-                stamp = int(d['stamp_ns'])
-                success = bool(d.get('success'))
-                done = bool(d.get('terminated')) or bool(d.get('truncated'))
-            except (ValueError, KeyError, TypeError):
-                return
-            with self.lock:
-                self.mgr.on_env_status(stamp, success, done)
-                self.lock.notify_all()
-
-        def on_version(self, msg) -> None:
-            try:
-                self.weights_version = int(json.loads(msg.data).get('version', 0))
-            except (ValueError, TypeError, AttributeError):
-                pass
-
-        def on_trainer_status(self, msg) -> None:
-            try:
-                self.trainer_status = dict(json.loads(msg.data))
-            except (ValueError, TypeError):
-                pass
-
-        def trainer_caught_up(self) -> bool:
-            st = self.trainer_status
-            return st is None or (int(st.get('episodes', 0)) >= self.mgr.finished
-                                  and int(st.get('pending', 0)) == 0)
-
-        def on_resume(self, request, response):
-            with self.lock:
-                response.success = self.mgr.resume()
-                self.lock.notify_all()
-            response.message = 'resumed' if response.success else f'phase {self.mgr.phase}'
-            return response
-
-        # ---- service calls from the worker thread ------------------------------------------
-        def call(self, client, request, what: str, required: bool = True):
-            timeout = float(self.p['service_timeout'])
-            if not client.wait_for_service(timeout_sec=min(timeout, 30.0)):
-                if required:
-                    raise RuntimeError(f'{what}: service not available')
-                self.get_logger().warn(f'{what}: service not available, skipped')
-                return None
-            done = threading.Event()
-            fut = client.call_async(request)
-            fut.add_done_callback(lambda _: done.set())
-            if not done.wait(timeout):
-                raise RuntimeError(f'{what}: no answer within {timeout:g} s')
-            return fut.result()
-
-        def enable(self, on: bool) -> None:
-            self.call(self.cli_enable, SetBool.Request(data=on), 'ptr/policy_enable',
-                      required=False)
-
-        def status(self, message: str = '') -> None:
-            m = self.mgr
-            self.pub_status.publish(String(data=json.dumps({
-                'node': 'episode_manager', 'state': m.phase, 'episode': m.episode,
-                'finished': m.finished, 'env_steps': m.env_steps, 'message': message,
-                'last': m.history[-1] if m.history else None})))
-
-        # ---- the loop ----------------------------------------------------------------------
-        def wait_for_inputs(self) -> None:
-            """Until every recorded topic has matched publishers (see unconnected_inputs)."""
-            t0, said = time.monotonic(), 0.0
+    def loop(self) -> None:
+        try:
             while not self.stop.is_set():
-                missing = unconnected_inputs({
-                    sub.topic_name: (sub.get_publisher_count(),
-                                     self.count_publishers(sub.topic_name))
-                    for sub in self.recorded})
-                if not missing:
+                phase = self.mgr.phase
+                if phase == 'idle':
+                    if bool(self.p['alternate']) and self.mgr.finished:
+                        self.wait_for_trainer(appear_s=30.0)
+                    self.start_episode()
+                elif phase == 'running':
+                    with self.lock:
+                        self.lock.wait(0.1)
+                        end = self.mgr.end_reason()
+                        if end is None and (time.monotonic() - self.last_obs_time
+                                            > self.mgr.cfg.stall_timeout):
+                            end = ('stalled', self.mgr.stalled_length())
+                    if end is not None:
+                        self.end_episode(*end)
+                elif phase == 'done':
+                    self.finish_run()
                     return
-                waited = time.monotonic() - t0
-                if waited - said >= 10.0:
-                    said = waited
-                    self.get_logger().warning(f'waiting {waited:.0f} s for publishers of '
-                                              f'{", ".join(missing)}')
-                    self.status(f'waiting for {", ".join(missing)}')
-                self.stop.wait(0.1)
-
-        def start_episode(self) -> None:
-            self.wait_for_inputs()
-            lockstep = self.p['clock_mode'] == 'lockstep'
+                else:  # paused
+                    with self.lock:
+                        self.lock.wait(0.5)
+        except Exception as e:  # noqa: BLE001 - the loop must say why it stopped
+            self.get_logger().error(f'episode loop stopped: {type(e).__name__}: {e}')
             with self.lock:
-                self.mgr.start()
-                self.last_obs_time = time.monotonic()
-            if lockstep:
-                self.enable(True)
-            t0 = self.get_clock().now().nanoseconds
-            res = self.call(self.cli_robot, Trigger.Request(), 'robot/reset')
-            start = t0
-            try:
-                start = int(json.loads(res.message)['stamp_ns'])
-            except (ValueError, KeyError, TypeError):
-                pass
-            with self.lock:
-                self.mgr.set_start_stamp(start)
-                self.last_obs_time = time.monotonic()
-            if not lockstep:
-                self.enable(True)
-            self.get_logger().info(f'episode {self.mgr.episode} started (stamp {start})')
-            self.status(f'episode {self.mgr.episode} started')
+                self.mgr.phase = 'paused'
+            self.status(f'error: {e}')
 
-        def end_episode(self, reason: str, length: int) -> None:
-            self.enable(False)
-            with self.lock:
-                traj = self.mgr.finish(reason, length, {'weights_version': self.weights_version,
-                                                        'run': self.run_id})
-            if traj is not None:
-                name = f'{traj.task}_{self.run_id}_{self.mgr.episode:06d}'
-                ann, data = write_episode(self.dir, traj, name, self.p['transfer'])
-                if self.p['transfer'] == 'inline':
-                    for chunk in chunk_payload(data, int(self.p['chunk_size'])):
-                        self.pub_data.publish(rosmsg.bytes_to_uint8(chunk, UInt8MultiArray()))
-                self.pub_episode.publish(String(data=ann.to_json()))
-            write_json(self.dir / 'history.json', self.mgr.history)
-            h = self.mgr.history[-1]
-            self.get_logger().info(f'episode {h["episode"]}: {reason} after {h["length"]} '
-                                   f'steps (sim success {h["sim_success"]})')
-            ok, message = True, ''
-            if bool(self.p['use_reset_node']):
-                res = self.call(self.cli_scene, Trigger.Request(), 'ptr/reset_scene')
-                ok, message = bool(res.success), str(res.message)
-            with self.lock:
-                phase = self.mgr.after_reset(ok, message)
-            if phase == 'paused':
-                self.get_logger().error(f'PAUSED: reset failed ({message}); call ptr/resume '
-                                        f'once the scene is reset')
-            self.status(message)
+    def wait_for_trainer(self, appear_s: float) -> None:
+        """Until the trainer has used every finished episode (or `drain_timeout` passes);
+        a trainer that has said nothing within `appear_s` is not waited for."""
+        t0 = time.monotonic()
+        deadline = t0 + float(self.p['drain_timeout'])
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            if self.trainer_status is None and time.monotonic() - t0 > appear_s:
+                return
+            if self.trainer_status is not None and self.trainer_caught_up():
+                return
+            self.stop.wait(0.2)
 
-        def loop(self) -> None:
-            try:
-                while not self.stop.is_set():
-                    phase = self.mgr.phase
-                    if phase == 'idle':
-                        if bool(self.p['alternate']) and self.mgr.finished:
-                            self.wait_for_trainer(appear_s=30.0)
-                        self.start_episode()
-                    elif phase == 'running':
-                        with self.lock:
-                            self.lock.wait(0.1)
-                            end = self.mgr.end_reason()
-                            if end is None and (time.monotonic() - self.last_obs_time
-                                                > self.mgr.cfg.stall_timeout):
-                                end = ('stalled', self.mgr.stalled_length())
-                        if end is not None:
-                            self.end_episode(*end)
-                    elif phase == 'done':
-                        self.finish_run()
-                        return
-                    else:  # paused
-                        with self.lock:
-                            self.lock.wait(0.5)
-            except Exception as e:  # noqa: BLE001 - the loop must say why it stopped
-                self.get_logger().error(f'episode loop stopped: {type(e).__name__}: {e}')
-                with self.lock:
-                    self.mgr.phase = 'paused'
-                self.status(f'error: {e}')
+    def finish_run(self) -> None:
+        """All episodes done: let the trainer use the last one, then (optionally) exit."""
+        self.status(f'done after {self.mgr.finished} episodes')
+        # A trainer of this graph that has not spoken yet is still loading: give it time.
+        trainer_here = self.count_publishers('ptr/trainer_status') > 0
+        self.wait_for_trainer(appear_s=30.0 if trainer_here and self.mgr.finished else 0.0)
+        st = self.trainer_status or {}
+        self.get_logger().info(f'all {self.mgr.finished} episodes done; trainer at '
+                               f'{st.get("updates", "?")} updates, weights '
+                               f'v{st.get("version", "?")}')
+        if bool(self.p['exit_when_done']) and not self.stop.is_set():
+            import rclpy
+            rclpy.try_shutdown()  # the executor returns; main() exits with code 0
 
-        def wait_for_trainer(self, appear_s: float) -> None:
-            """Until the trainer has used every finished episode (or `drain_timeout` passes);
-            a trainer that has said nothing within `appear_s` is not waited for."""
-            t0 = time.monotonic()
-            deadline = t0 + float(self.p['drain_timeout'])
-            while not self.stop.is_set() and time.monotonic() < deadline:
-                if self.trainer_status is None and time.monotonic() - t0 > appear_s:
-                    return
-                if self.trainer_status is not None and self.trainer_caught_up():
-                    return
-                self.stop.wait(0.2)
+    def close(self) -> None:
+        self.stop.set()
+        with self.lock:
+            self.lock.notify_all()
+        self.worker.join(timeout=5.0)
 
-        def finish_run(self) -> None:
-            """All episodes done: let the trainer use the last one, then (optionally) exit."""
-            self.status(f'done after {self.mgr.finished} episodes')
-            # A trainer of this graph that has not spoken yet is still loading: give it time.
-            trainer_here = self.count_publishers('ptr/trainer_status') > 0
-            self.wait_for_trainer(appear_s=30.0 if trainer_here and self.mgr.finished else 0.0)
-            st = self.trainer_status or {}
-            self.get_logger().info(f'all {self.mgr.finished} episodes done; trainer at '
-                                   f'{st.get("updates", "?")} updates, weights '
-                                   f'v{st.get("version", "?")}')
-            if bool(self.p['exit_when_done']) and not self.stop.is_set():
-                import rclpy
-                rclpy.try_shutdown()  # the executor returns; main() exits with code 0
 
-        def close(self) -> None:
-            self.stop.set()
-            with self.lock:
-                self.lock.notify_all()
-            self.worker.join(timeout=5.0)
-
+def main(args: list[str] | None = None) -> int:
     return run(EpisodeManagerNode, args, threads=4)
 
 
