@@ -51,6 +51,18 @@ def _task_id(agent, task: str, override: int | None) -> int:
                      f'{reg.task_names}; pass --task-id')
 
 
+def _print_ranking(ranked: list, n_trajs: int, tasks: list[str], plots: Path) -> None:
+    print(f'{n_trajs} held-out episodes of {tasks}; score = spearman(Q, t) * '
+          f'min(1, range(Q) / range(MC return))')
+    print(f'{"rank":>4}  {"step":>8}  {"score":>7}  {"spearman":>8}  {"range":>6}  checkpoint')
+    for i, c in enumerate(ranked, 1):
+        rho = np.mean([s.spearman for s in c.per_traj])
+        fac = np.mean([s.range_factor for s in c.per_traj])
+        print(f'{i:>4}  {c.step:>8}  {c.score:>7.3f}  {rho:>8.3f}  {fac:>6.3f}  {c.path}')
+    print(f'plots: {plots}')
+    print(f'chosen: {ranked[0].path}')
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from ptr_core.agent import Agent
@@ -107,15 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     plots = Path(args.plots) if args.plots else (run if run.is_dir() else run.parent) / 'select'
     ranked = rank_checkpoints(usable, loaded.__getitem__, trajs, reward_cfg, plots)
 
-    print(f'{len(trajs)} held-out episodes of {tasks}; score = spearman(Q, t) * '
-          f'min(1, range(Q) / range(MC return))')
-    print(f'{"rank":>4}  {"step":>8}  {"score":>7}  {"spearman":>8}  {"range":>6}  checkpoint')
-    for i, c in enumerate(ranked, 1):
-        rho = np.mean([s.spearman for s in c.per_traj])
-        fac = np.mean([s.range_factor for s in c.per_traj])
-        print(f'{i:>4}  {c.step:>8}  {c.score:>7.3f}  {rho:>8.3f}  {fac:>6.3f}  {c.path}')
-    print(f'plots: {plots}')
-    print(f'chosen: {ranked[0].path}')
+    _print_ranking(ranked, len(trajs), tasks, plots)
     return 0
 
 

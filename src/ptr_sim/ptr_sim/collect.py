@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -138,6 +138,42 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _run_workers(jobs: list[tuple], bar: Any) -> tuple[list[WorkerResult], list[str]]:
+    """One process per job; their results, or the first error (a dead worker included)."""
+    errors: list[str] = []
+    # spawn, not fork: a forked child inherits the parent's threads' locks and half-built
+    # objects (torch, DDS in a test process) and segfaulted in its garbage collector.
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker_main, args=(j, queue), daemon=True) for j in jobs]
+    for pr in procs:
+        pr.start()
+    results, pending = [], len(procs)
+    while pending:
+        try:
+            msg = queue.get(timeout=1.0)
+        except Empty:
+            dead = [(k, pr.exitcode) for k, pr in enumerate(procs)
+                    if pr.exitcode not in (None, 0)]
+            if dead:  # a crash sends no message: say so instead of waiting forever
+                errors.append(f'worker {dead[0][0]} died (exit code {dead[0][1]})')
+                break
+            continue
+        if msg[0] == 'ep':
+            bar.update(msg[1])
+        elif msg[0] == 'done':
+            results.append(msg[1])
+            pending -= 1
+        else:
+            errors.append(msg[1])
+            pending -= 1
+    for pr in procs:
+        if errors:
+            pr.terminate()
+        pr.join()
+    return results, errors
+
+
 def main(argv: list[str] | None = None) -> int:
     from ptr_core.progress import progress
 
@@ -161,36 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # noqa: BLE001
             results, errors = [], [f'{type(e).__name__}: {e}']
     else:
-        # spawn, not fork: a forked child inherits the parent's threads' locks and half-built
-        # objects (torch, DDS in a test process) and segfaulted in its garbage collector.
-        ctx = mp.get_context('spawn')
-        queue = ctx.Queue()
-        procs = [ctx.Process(target=_worker_main, args=(j, queue), daemon=True) for j in jobs]
-        for pr in procs:
-            pr.start()
-        results, pending = [], len(procs)
-        while pending:
-            try:
-                msg = queue.get(timeout=1.0)
-            except Empty:
-                dead = [(k, pr.exitcode) for k, pr in enumerate(procs)
-                        if pr.exitcode not in (None, 0)]
-                if dead:  # a crash sends no message: say so instead of waiting forever
-                    errors.append(f'worker {dead[0][0]} died (exit code {dead[0][1]})')
-                    break
-                continue
-            if msg[0] == 'ep':
-                bar.update(msg[1])
-            elif msg[0] == 'done':
-                results.append(msg[1])
-                pending -= 1
-            else:
-                errors.append(msg[1])
-                pending -= 1
-        for pr in procs:
-            if errors:
-                pr.terminate()
-            pr.join()
+        results, errors = _run_workers(jobs, bar)
     bar.close()
     if errors:
         print(f'ptr collect: {errors[0]}', file=sys.stderr)

@@ -245,6 +245,24 @@ class OnlineTrainer:
                 'guard': self.guard.state(), **self.last_metrics}
 
 
+def _load_agent(agent_ckpt: str | Path, cfg: OnlineConfig, target_task: str,
+                say: Callable[[str], Any]) -> tuple[Any, Any]:
+    """The fine-tuned agent with the online settings applied (each change said), and its task
+    registry, which must know the target task."""
+    from ptr_core.agent import Agent
+    from ptr_core.tasks import TaskRegistry
+    agent = Agent.load(agent_ckpt, overrides=cfg.agent_overrides())
+    for key, (old, new) in agent.changed_settings.items():
+        say(f'online: {key} {old!r} -> {new!r}')
+    if agent.tasks is None:
+        raise ValueError(f'{agent_ckpt}: tasks: expected a task registry in the checkpoint')
+    reg = TaskRegistry.from_dict(agent.tasks)
+    if target_task not in reg:
+        raise ValueError(f'{agent_ckpt}: task registry: target task {target_task!r} not in '
+                         f'{reg.task_names}')
+    return agent, reg
+
+
 def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: str | Path,
                   target_task: str, online_dir: str | Path, cfg: OnlineConfig,
                   prior_tasks: list[str] | None = None,
@@ -256,24 +274,14 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
     target-demo buffers (PTR offline labels), the on-disk online buffer (classifier rewards on the
     same scale) and the three-source MixedSampler.
     """
-    from ptr_core.agent import Agent
     from ptr_core.data import Dataset
     from ptr_core.data.augment import Augment
     from ptr_core.data.online_buffer import OnlineBuffer
     from ptr_core.data.rewards import RewardConfig
     from ptr_core.data.sampler import MixedSampler, TransitionBuffer
-    from ptr_core.tasks import TaskRegistry
 
     cfg.validate()
-    agent = Agent.load(agent_ckpt, overrides=cfg.agent_overrides())
-    for key, (old, new) in agent.changed_settings.items():
-        (on_event or print)(f'online: {key} {old!r} -> {new!r}')
-    if agent.tasks is None:
-        raise ValueError(f'{agent_ckpt}: tasks: expected a task registry in the checkpoint')
-    reg = TaskRegistry.from_dict(agent.tasks)
-    if target_task not in reg:
-        raise ValueError(f'{agent_ckpt}: task registry: target task {target_task!r} not in '
-                         f'{reg.task_names}')
+    agent, reg = _load_agent(agent_ckpt, cfg, target_task, on_event or print)
     discount = agent.cfg.agent.discount
     offline = RewardConfig.ptr(discount)
     prior_ds = Dataset(prior_data)

@@ -104,6 +104,28 @@ def _frozen_q(critic: Critic, obs: torch.Tensor, task: torch.Tensor, actions: to
     return functional_call(critic.head, params, (obs.detach(), task, actions))
 
 
+@torch.no_grad()
+def _targets_and_uniform_actions(critic: Critic, target_critic: Critic, policy: nn.Module,
+                                 batch: dict[str, torch.Tensor], temperature: torch.Tensor,
+                                 cfg: AgentConfig, generator: torch.Generator, shared: bool
+                                 ) -> tuple[torch.Tensor, ...]:
+    """TD targets from next-state policy actions, those actions with their log-probs, and the
+    uniform actions of the CQL term; drawn from `generator` after the policy's own samples."""
+    next_img, next_state, task = batch['next_image'], batch['next_state'], batch['task']
+    next_actor_obs = (critic.embed(next_img, next_state) if shared
+                      else policy.obs(next_img, next_state))
+    n_mean, n_log_std = policy.actor.dist(next_actor_obs, task)
+    a_next, logp_next = tanh_gaussian_sample(n_mean, n_log_std, cfg.num_next_actions, generator)
+    target_obs = target_critic.embed(next_img, next_state)
+    q_next_target = target_critic.q(target_obs, task, a_next)
+    target = td_target(q_next_target, logp_next, batch['reward'], batch['terminal'],
+                       temperature, cfg)
+    b = next_img.shape[0]
+    a_unif = draw('rand', (b, cfg.num_uniform_actions, ACTION_DIM), generator,
+                  next_img.device) * 2.0 - 1.0
+    return target, a_next, logp_next, a_unif
+
+
 def cql_losses(critic: Critic, target_critic: Critic, policy: nn.Module, log_temp: torch.Tensor,
                batch: dict[str, torch.Tensor], cfg: AgentConfig, generator: torch.Generator,
                step: torch.Tensor, shared: bool) -> tuple[torch.Tensor, Metrics]:
@@ -117,7 +139,6 @@ def cql_losses(critic: Critic, target_critic: Critic, policy: nn.Module, log_tem
     come from one batched head call.
     """
     image, state, task = batch['image'], batch['state'], batch['task']
-    b = image.shape[0]
     temperature = log_temp.exp()
     actor = policy.actor
     obs = critic.embed(image, state)  # (B, D) with gradient
@@ -126,19 +147,8 @@ def cql_losses(critic: Critic, target_critic: Critic, policy: nn.Module, log_tem
     n_pi = max(1, cfg.num_policy_actions)
     a_pi, logp_pi = tanh_gaussian_sample(mean, log_std, n_pi, generator)
 
-    with torch.no_grad():
-        next_img, next_state = batch['next_image'], batch['next_state']
-        next_actor_obs = (critic.embed(next_img, next_state) if shared
-                          else policy.obs(next_img, next_state))
-        n_mean, n_log_std = actor.dist(next_actor_obs, task)
-        a_next, logp_next = tanh_gaussian_sample(n_mean, n_log_std, cfg.num_next_actions,
-                                                 generator)
-        target_obs = target_critic.embed(next_img, next_state)
-        q_next_target = target_critic.q(target_obs, task, a_next)
-        target = td_target(q_next_target, logp_next, batch['reward'], batch['terminal'],
-                           temperature, cfg)
-        a_unif = draw('rand', (b, cfg.num_uniform_actions, ACTION_DIM), generator,
-                      image.device) * 2.0 - 1.0
+    target, a_next, logp_next, a_unif = _targets_and_uniform_actions(
+        critic, target_critic, policy, batch, temperature, cfg, generator, shared)
 
     n_u, n_p = cfg.num_uniform_actions, cfg.num_policy_actions
     use_next = cfg.next_actions_in_lse

@@ -213,13 +213,7 @@ def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
         seg, frames, s_idx = seg[first:], frames[first:], s_idx[first:]  # no state yet: skip
         if len(seg) < max(1, cfg.min_length):
             continue
-        rewards = np.zeros(len(seg), np.float32)
-        if len(r_vals):
-            lo = np.searchsorted(rew.times, a_times[seg], side='right')
-            hi = np.searchsorted(rew.times, np.append(a_times[seg[1:]], a_times[seg[-1]] + period),
-                                 side='right')
-            rewards = np.array([r_vals[i:j].max() if j > i else 0.0 for i, j in zip(lo, hi)],
-                               np.float32)
+        rewards = _segment_rewards(rew.times, r_vals, a_times[seg], period)
         terminals = np.zeros(len(seg), bool)
         hit = np.flatnonzero(rewards > 0.5)
         if len(hit):
@@ -232,6 +226,17 @@ def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
                             state_vals[s_idx].astype(np.float32), rewards, terminals, success,
                             int(a_times[seg[0]])))
     return out
+
+
+def _segment_rewards(r_times: np.ndarray, r_vals: np.ndarray, a_times: np.ndarray,
+                     period: int) -> np.ndarray:
+    """Reward of each action: the largest reward received after it and up to the next action
+    (the last one: up to one period after it); 0 where none arrived."""
+    if not len(r_vals):
+        return np.zeros(len(a_times), np.float32)
+    lo = np.searchsorted(r_times, a_times, side='right')
+    hi = np.searchsorted(r_times, np.append(a_times[1:], a_times[-1] + period), side='right')
+    return np.array([r_vals[i:j].max() if j > i else 0.0 for i, j in zip(lo, hi)], np.float32)
 
 
 def _resize(image: np.ndarray, size: int | None) -> np.ndarray:
