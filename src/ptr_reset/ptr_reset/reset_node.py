@@ -28,15 +28,14 @@ from typing import Any
 
 import numpy as np
 from ptr_ros.nodeutil import declare, run
-from ptr_ros.qos import action_qos, latched_qos, sensor_qos
+from ptr_ros.observations import subscribe_observations
+from ptr_ros.qos import action_qos, latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
-from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 from std_srvs.srv import Trigger
 
 from ptr_core import rosmsg
-from ptr_core.constants import STATE_DIM
 from ptr_reset.controller import ResetConfig, ResetController
 from ptr_reset.pairing import ObservationPairer
 from ptr_reward.classifier import load_classifier
@@ -89,10 +88,8 @@ class ResetNode(Node):
         self.last_stamp = -1
         self.last_action = None  # the message sent for last_stamp, re-sent while waiting
         sensors = ReentrantCallbackGroup()
-        self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos(),
-                                 callback_group=sensors)
-        self.create_subscription(Float32MultiArray, 'robot/state', self.on_state,
-                                 sensor_qos(), callback_group=sensors)
+        subscribe_observations(self, self.pairer.add_image, self.pairer.add_state,
+                               callback_group=sensors)
         self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action',
                                                 action_qos())
         self.pub_status = self.create_publisher(String, 'ptr/status', latched_qos())
@@ -101,22 +98,6 @@ class ResetNode(Node):
         self.create_service(Trigger, 'ptr/reset_scene', self.on_reset_scene,
                             callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info('reset node ready (ptr/reset_scene)')
-
-    def on_image(self, msg) -> None:
-        try:
-            img = rosmsg.image_to_numpy(msg, 'rgb8')
-        except ValueError as e:
-            self.get_logger().error(f'camera/image_raw: {e}')
-            return
-        self.pairer.add_image(rosmsg.stamp_to_ns(msg.header.stamp), img)
-
-    def on_state(self, msg) -> None:
-        try:
-            state = rosmsg.vector_from_msg(msg, STATE_DIM, 'robot/state')
-        except ValueError as e:
-            self.get_logger().error(str(e))
-            return
-        self.pairer.add_state(rosmsg.stamp_tag(msg), state)
 
     def observe(self, timeout: float):
         # A lost action would stall the lock-step bridge until the timeout: like the policy

@@ -30,17 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from ptr_ros.nodeutil import CLOCK_MODES, declare, require_choice, run
-from ptr_ros.qos import event_qos, latched_qos, sensor_qos
+from ptr_ros.observations import subscribe_observations
+from ptr_ros.qos import event_qos, latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
 from std_srvs.srv import SetBool, Trigger
 
 from ptr_core import rosmsg
 from ptr_core.atomic import write_json
-from ptr_core.constants import ACTION_DIM, STATE_DIM
+from ptr_core.constants import ACTION_DIM
 from ptr_policy.sync import ObservationSync
 from ptr_trainer.episode_io import (
     ANNOUNCE_DEPTH,
@@ -97,11 +97,8 @@ class EpisodeManagerNode(Node):
         reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
                               reliability=ReliabilityPolicy.RELIABLE)
         # What an episode records: none may start before all four are connected.
-        self.recorded = [
-            self.create_subscription(Image, 'camera/image_raw', self.on_image,
-                                     sensor_qos(5), callback_group=data),
-            self.create_subscription(Float32MultiArray, 'robot/state', self.on_state,
-                                     sensor_qos(5), callback_group=data),
+        self.recorded = subscribe_observations(
+            self, self.on_image, self.on_state, depth=5, callback_group=data) + [
             self.create_subscription(Float32MultiArray, 'robot/action', self.on_action,
                                      reliable, callback_group=data),
             self.create_subscription(String, 'ptr/reward_info', self.on_reward,
@@ -138,24 +135,14 @@ class EpisodeManagerNode(Node):
                 self.last_obs_time = time.monotonic()
                 self.lock.notify_all()
 
-    def on_image(self, msg) -> None:
-        try:
-            img = rosmsg.image_to_numpy(msg, 'rgb8')
-        except ValueError as e:
-            self.get_logger().error(f'camera/image_raw: {e}')
-            return
+    def on_image(self, stamp_ns: int, img) -> None:
         with self.lock:
-            obs = self.sync.add_image(rosmsg.stamp_to_ns(msg.header.stamp), img)
+            obs = self.sync.add_image(stamp_ns, img)
         self._observe(obs)
 
-    def on_state(self, msg) -> None:
-        try:
-            state = rosmsg.vector_from_msg(msg, STATE_DIM, 'robot/state')
-        except ValueError as e:
-            self.get_logger().error(str(e))
-            return
+    def on_state(self, stamp_ns: int, state) -> None:
         with self.lock:
-            obs = self.sync.add_state(rosmsg.stamp_tag(msg), state)
+            obs = self.sync.add_state(stamp_ns, state)
         self._observe(obs)
 
     def on_action(self, msg) -> None:
