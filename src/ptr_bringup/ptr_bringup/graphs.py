@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
+from ptr_core.constants import CLOCK_MODES
+
 
 class GraphError(ValueError):
     """Bad launch arguments or an unsupported configuration; the text says which and why."""
@@ -104,7 +106,7 @@ def _common_arguments(clock_default: str, greedy_default: str) -> tuple[Argument
         Argument('robot', 'sim', 'which robot: the PyBullet WidowX 250 or the real arm',
                  ('sim', 'widowx')),
         Argument('clock', clock_default, 'sim clock: lockstep (the sim steps when an action '
-                 'arrives; fast) or realtime (5 Hz like the arm)', ('lockstep', 'realtime')),
+                 'arrives; fast) or realtime (5 Hz like the arm)', CLOCK_MODES),
         Argument('task', 'OpenDoor', 'task the policy is run on (a ptr_sim task name)'),
         Argument('image_size', '64', 'camera image size in pixels (must match the checkpoint)'),
         Argument('seed', '0', 'sim seed (episode i uses seed + i; -1: random)'),

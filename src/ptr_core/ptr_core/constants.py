@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 CONTROL_HZ = 5.0
+# How a graph keeps time: 'lockstep' (the sim steps once per action) or 'realtime' (CONTROL_HZ).
+CLOCK_MODES = ('lockstep', 'realtime')
 STATE_DIM = 7  # [x, y, z, roll, pitch, yaw, gripper in [0, 1]]
 ACTION_DIM = 7  # [dx, dy, dz, droll, dpitch, dyaw, gripper (absolute, [0, 1])]
 

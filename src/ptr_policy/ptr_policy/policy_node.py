@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from ptr_ros.nodeutil import CLOCK_MODES, Throttle, declare, require_choice, run
+from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -32,7 +32,7 @@ from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String, UInt8Mu
 from std_srvs.srv import SetBool
 
 from ptr_core import rosmsg, weights
-from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
+from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ, STATE_DIM
 from ptr_policy.swap import WeightSwapper
 from ptr_policy.sync import ActGate, Observation, ObservationSync, RateGate
 

@@ -19,9 +19,6 @@ from rclpy.executors import (
 )
 from rclpy.node import Node
 
-# How a graph keeps time: 'lockstep' (the sim steps once per action) or 'realtime' (fixed rate).
-CLOCK_MODES = ('lockstep', 'realtime')
-
 
 def require_choice(params: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
     """The parameter's value, or a one-line ValueError naming it, the choices and the value."""

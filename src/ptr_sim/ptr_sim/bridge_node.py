@@ -26,7 +26,7 @@ import json
 import sys
 
 import numpy as np
-from ptr_ros.nodeutil import CLOCK_MODES, Throttle, declare, require_choice, run
+from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
@@ -35,7 +35,7 @@ from std_msgs.msg import Bool, Float32MultiArray, MultiArrayDimension, String
 from std_srvs.srv import Trigger
 
 from ptr_core import rosmsg
-from ptr_core.constants import ACTION_DIM, CONTROL_HZ
+from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ
 from ptr_sim.bridge import LockstepGate, SimSession, StepOutcome, hold_action
 
 PARAMETERS = {

@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ptr_ros.nodeutil import CLOCK_MODES, declare, require_choice, run
+from ptr_ros.nodeutil import declare, require_choice, run
 from ptr_ros.observations import subscribe_observations
 from ptr_ros.qos import event_qos, latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -40,7 +40,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from ptr_core import rosmsg
 from ptr_core.atomic import write_json
-from ptr_core.constants import ACTION_DIM
+from ptr_core.constants import ACTION_DIM, CLOCK_MODES
 from ptr_policy.sync import ObservationSync
 from ptr_trainer.episode_io import (
     ANNOUNCE_DEPTH,
