@@ -1,4 +1,4 @@
-"""Data-parallel training with torch.distributed: `torchrun ... -m ptr_core.distributed CMD ...`.
+"""Data-parallel training with torch.distributed (started by `torchrun ... -m ptr_core.torchrun`).
 
 Each rank samples B/world transitions, computes the same losses and DDP averages the gradients,
 so N ranks take the step one process would take on the concatenated global batch (the losses are
@@ -8,7 +8,6 @@ Backend: NCCL when CUDA is available, gloo on CPU. Rank 0 alone logs and writes 
 from __future__ import annotations
 
 import os
-import sys
 
 import torch
 import torch.distributed as dist
@@ -72,28 +71,3 @@ def init_from_env() -> tuple[int, int, str]:
         torch.cuda.set_device(local)
         return rank, world, f'cuda:{local}'
     return rank, world, 'cpu'
-
-
-COMMANDS = {'pretrain': 'pretrain_main', 'finetune': 'finetune_main', 'train': 'train_main'}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """torchrun --nproc_per_node=N -m ptr_core.distributed {pretrain|finetune|train} ARGS."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS:
-        print(f'usage: torchrun ... -m ptr_core.distributed {{{",".join(COMMANDS)}}} ARGS',
-              file=sys.stderr)
-        return 2
-    rank, world, device = init_from_env()
-    try:
-        from ptr_core import cli
-        extra = ['--set', f'train.device={device}']
-        if rank != 0:
-            extra.append('--no-progress')
-        return getattr(cli, COMMANDS[argv[0]])(argv[1:] + extra)
-    finally:
-        dist.destroy_process_group()
-
-
-if __name__ == '__main__':
-    sys.exit(main())

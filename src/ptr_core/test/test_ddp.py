@@ -70,3 +70,9 @@ def test_two_gloo_ranks_match_one_process(tmp_path, overrides, monkeypatch):
         single.policy.state_dict().values(),
         Agent(load_config(None, TINY + overrides)).policy.state_dict().values())]
     assert any(moved)  # the comparison is not between untouched initial weights
+
+
+def test_torchrun_entry_refuses_an_unknown_command(capsys):
+    from ptr_core import torchrun
+    assert torchrun.main(['evaluate']) == 2
+    assert 'ptr_core.torchrun {pretrain,finetune,train}' in capsys.readouterr().err

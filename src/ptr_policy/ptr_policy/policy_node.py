@@ -22,6 +22,7 @@ import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
@@ -60,8 +61,8 @@ def load_policy(path: str):
 class PolicyNode(Node):
     """The shell: parameters, topics, callback groups; pairing and swapping are pure modules."""
 
-    def __init__(self, policy=None) -> None:
-        super().__init__('policy_node')
+    def __init__(self, policy=None, **node_options: Any) -> None:
+        super().__init__('policy_node', **node_options)
         p = declare(self, PARAMETERS)
         require_choice(p, 'clock_mode', CLOCK_MODES)
         import torch

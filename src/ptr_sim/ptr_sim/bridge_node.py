@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import numpy as np
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
@@ -76,8 +77,8 @@ def make_env(task: str, image_size: int, seed: int | None, camera_offset: list[f
 class SimBridgeNode(Node):
     """The shell: parameters, topics, timers; episodes and the clamp live in ptr_sim.bridge."""
 
-    def __init__(self) -> None:
-        super().__init__('sim_bridge')
+    def __init__(self, **node_options: Any) -> None:
+        super().__init__('sim_bridge', **node_options)
         p = declare(self, PARAMETERS)
         require_choice(p, 'clock_mode', CLOCK_MODES)
         seed = int(p['seed'])
