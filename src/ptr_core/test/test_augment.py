@@ -67,12 +67,31 @@ def test_augment_batch_shift_independence_and_shared_color():
         Augment(AugmentConfig(hue=0.7))
 
 
+_COMPILED_VS_EAGER = """
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from test_augment import _images
+from ptr_core.data.augment import Augment, AugmentConfig
+torch.set_num_threads(1)
+x = _images(b=8, h=16, w=16)
+batch = {'image': x, 'next_image': x.flip(0)}
+eager = Augment(AugmentConfig(), seed=3)(batch)
+compiled = Augment(AugmentConfig(compile=True), seed=3)(batch)
+print(max(int((eager[k].int() - compiled[k].int()).abs().max()) for k in ('image', 'next_image')))
+"""
+
+
 @pytest.mark.slow
-def test_compiled_jitter_equals_eager():
-    torch.set_num_threads(1)
-    x = _images(b=8, h=16, w=16)
-    batch = {'image': x, 'next_image': x.flip(0)}
-    eager = Augment(AugmentConfig(), seed=3)(batch)
-    compiled = Augment(AugmentConfig(compile=True), seed=3)(batch)
-    for k in ('image', 'next_image'):
-        assert (eager[k].int() - compiled[k].int()).abs().max() <= 1  # float reassociation
+def test_compiled_jitter_equals_eager(tmp_path):
+    # In its own process with its own inductor cache: inside the full suite (after in-process
+    # DDS nodes and other torch state) the compiled call once aborted the whole pytest process,
+    # which took every later test with it; the comparison itself is unchanged.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    out = subprocess.run([sys.executable, '-c', _COMPILED_VS_EAGER, str(Path(__file__).parent)],
+                         capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str(tmp_path / 'inductor')))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.split()[-1]) <= 1  # float reassociation
