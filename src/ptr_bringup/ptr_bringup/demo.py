@@ -10,7 +10,7 @@ demo continues where it stopped):
   5. reward      the OpenDoor success classifier from labeled frames        ptr train-reward
   6. before      OpenDoor success of the offline policy                     ptr_sim.evaluate
   7. online      the online_finetune graph (lock-step sim, policy, reward, reset, episode manager,
-                 trainer: beta 0.35/0.15/0.5, Cal-QL, alpha 0.5) as processes over DDS
+                 trainer: ptr_core.online_config's PTR settings) as processes over DDS
   8. after       OpenDoor success of the last online checkpoint, the PNG of success against
                  environment steps, summary.json
 The small budget (default) is sized for a 2-core CPU (under 30 minutes); `--budget full` uses the
@@ -61,9 +61,8 @@ class Budget:
     eval_episodes: int = 20  # OpenDoor evaluations before and after online fine-tuning
     online_episodes: int = 30
     utd: float = 2.0  # PTR: 10; lowered for the CPU budget
-    online_beta: tuple[float, float, float] = (0.35, 0.15, 0.5)  # prior/demos/online (PTR)
     publish_every: int = 20  # updates between two weights versions
-    # Further trainer settings (ptr_trainer.online.OnlineConfig fields) as 'key=value'; the
+    # Further trainer settings (ptr_core.online_config.OnlineConfig fields) as 'key=value'; the
     # recipe's own defaults (separate actor encoder, online lrs, warm-up, ramp, guard) apply.
     online: tuple[str, ...] = ('ramp_transitions=150', 'guard_window=6')
     exploration_scale: float = 0.5  # sampled online actions: std x this
@@ -298,8 +297,8 @@ def write_online_config(path: Path, b: Budget) -> Path:
     import yaml
 
     from ptr_core.atomic import atomic_path
-    from ptr_trainer.online import load_online_config
-    values: dict[str, Any] = {'beta': [float(x) for x in b.online_beta]}
+    from ptr_core.online_config import load_online_config
+    values: dict[str, Any] = {}
     for item in b.online:
         key, _, value = item.partition('=')
         values[key.strip()] = yaml.safe_load(value)

@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any, Callable
 
 from ptr_core.constants import CLOCK_MODES
+from ptr_core.online_config import OnlineConfig
 
 
 class GraphError(ValueError):
@@ -128,15 +129,46 @@ def _policy(args: dict[str, str], ckpt: str, greedy: bool) -> NodeSpec:
     return NodeSpec('ptr_policy', 'policy_node', 'policy_node', args['namespace'], params)
 
 
+# Trainer settings a graph argument may set. Empty (the default) leaves the setting to the
+# online_config YAML, else to OnlineConfig: the defaults live there alone.
+_ONLINE = OnlineConfig()
+ONLINE_SETTING_ARGUMENTS = (
+    Argument('utd', '', f'gradient updates per environment step (default {_ONLINE.utd:g})'),
+    Argument('publish_every', '', 'updates between two published weights versions '
+             f'(default {_ONLINE.publish_every})'),
+    Argument('batch_size', '', f'transitions per trainer update (default {_ONLINE.batch_size})'),
+    Argument('beta', '', 'prior,demos,online fractions of each trainer batch (default '
+             f'{",".join(f"{x:g}" for x in _ONLINE.beta)})'),
+    Argument('cql_alpha', '', f'CQL alpha online (default {_ONLINE.cql_alpha:g})'),
+    Argument('calql', '', 'bound the CQL term by the MC return, Cal-QL (default '
+             f'{str(_ONLINE.calql).lower()})', ('', 'true', 'false')),
+)
+
+
+def _online_settings(args: dict[str, str]) -> dict[str, Any]:
+    """The trainer parameters of the online-setting arguments that were given."""
+    parse: dict[str, Callable[[str], Any]] = {
+        'utd': lambda v: _float('utd', v), 'publish_every': lambda v: _int('publish_every', v),
+        'batch_size': lambda v: _int('batch_size', v), 'beta': _beta,
+        'cql_alpha': lambda v: _float('cql_alpha', v), 'calql': _bool}
+    return {name: parse[name](args[name]) for name in parse if args[name].strip()}
+
+
+def _beta(value: str) -> list[float]:
+    parts = [p for p in value.replace('[', '').replace(']', '').split(',') if p.strip()]
+    if len(parts) != 3:
+        raise GraphError(f'argument beta: expected three fractions prior,demos,online, '
+                         f'got {value!r}')
+    return [_float('beta', p) for p in parts]
+
+
 # What the trainer learns from, shared by the online graph and the trainer-only graph.
 TRAINER_DATA_ARGUMENTS = (
     Argument('prior_data', '', 'prior dataset root (beta mixing)'),
     Argument('target_data', '', 'target demos dataset root'),
     Argument('run_dir', 'runs/online', 'folder for the online buffer, episodes and checkpoints'),
-    Argument('utd', '10.0', 'gradient updates per environment step'),
-    Argument('publish_every', '100', 'updates between two published weights versions'),
-    Argument('batch_size', '64', 'transitions per trainer update'),
-    Argument('online_config', '', 'YAML of trainer settings (ptr_trainer.online.OnlineConfig: '
+    *ONLINE_SETTING_ARGUMENTS,
+    Argument('online_config', '', 'YAML of trainer settings (ptr_core.online_config.OnlineConfig: '
              'learning rates, warm-up, ramp, guard, ...); the arguments above win'),
 )
 
@@ -218,12 +250,10 @@ def _trainer(args: dict[str, str], agent_ckpt: str) -> NodeSpec:
         'target_task': args['task'],
         'online_dir': f'{run_dir}/buffer',
         'checkpoint_dir': f'{run_dir}/checkpoints',
-        'utd': float(args['utd']),
-        'publish_every': _int('publish_every', args['publish_every']),
-        'batch_size': _int('batch_size', args['batch_size']),
         'weights_key': args['weights_key'],
         'telemetry_dir': f'{run_dir}/telemetry',
         'online_config': args['online_config'],
+        **_online_settings(args),
     })
 
 

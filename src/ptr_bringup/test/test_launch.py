@@ -297,3 +297,28 @@ def test_nodes_die_when_the_launcher_is_killed(tmp_path):
     proc.kill()  # SIGKILL: the launcher gets no chance to clean up
     proc.wait()
     assert _wait_for(lambda: not _alive(pid), 10)
+
+
+def test_online_settings_reach_the_trainer_only_when_given():
+    from ptr_core.online_config import OnlineConfig
+    from ptr_trainer.trainer_node import PARAMETERS as TRAINER
+    online = graphs.GRAPHS['online_finetune']
+    plain = {s.name: s for s in online.nodes(FULL_ARGS['online_finetune'])}['trainer_node']
+    # Not given: the trainer's OnlineConfig (or the YAML) decides, so nothing is passed.
+    assert not {'utd', 'publish_every', 'batch_size', 'beta', 'cql_alpha', 'calql'} & set(
+        plain.parameters)
+    given = {'utd': '2', 'publish_every': '20', 'batch_size': '32', 'beta': '0.5,0.2,0.3',
+             'cql_alpha': '1.5', 'calql': 'false'}
+    for graph, base in ((online, FULL_ARGS['online_finetune']),
+                        (graphs.GRAPHS['trainer'], FULL_ARGS['trainer'])):
+        spec = [s for s in graph.nodes(base | given) if s.name == 'trainer_node'][0]
+        got = {k: spec.parameters[k] for k in given}
+        assert got == {'utd': 2.0, 'publish_every': 20, 'batch_size': 32,
+                       'beta': [0.5, 0.2, 0.3], 'cql_alpha': 1.5, 'calql': False}
+        assert set(got) <= set(TRAINER)
+    # The descriptions quote the one set of defaults.
+    described = {a.name: a.description for a in online.arguments}
+    assert f'default {OnlineConfig().utd:g}' in described['utd']
+    assert 'default 0.35,0.15,0.5' in described['beta']
+    with pytest.raises(graphs.GraphError, match="argument beta: expected three fractions"):
+        online.nodes(FULL_ARGS['online_finetune'] | {'beta': '0.5,0.5'})

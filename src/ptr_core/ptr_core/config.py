@@ -84,8 +84,6 @@ class TrainConfig:
     ckpt_every: int = 5_000  # checkpoint every n steps
     seed: int = 0
     tau: float = 1.0  # fraction of each batch from the prior data (pre-train 1.0, fine-tune 0.9)
-    beta: tuple[float, ...] = (0.35, 0.15, 0.5)  # online: prior, target demos, online buffer
-    utd: int = 1  # gradient steps per collected transition (online)
     val_fraction: float = 0.1  # held-out episodes per task
     device: str = 'cpu'
     compile: bool = False  # torch.compile the update (only if it pays on this machine)
@@ -247,6 +245,12 @@ def apply_fields(obj: Any, values: dict[str, Any], where: str) -> Any:
     return obj
 
 
+# Keys older checkpoints carry that no longer mean anything here: the online settings moved to
+# ptr_core.online_config (train.beta only served three-source offline runs, which no command
+# builds; train.utd was never read).
+RETIRED_KEYS = frozenset({'train.beta', 'train.utd'})
+
+
 def apply_dict(cfg: Config, d: dict[str, Any], where: str = 'config') -> Config:
     """Apply a nested dict {'network': {...}, 'agent': {...}, 'train': {...}} onto cfg."""
     if not isinstance(d, dict):
@@ -260,7 +264,8 @@ def apply_dict(cfg: Config, d: dict[str, Any], where: str = 'config') -> Config:
         if not isinstance(values, dict):
             raise ConfigError(f'{where}: {section}: expected a mapping, got {values!r}')
         for name, value in values.items():
-            set_key(cfg, f'{section}.{name}', value, where)
+            if f'{section}.{name}' not in RETIRED_KEYS:
+                set_key(cfg, f'{section}.{name}', value, where)
     validate(cfg)
     return cfg
 
@@ -324,7 +329,6 @@ def validate(cfg: Config) -> None:
         ('agent.num_next_actions', a.num_next_actions >= 1, '>= 1', a.num_next_actions),
         ('train.batch_size', t.batch_size >= 1, '>= 1', t.batch_size),
         ('train.tau', 0.0 <= t.tau <= 1.0, 'in [0, 1]', t.tau),
-        ('train.utd', t.utd >= 1, '>= 1', t.utd),
     ]
     for key, ok, want, got in checks:
         if not ok:

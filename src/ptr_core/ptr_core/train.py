@@ -23,6 +23,7 @@ from ptr_core.data.augment import Augment
 from ptr_core.data.sampler import MixedSampler, TransitionSource
 from ptr_core.distributed import rank_world
 from ptr_core.logging_utils import MetricsLogger
+from ptr_core.online_config import ONLINE_FRACTIONS
 from ptr_core.progress import progress as progress_bar
 
 
@@ -33,7 +34,7 @@ def default_fractions(cfg: Config, num_sources: int) -> list[float]:
     if num_sources == 2:
         return [cfg.train.tau, 1.0 - cfg.train.tau]
     if num_sources == 3:
-        return list(cfg.train.beta)
+        return list(ONLINE_FRACTIONS)
     raise ValueError(f'sources: expected 1, 2 or 3 data sources, got {num_sources}')
 
 

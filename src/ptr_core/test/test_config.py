@@ -61,3 +61,12 @@ def test_bad_yaml_names_the_file(tmp_path):
         load_config(tmp_path / 'missing.yaml')
     with pytest.raises(ConfigError, match='preset: expected one of'):
         load_config(None, preset_name='ptr_huge')
+
+
+def test_retired_online_keys_of_older_checkpoints_load_and_unknown_keys_still_fail():
+    d = Config().to_dict()
+    d['train'].update(beta=[0.35, 0.15, 0.5], utd=1)  # written by checkpoints before the move
+    assert Config.from_dict(d).to_dict() == Config().to_dict()
+    d['train']['betta'] = 1
+    with pytest.raises(ConfigError, match="unknown key 'train.betta'"):
+        Config.from_dict(d)

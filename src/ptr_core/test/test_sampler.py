@@ -6,13 +6,13 @@ import torch
 from ptr_core.data import Dataset, DatasetWriter, Trajectory
 from ptr_core.data.rewards import RewardConfig
 from ptr_core.data.sampler import (
-    ONLINE_FRACTIONS,
     PTR_FINETUNE_FRACTIONS,
     MixedSampler,
     ShardedImages,
     TransitionBuffer,
     mix_counts,
 )
+from ptr_core.online_config import ONLINE_FRACTIONS
 from ptr_core.tasks import TaskRegistry
 
 

@@ -27,6 +27,7 @@ from rclpy.node import Node
 from std_msgs.msg import String, UInt8MultiArray
 
 from ptr_core import rosmsg, weights
+from ptr_core.online_config import OnlineConfig, load_online_config
 from ptr_trainer.episode_io import (
     ANNOUNCE_DEPTH,
     DATA_DEPTH,
@@ -37,10 +38,10 @@ from ptr_trainer.episode_io import (
     read_episode,
     verify_bytes,
 )
-from ptr_trainer.online import OnlineConfig, build_trainer, load_online_config
+from ptr_trainer.online import build_trainer
 
 # Paths and transport here; every learning setting is an OnlineConfig field (one home for each:
-# ptr_trainer.online), exposed as a parameter of the same name with the same default.
+# ptr_core.online_config), exposed as a parameter of the same name with the same default.
 _NODE_PARAMETERS: dict[str, object] = {
     'agent_ckpt': '',  # fine-tuned agent checkpoint (ptr finetune) to continue online
     'prior_data': '',  # prior (Bridge / multi-task sim) dataset root

@@ -7,7 +7,8 @@ from ptr_core.data import Trajectory
 from ptr_core.data.online_buffer import OnlineBuffer
 from ptr_core.data.rewards import RewardConfig
 from ptr_core.data.sampler import MixedSampler, TransitionBuffer
-from ptr_trainer.online import OnlineConfig, OnlineTrainer
+from ptr_core.online_config import OnlineConfig
+from ptr_trainer.online import OnlineTrainer
 
 torch.set_num_threads(1)
 TASKS = {'Prior': 0, 'OpenDoor': 1}

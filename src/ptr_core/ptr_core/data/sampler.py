@@ -23,9 +23,8 @@ from ptr_core.data.trajectory import Trajectory
 if TYPE_CHECKING:
     from ptr_core.data.dataset import Dataset
 
-# PTR fine-tuning: 57 prior + 7 target of 64; online: prior, target demos, online buffer.
+# PTR fine-tuning: 57 prior + 7 target of 64 (online: ptr_core.online_config.ONLINE_FRACTIONS).
 PTR_FINETUNE_FRACTIONS = (0.9, 0.1)
-ONLINE_FRACTIONS = (0.35, 0.15, 0.5)
 
 Batch = dict[str, torch.Tensor]
 NumpyBatch = dict[str, np.ndarray]
