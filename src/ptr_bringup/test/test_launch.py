@@ -320,5 +320,5 @@ def test_online_settings_reach_the_trainer_only_when_given():
     described = {a.name: a.description for a in online.arguments}
     assert f'default {OnlineConfig().utd:g}' in described['utd']
     assert 'default 0.35,0.15,0.5' in described['beta']
-    with pytest.raises(graphs.GraphError, match="argument beta: expected three fractions"):
+    with pytest.raises(graphs.GraphError, match='argument beta: expected three fractions'):
         online.nodes(FULL_ARGS['online_finetune'] | {'beta': '0.5,0.5'})

@@ -144,3 +144,8 @@ def test_colcon_test_fails_on_a_failing_test(tmp_path):
     rc, log, suite = _colcon_test(ws, tmp_path, 'ptr_ros')
     assert rc != 0, log
     assert int(suite.get('failures')) == 1
+
+
+def test_ptr_routes_every_core_command_to_the_same_entry():
+    from ptr_core.__main__ import COMMANDS as CORE
+    assert {k: cli.COMMANDS[k] for k in CORE} == CORE

@@ -14,7 +14,7 @@ import yaml
 
 from ptr_core import checkpoint as ckpt
 from ptr_core.agent import Agent
-from ptr_core.config import PRESETS, Config, ConfigError, load_config
+from ptr_core.config import PRESETS, Config, ConfigError, load_config, preset
 from ptr_core.data import Dataset, DatasetError
 from ptr_core.data.rewards import MODES, RewardConfig
 from ptr_core.data.sampler import TransitionBuffer
@@ -27,6 +27,11 @@ class UsageError(ValueError):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    from ptr_core.config_docs import config_text
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = ('config keys for --set / --config (values of the default preset; '
+                '`ptr config show --preset P` for another):\n\n'
+                + config_text(preset('ptr_sim_cpu')))
     p.add_argument('--out', required=True, help='run folder: checkpoints/, tb/, metrics.jsonl')
     p.add_argument('--config', help='YAML config (its preset: key picks the defaults)')
     p.add_argument('--preset', choices=sorted(PRESETS), help='defaults to start from')

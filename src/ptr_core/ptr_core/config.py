@@ -36,7 +36,7 @@ class NetworkConfig:
     policy_hidden: tuple[int, ...] = (256, 256, 256)  # policy MLP hidden sizes
     policy_dropout: float = 0.0  # dropout in the policy MLP (BC uses it)
     log_std_min: float = -5.0  # tanh-Gaussian log-std clip
-    log_std_max: float = 2.0
+    log_std_max: float = 2.0  # upper log-std clip
     shared_encoder: bool = False  # actor reuses the critic encoder (detached); paper: separate
     num_tasks: int = 64  # size of the task one-hot (placeholders included)
     channels_last: bool = True  # memory format of image tensors (faster convolutions on CPU)
@@ -56,13 +56,13 @@ class AgentConfig:
     importance_sampling: bool = True  # subtract log-densities inside the logsumexp
     max_backup: bool = True  # target = max over sampled next actions of min_i Q_i
     backup_entropy: bool = False  # subtract alpha * log pi in the backup
-    discount: float = 0.96
-    target_entropy: float = -7.0
+    discount: float = 0.96  # gamma of the TD target and the MC returns (PTR: 0.96)
+    target_entropy: float = -7.0  # SAC entropy target (-|A|)
     auto_entropy: bool = True  # learn the temperature towards target_entropy
-    init_temperature: float = 1.0
-    q_lr: float = 3e-4
-    policy_lr: float = 1e-4
-    temperature_lr: float = 1e-4
+    init_temperature: float = 1.0  # SAC temperature at the start of training
+    q_lr: float = 3e-4  # critic Adam learning rate
+    policy_lr: float = 1e-4  # actor Adam learning rate
+    temperature_lr: float = 1e-4  # Adam learning rate of log(temperature)
     polyak: float = 0.005  # target <- (1 - polyak) target + polyak online
     calql: bool = False  # lower-bound policy-sample Q-values in the penalty by mc_return
     bc_warmstart_steps: int = 0  # policy trained by max-likelihood BC for this many steps (COG)
@@ -78,14 +78,14 @@ class AgentConfig:
 class TrainConfig:
     """The training loop: steps, batches, mixing, logging and checkpoints."""
 
-    steps: int = 100_000
-    batch_size: int = 64
+    steps: int = 100_000  # gradient steps of a run (the commands' --steps wins)
+    batch_size: int = 64  # transitions per gradient step (all ranks together)
     log_every: int = 100  # scalars to TensorBoard every n steps
     ckpt_every: int = 5_000  # checkpoint every n steps
-    seed: int = 0
+    seed: int = 0  # seeds networks, sampling and augmentation
     tau: float = 1.0  # fraction of each batch from the prior data (pre-train 1.0, fine-tune 0.9)
     val_fraction: float = 0.1  # held-out episodes per task
-    device: str = 'cpu'
+    device: str = 'cpu'  # torch device of the update (cpu | cuda | cuda:N)
     compile: bool = False  # torch.compile the update (only if it pays on this machine)
     augment: bool = True  # random shift + color jitter on observations
     prefetch: int = 2  # batches sampled ahead in a background thread (0: sample inline)

@@ -41,11 +41,11 @@ class OnlineConfig:
     labels: str = 'last_n'  # online rewards: 'last_n' (the offline PTR rule on the classifier's
     # success) or 'recorded' (the classifier's per-step reward)
     reward_scale: float = 11.0  # labels r in {0, 1} -> r * scale + shift: PTR's {-1, +10}
-    reward_shift: float = -1.0
+    reward_shift: float = -1.0  # (see reward_scale)
     guard: bool = True  # roll back when classifier-estimated success collapses (guard.py)
-    guard_window: int = 8
-    guard_drop: float = 0.3
-    guard_significance: float = 0.05
+    guard_window: int = 8  # episodes in the guard's recent and best windows
+    guard_drop: float = 0.3  # success drop (best - recent window) that may roll back
+    guard_significance: float = 0.05  # ...only if a one-sided Fisher test gives p below
     telemetry_every: int = 50  # per-source diagnostics every n updates (0: off)
     save_every: int = 0  # agent checkpoint every n updates (0: at every published version)
     seed: int = 0  # sampling seed
