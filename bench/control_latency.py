@@ -13,7 +13,6 @@ round trip (signed packet published -> ptr/policy_version reports it running).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -59,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
 
     import rclpy
+    from ptr_ros.contracts import PolicyVersion
     from ptr_ros.qos import action_qos, latched_qos, sensor_qos
     from rclpy.node import Node
     from sensor_msgs.msg import Image
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                              lambda m: got.setdefault(rosmsg.stamp_tag(m), time.perf_counter()),
                              action_qos())
     node.create_subscription(String, 'ptr/policy_version', lambda m: versions.append(
-        (time.perf_counter(), json.loads(m.data)['version'])), latched_qos())
+        (time.perf_counter(), PolicyVersion.from_msg(m).version)), latched_qos())
     pub_img = node.create_publisher(Image, 'camera/image_raw', sensor_qos())
     pub_state = node.create_publisher(Float32MultiArray, 'robot/state', sensor_qos())
     pub_w = node.create_publisher(UInt8MultiArray, 'ptr/policy_weights', latched_qos())

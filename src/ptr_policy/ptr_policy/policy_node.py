@@ -18,13 +18,13 @@ pauses and resumes acting (the reset node drives the arm meanwhile).
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from ptr_ros.contracts import PolicyVersion
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
 from rclpy.node import Node
@@ -181,8 +181,8 @@ class PolicyNode(Node):
 
     def _publish_version(self) -> None:
         run_ = self.swapper.current
-        self.pub_version.publish(String(data=json.dumps(
-            {'version': run_.version, 'fingerprint': run_.fingerprint, 'ticks': self.ticks})))
+        self.pub_version.publish(
+            PolicyVersion(run_.version, run_.fingerprint, self.ticks).to_msg())
 
 
 def main(args: list[str] | None = None) -> int:

@@ -20,13 +20,13 @@ threshold: "the door is not open"); `reset_when:=above` takes a dedicated reset 
 """
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
 from typing import Any
 
 import numpy as np
+from ptr_ros.contracts import ContractError, NodeStatus, ResetReply
 from ptr_ros.nodeutil import declare, run
 from ptr_ros.observations import subscribe_observations
 from ptr_ros.qos import action_qos, latched_qos
@@ -135,9 +135,9 @@ class ResetNode(Node):
         # its first new observation (sim); otherwise the newest one seen so far is stale.
         res = fut.result() if fut.done() else None
         try:
-            first = int(json.loads(res.message)['stamp_ns'])
+            first = ResetReply.from_json(res.message).stamp_ns
             self.last_stamp = max(self.last_stamp, first - 1)
-        except (AttributeError, ValueError, KeyError, TypeError):
+        except (AttributeError, ContractError):
             latest = self.pairer.latest
             if latest is not None:
                 self.last_stamp = max(self.last_stamp, latest.stamp_ns)
@@ -152,9 +152,8 @@ class ResetNode(Node):
         response.success = result.success
         response.message = ('' if result.success else 'ESCALATE: ') + result.message
         state = 'ok' if result.success else 'escalated'
-        self.pub_status.publish(String(data=json.dumps(
-            {'node': 'reset_node', 'state': state, 'attempts': result.attempts,
-             'steps': result.steps, 'message': result.message})))
+        self.pub_status.publish(NodeStatus('reset_node', state, result.message, {
+            'attempts': result.attempts, 'steps': result.steps}).to_msg())
         log = self.get_logger().info if result.success else self.get_logger().error
         log(f'reset_scene: {response.message}')
         return response

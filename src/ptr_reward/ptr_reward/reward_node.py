@@ -10,10 +10,10 @@ Publishes   ptr/success_prob  std_msgs/Float32  P(success) of the frame
 """
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
+from ptr_ros.contracts import RewardInfo
 from ptr_ros.nodeutil import declare, run
 from ptr_ros.qos import event_qos, sensor_qos
 from rclpy.node import Node
@@ -57,8 +57,7 @@ class RewardNode(Node):
         prob, reward = self.labeler(img)
         self.pub_prob.publish(Float32(data=prob))
         self.pub_reward.publish(Float32(data=reward))
-        self.pub_info.publish(String(data=json.dumps(
-            {'stamp_ns': stamp_to_ns(msg.header.stamp), 'prob': prob, 'reward': reward})))
+        self.pub_info.publish(RewardInfo(stamp_to_ns(msg.header.stamp), prob, reward).to_msg())
 
 
 def main(args: list[str] | None = None) -> int:

@@ -22,11 +22,11 @@ and logs each episode's outcome and the running success rate.
 """
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import numpy as np
+from ptr_ros.contracts import ContractError, ResetReply, RewardInfo, SimStatus, TaskInfo
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
@@ -138,18 +138,16 @@ class SimBridgeNode(Node):
 
     def _announce(self, out: StepOutcome) -> None:
         self.pub_success.publish(Bool(data=out.success))
-        self.pub_status.publish(String(data=json.dumps({
-            'task': self.session.task, 'episode': out.episode, 'step': out.step,
-            'reward': out.reward, 'success': out.success, 'terminated': out.terminated,
-            'truncated': out.truncated, 'stamp_ns': self.stamp_ns})))
+        self.pub_status.publish(SimStatus(
+            self.session.task, out.episode, out.step, float(out.reward), bool(out.success),
+            bool(out.terminated), bool(out.truncated), self.stamp_ns).to_msg())
 
     def _start_episode(self) -> StepOutcome:
         out = self.session.reset()
         self.session.ticks += 1  # a reset takes a tick: stamps never repeat
         self.stamp_ns = self._now_ns()
         self.pending = None
-        self.pub_task.publish(String(data=json.dumps(
-            {'task': self.session.task, 'episode': out.episode})))
+        self.pub_task.publish(TaskInfo(self.session.task, out.episode).to_msg())
         self._publish(out)
         self._announce(out)
         self.gate.observe(self.stamp_ns)
@@ -187,10 +185,10 @@ class SimBridgeNode(Node):
 
     def on_reward_info(self, msg) -> None:
         try:
-            stamp = int(json.loads(msg.data)['stamp_ns'])
-        except (ValueError, KeyError, TypeError):
+            stamp = RewardInfo.from_msg(msg).stamp_ns
+        except ContractError as e:
             if self.warn('reward_info'):
-                self.get_logger().warn(f'ptr/reward_info: unreadable {msg.data[:80]!r}')
+                self.get_logger().warn(str(e))
             return
         ready = self.gate.on_reward(stamp)
         if ready is not None:
@@ -212,8 +210,7 @@ class SimBridgeNode(Node):
     def on_reset(self, request, response):
         out = self._start_episode()
         response.success = True
-        response.message = json.dumps({'task': self.session.task, 'episode': out.episode,
-                                       'stamp_ns': self.stamp_ns})
+        response.message = ResetReply(self.stamp_ns, self.session.task, out.episode).to_json()
         return response
 
     def close(self) -> None:

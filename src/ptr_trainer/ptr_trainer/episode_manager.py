@@ -21,15 +21,24 @@ ptr/status (latched String JSON) reports the phase and the last episode; `histor
 """
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from ptr_ros.nodeutil import declare, require_choice, run
+from ptr_ros.contracts import (
+    Contract,
+    ContractError,
+    NodeStatus,
+    PolicyVersion,
+    ResetReply,
+    RewardInfo,
+    SimStatus,
+    TrainerStatus,
+)
+from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.observations import subscribe_observations
 from ptr_ros.qos import event_qos, latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -50,6 +59,8 @@ from ptr_trainer.episode_io import (
     write_episode,
 )
 from ptr_trainer.episodes import EpisodeManager, ManagerConfig, unconnected_inputs
+
+C = TypeVar('C', bound=Contract)
 
 PARAMETERS: dict[str, object] = {
     'task': 'OpenDoor',  # task name stored with every episode
@@ -107,7 +118,8 @@ class EpisodeManagerNode(Node):
                                  callback_group=data)
         self.create_subscription(String, 'ptr/policy_version', self.on_version,
                                  latched_qos(), callback_group=data)
-        self.trainer_status: dict | None = None
+        self.trainer_status: TrainerStatus | None = None
+        self.throttle = Throttle(5.0)
         self.create_subscription(String, 'ptr/trainer_status', self.on_trainer_status,
                                  latched_qos(), callback_group=data)
         self.pub_episode = self.create_publisher(String, 'ptr/episode',
@@ -154,45 +166,40 @@ class EpisodeManagerNode(Node):
             if self.mgr.on_action(rosmsg.stamp_tag(msg), action):
                 self.lock.notify_all()
 
-    def on_reward(self, msg) -> None:
+    def _read(self, contract: type[C], msg: Any) -> C | None:
+        """The message as its contract, or None after a (throttled) one-line error."""
         try:
-            d = json.loads(msg.data)
-            stamp, reward, prob = int(d['stamp_ns']), float(d['reward']), float(d['prob'])
-        except (ValueError, KeyError, TypeError):
-            self.get_logger().error(f'ptr/reward_info: unreadable {msg.data[:80]!r}')
+            return contract.from_msg(msg)
+        except ContractError as e:
+            if self.throttle(contract.TOPIC):
+                self.get_logger().error(str(e))
+            return None
+
+    def on_reward(self, msg) -> None:
+        if (info := self._read(RewardInfo, msg)) is None:
             return
         with self.lock:
-            self.mgr.on_reward(stamp, reward, prob)
+            self.mgr.on_reward(info.stamp_ns, info.reward, info.prob)
             self.lock.notify_all()
 
     def on_sim_status(self, msg) -> None:
-        try:
-            d = json.loads(msg.data)
-            stamp = int(d['stamp_ns'])
-            success = bool(d.get('success'))
-            done = bool(d.get('terminated')) or bool(d.get('truncated'))
-        except (ValueError, KeyError, TypeError):
+        if (st := self._read(SimStatus, msg)) is None:
             return
         with self.lock:
-            self.mgr.on_env_status(stamp, success, done)
+            self.mgr.on_env_status(st.stamp_ns, st.success, st.terminated or st.truncated)
             self.lock.notify_all()
 
     def on_version(self, msg) -> None:
-        try:
-            self.weights_version = int(json.loads(msg.data).get('version', 0))
-        except (ValueError, TypeError, AttributeError):
-            pass
+        if (v := self._read(PolicyVersion, msg)) is not None:
+            self.weights_version = v.version
 
     def on_trainer_status(self, msg) -> None:
-        try:
-            self.trainer_status = dict(json.loads(msg.data))
-        except (ValueError, TypeError):
-            pass
+        if (st := self._read(TrainerStatus, msg)) is not None:
+            self.trainer_status = st
 
     def trainer_caught_up(self) -> bool:
         st = self.trainer_status
-        return st is None or (int(st.get('episodes', 0)) >= self.mgr.finished
-                              and int(st.get('pending', 0)) == 0)
+        return st is None or (st.episodes >= self.mgr.finished and st.pending == 0)
 
     def on_resume(self, request, response):
         with self.lock:
@@ -222,10 +229,9 @@ class EpisodeManagerNode(Node):
 
     def status(self, message: str = '') -> None:
         m = self.mgr
-        self.pub_status.publish(String(data=json.dumps({
-            'node': 'episode_manager', 'state': m.phase, 'episode': m.episode,
-            'finished': m.finished, 'env_steps': m.env_steps, 'message': message,
-            'last': m.history[-1] if m.history else None})))
+        self.pub_status.publish(NodeStatus('episode_manager', m.phase, message, {
+            'episode': m.episode, 'finished': m.finished, 'env_steps': m.env_steps,
+            'last': m.history[-1] if m.history else None}).to_msg())
 
     # ---- the loop ----------------------------------------------------------------------
     def wait_for_inputs(self) -> None:
@@ -256,11 +262,12 @@ class EpisodeManagerNode(Node):
             self.enable(True)
         t0 = self.get_clock().now().nanoseconds
         res = self.call(self.cli_robot, Trigger.Request(), 'robot/reset')
-        start = t0
         try:
-            start = int(json.loads(res.message)['stamp_ns'])
-        except (ValueError, KeyError, TypeError):
-            pass
+            start = ResetReply.from_json(res.message, 'robot/reset reply').stamp_ns
+        except ContractError as e:  # a bridge without stamps: the time of the request
+            start = t0
+            if self.throttle('robot/reset'):
+                self.get_logger().warning(f'{e}; episodes start at the request time')
         with self.lock:
             self.mgr.set_start_stamp(start)
             self.last_obs_time = time.monotonic()
@@ -343,10 +350,10 @@ class EpisodeManagerNode(Node):
         # A trainer of this graph that has not spoken yet is still loading: give it time.
         trainer_here = self.count_publishers('ptr/trainer_status') > 0
         self.wait_for_trainer(appear_s=30.0 if trainer_here and self.mgr.finished else 0.0)
-        st = self.trainer_status or {}
+        st = self.trainer_status
         self.get_logger().info(f'all {self.mgr.finished} episodes done; trainer at '
-                               f'{st.get("updates", "?")} updates, weights '
-                               f'v{st.get("version", "?")}')
+                               f'{st.updates if st else "?"} updates, weights '
+                               f'v{st.version if st else "?"}')
         if bool(self.p['exit_when_done']) and not self.stop.is_set():
             import rclpy
             rclpy.try_shutdown()  # the executor returns; main() exits with code 0

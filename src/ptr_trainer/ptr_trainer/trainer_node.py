@@ -13,13 +13,13 @@ episodes (sha256) and queue them, so DDS keeps flowing while a long batch of upd
 from __future__ import annotations
 
 import dataclasses
-import json
 import queue
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from ptr_ros.contracts import TrainerStatus
 from ptr_ros.nodeutil import declare, run
 from ptr_ros.qos import latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -180,7 +180,7 @@ class TrainerNode(Node):
                     self.publish_status()
 
     def publish_status(self) -> None:
-        self._publish([String(data=json.dumps(self.trainer.summary()))], self.pub_status)
+        self._publish([TrainerStatus.from_dict(self.trainer.summary()).to_msg()], self.pub_status)
 
     def publish_weights(self, version: int, payload: bytes) -> None:
         packets = weights.encode(payload, version, self.fingerprint, self.key,

@@ -205,3 +205,15 @@ def test_guard_ignores_a_drop_that_a_steady_policy_shows_by_chance():
 def test_online_temperature_restart_is_an_agent_override():
     assert not any('init_temperature' in o for o in OnlineConfig().agent_overrides())
     assert 'agent.init_temperature=0.05' in OnlineConfig(init_temperature=0.05).agent_overrides()
+
+
+def test_the_published_summary_satisfies_the_trainer_status_contract(tmp_path):
+    import json
+
+    from ptr_ros.contracts import TrainerStatus
+    trainer, _, _, _ = make(tmp_path, utd=1.0, publish_every=2, guard=True)
+    trainer.add_episode(traj('OpenDoor', 3.0, length=4, success=True))
+    trainer.train()
+    st = TrainerStatus.from_json(json.dumps(trainer.summary()))
+    assert (st.episodes, st.env_steps, st.updates, st.version, st.pending) == (1, 4, 4, 2, 0)
+    assert st.metrics == {'loss': 4.0} and st.guard == trainer.guard.state()
