@@ -33,7 +33,7 @@ def pct(xs: list[float], q: float) -> float:
 def make_checkpoint(path: Path, image_size: int):
     from ptr_core.agent import Agent
     from ptr_core.config import parse_overrides, preset
-    from ptr_core.tasks import TaskRegistry
+    from ptr_core.task_registry import TaskRegistry
     cfg = preset('ptr_sim_cpu')
     parse_overrides(cfg, [f'network.image_size={image_size}'])
     agent = Agent(cfg, tasks=TaskRegistry.create(['OpenDoor'], 3).to_dict(),

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from ptr_core.data.rewards import RewardConfig
     from ptr_core.data.sampler import TransitionBuffer
     from ptr_core.select import AgentQ, plot_curves, score_q_fn
-    from ptr_core.tasks import TaskRegistry
+    from ptr_core.task_registry import TaskRegistry
     from ptr_core.train import train
     from ptr_sim.evaluate import CheckpointPolicy, evaluate
 

@@ -32,7 +32,7 @@ C1 = np.array([0.3, -0.2, 0.1, 0.0, 0.05, -0.1, 0.5], np.float32)
 def tiny_agent(path):
     from ptr_core.agent import Agent
     from ptr_core.config import parse_overrides, preset
-    from ptr_core.tasks import TaskRegistry
+    from ptr_core.task_registry import TaskRegistry
     cfg = preset('ptr_sim_cpu')
     parse_overrides(cfg, [f'network.image_size={IMAGE}', 'network.impala_channels=[8,8]',
                           'network.q_hidden=[32,32]', 'network.policy_hidden=[32,32]',

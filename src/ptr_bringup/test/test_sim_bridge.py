@@ -1,9 +1,7 @@
-"""The sim bridge's pure parts: the action safety clamp and the episode session."""
+"""The sim bridge's pure parts: the episode session and the lock-step gate."""
 import numpy as np
-import pytest
 
-from ptr_core.constants import denormalize_action
-from ptr_sim.bridge import SimSession, clamp_action, hold_action
+from ptr_sim.session import SimSession
 
 
 class RecordingEnv:
@@ -31,29 +29,6 @@ class RecordingEnv:
         return self._obs(), float(success), success, False, {'success': success}
 
 
-def test_hold_action_keeps_gripper_where_it_is():
-    state = np.array([0.3, 0, 0.2, 0, 0, 0, 0.25], np.float32)
-    a = hold_action(state)
-    phys = denormalize_action(a)
-    np.testing.assert_allclose(phys[:6], 0.0, atol=1e-7)  # no motion
-    assert phys[6] == pytest.approx(0.25)  # gripper stays at 0.25
-    assert hold_action(None)[6] == 0.0
-
-
-def test_clamp_rejects_bad_actions_and_clips():
-    state = np.array([0, 0, 0, 0, 0, 0, 1.0], np.float32)
-    r = clamp_action([0.1] * 6 + [np.nan], state)
-    assert r.reason == 'non-finite values'
-    np.testing.assert_array_equal(r.action, [0, 0, 0, 0, 0, 0, 1.0])
-    r = clamp_action([0.1] * 5, state)
-    assert r.reason == 'expected 7 floats, got 5'
-    r = clamp_action([2.0, -3.0, 0.5, 0, 0, 0, 0], state, limit=0.8)
-    np.testing.assert_allclose(r.action, [0.8, -0.8, 0.5, 0, 0, 0, 0])
-    assert 'clipped' in r.reason
-    r = clamp_action([0.5] * 7, state)
-    assert r.reason == '' and r.action.dtype == np.float32
-
-
 def test_session_reports_episode_end_and_keeps_stepping_until_reset():
     env = RecordingEnv(succeed_at=2)
     s = SimSession(env, seed=10)
@@ -74,7 +49,7 @@ def test_session_reports_episode_end_and_keeps_stepping_until_reset():
 
 
 def test_lockstep_gate_waits_for_action_and_reward_of_the_current_observation():
-    from ptr_sim.bridge import LockstepGate
+    from ptr_sim.session import LockstepGate
     a = np.ones(7, np.float32)
     g = LockstepGate(wait_reward=True)
     g.observe(100)

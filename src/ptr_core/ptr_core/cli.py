@@ -18,7 +18,7 @@ from ptr_core.config import PRESETS, Config, ConfigError, load_config, preset
 from ptr_core.data import Dataset, DatasetError
 from ptr_core.data.rewards import MODES, RewardConfig
 from ptr_core.data.sampler import TransitionBuffer
-from ptr_core.tasks import TaskRegistry
+from ptr_core.task_registry import TaskRegistry
 from ptr_core.train import resume, train
 
 

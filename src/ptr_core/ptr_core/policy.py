@@ -52,7 +52,7 @@ def _resolve_task(tasks: dict | None, task: str | int | None, default: str | Non
         if name is None:
             return 0
         raise ValueError(f'task {name!r}: this checkpoint has no task registry; pass an id')
-    from ptr_core.tasks import TaskRegistry
+    from ptr_core.task_registry import TaskRegistry
     reg = TaskRegistry.from_dict(tasks)
     if name is None:
         names = reg.task_names

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 def _task_id(agent, task: str, override: int | None) -> int:
     if override is not None:
         return override
-    from ptr_core.tasks import TaskRegistry
+    from ptr_core.task_registry import TaskRegistry
 
     if not agent.tasks:
         return 0

@@ -7,7 +7,7 @@ from ptr_core.agent import Agent
 from ptr_core.checkpoint import CheckpointError
 from ptr_core.config import load_config
 from ptr_core.policy import DeployablePolicy
-from ptr_core.tasks import TaskRegistry
+from ptr_core.task_registry import TaskRegistry
 
 torch.set_num_threads(1)
 TINY = ['network.image_size=48', 'network.encoder=cog_conv', 'network.cog_channels=4',

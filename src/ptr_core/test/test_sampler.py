@@ -13,7 +13,7 @@ from ptr_core.data.sampler import (
     mix_counts,
 )
 from ptr_core.online_config import ONLINE_FRACTIONS
-from ptr_core.tasks import TaskRegistry
+from ptr_core.task_registry import TaskRegistry
 
 
 def _traj(task, t, seed, size=6):

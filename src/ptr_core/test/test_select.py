@@ -76,7 +76,7 @@ def _tiny_agent(seed):
 
     from ptr_core.agent import Agent
     from ptr_core.config import preset
-    from ptr_core.tasks import TaskRegistry
+    from ptr_core.task_registry import TaskRegistry
 
     torch.set_num_threads(1)
     cfg = preset('ptr_sim_cpu')

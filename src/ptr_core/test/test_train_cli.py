@@ -10,7 +10,7 @@ from ptr_core.agent import Agent
 from ptr_core.cli import finetune_main, pretrain_main, train_main
 from ptr_core.data import DatasetWriter, Trajectory
 from ptr_core.policy import DeployablePolicy
-from ptr_core.tasks import TaskRegistry
+from ptr_core.task_registry import TaskRegistry
 
 torch.set_num_threads(1)
 TINY_YAML = """preset: ptr_sim_cpu

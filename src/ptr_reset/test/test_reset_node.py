@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from ptr_core.agent import Agent
-from ptr_core.tasks import TaskRegistry
+from ptr_core.task_registry import TaskRegistry
 from ptr_reward.classifier import ClassifierConfig, save_classifier, train_classifier
 from ptr_trainer.testing import stop_process, tiny_config
 

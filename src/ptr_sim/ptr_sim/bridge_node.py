@@ -37,7 +37,8 @@ from std_srvs.srv import Trigger
 
 from ptr_core import rosmsg
 from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ
-from ptr_sim.bridge import LockstepGate, SimSession, StepOutcome, hold_action
+from ptr_core.safety import hold_action
+from ptr_sim.session import LockstepGate, SimSession, StepOutcome
 
 PARAMETERS = {
     'task': 'OpenDoor',
@@ -75,7 +76,7 @@ def make_env(task: str, image_size: int, seed: int | None, camera_offset: list[f
 
 
 class SimBridgeNode(Node):
-    """The shell: parameters, topics, timers; episodes and the clamp live in ptr_sim.bridge."""
+    """The shell: parameters, topics, timers (episodes: ptr_sim.session, clamp: ptr_core.safety)"""
 
     def __init__(self, **node_options: Any) -> None:
         super().__init__('sim_bridge', **node_options)

@@ -58,7 +58,7 @@ def test_cli_on_a_real_checkpoint(tmp_path, capsys):
     from ptr_core.agent import Agent
     from ptr_core.config import preset
     from ptr_core.policy import DeployablePolicy
-    from ptr_core.tasks import TaskRegistry
+    from ptr_core.task_registry import TaskRegistry
     from ptr_sim.evaluate import CheckpointPolicy
 
     torch.set_num_threads(1)

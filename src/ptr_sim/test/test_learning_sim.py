@@ -42,7 +42,7 @@ from ptr_core.data.rewards import RewardConfig
 from ptr_core.data.sampler import TransitionBuffer
 from ptr_core.select import AgentQ, score_q_fn
 from ptr_core.stats import fisher_greater
-from ptr_core.tasks import TaskRegistry
+from ptr_core.task_registry import TaskRegistry
 from ptr_core.train import train
 from ptr_sim.collect import rollout
 from ptr_sim.evaluate import CheckpointPolicy, evaluate

@@ -164,7 +164,7 @@ def _load_agent(agent_ckpt: str | Path, cfg: OnlineConfig, target_task: str,
     """The fine-tuned agent with the online settings applied (each change said), and its task
     registry, which must know the target task."""
     from ptr_core.agent import Agent
-    from ptr_core.tasks import TaskRegistry
+    from ptr_core.task_registry import TaskRegistry
     agent = Agent.load(agent_ckpt, overrides=cfg.agent_overrides())
     for key, (old, new) in agent.changed_settings.items():
         say(f'online: {key} {old!r} -> {new!r}')

@@ -5,7 +5,7 @@ import torch
 from ptr_core.agent import Agent
 from ptr_core.data import DatasetWriter
 from ptr_core.online_config import OnlineConfig
-from ptr_core.tasks import TaskRegistry
+from ptr_core.task_registry import TaskRegistry
 from ptr_trainer.online import build_trainer
 from ptr_trainer.testing import random_episode, tiny_config
 

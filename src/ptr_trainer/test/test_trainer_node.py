@@ -11,7 +11,7 @@ import torch
 
 from ptr_core.agent import Agent
 from ptr_core.data import DatasetWriter
-from ptr_core.tasks import TaskRegistry
+from ptr_core.task_registry import TaskRegistry
 from ptr_trainer.testing import random_episode as traj
 from ptr_trainer.testing import stop_process, tiny_config
 

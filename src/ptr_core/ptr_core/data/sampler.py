@@ -28,7 +28,7 @@ PTR_FINETUNE_FRACTIONS = (0.9, 0.1)
 
 Batch = dict[str, torch.Tensor]
 NumpyBatch = dict[str, np.ndarray]
-# How a trajectory's task name becomes its id: a ptr_core.tasks.TaskRegistry (anything with
+# How a trajectory's task name becomes its id: a ptr_core.task_registry.TaskRegistry (anything with
 # .id(name)), a name -> id mapping, or one id per trajectory in order.
 TaskIds = Any
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ptr_core.tasks import TaskRegistry
+from ptr_core.task_registry import TaskRegistry
 
 
 def test_ids_follow_order_and_placeholders_come_last():

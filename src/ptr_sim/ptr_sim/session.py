@@ -1,7 +1,7 @@
-"""Pure parts of the sim bridge: the action safety clamp and the episode session around the env.
+"""The sim bridge's episode session around the env, and its lock-step gate (pure, no ROS).
 
-The bridge node only wires these to topics; everything here runs without ROS. The same clamp is
-what a real-arm bridge applies before anything reaches the motors.
+The bridge node only wires these to topics. Every action passes ptr_core.safety's clamp first,
+the same one a real-arm bridge applies before anything reaches the motors.
 """
 from __future__ import annotations
 
@@ -10,43 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ptr_core.constants import ACTION_DIM, STATE_DIM
-
-
-@dataclasses.dataclass(frozen=True)
-class ClampResult:
-    """What was actually sent, and why it differs from what was asked (empty when it does not)."""
-
-    action: np.ndarray
-    reason: str = ''
-
-
-def hold_action(state: np.ndarray | None) -> np.ndarray:
-    """The normalized action that keeps the arm still: zero deltas, the gripper where it is.
-
-    A plain zero vector would command the gripper to its half-open middle (0 -> 0.5 after
-    denormalization), so the gripper value is taken from the state ([0, 1] -> [-1, 1]).
-    """
-    a = np.zeros(ACTION_DIM, dtype=np.float32)
-    if state is not None and len(state) == STATE_DIM:
-        a[-1] = np.float32(np.clip(2.0 * float(state[-1]) - 1.0, -1.0, 1.0))
-    return a
-
-
-def clamp_action(action: Any, state: np.ndarray | None, limit: float = 1.0) -> ClampResult:
-    """Safety filter for a normalized action: wrong size or non-finite -> hold; else clip to limit.
-
-    Returns the action to execute; `reason` says what was changed so the node can warn (throttled).
-    """
-    a = np.asarray(action, dtype=np.float64).reshape(-1)
-    if a.size != ACTION_DIM:
-        return ClampResult(hold_action(state), f'expected {ACTION_DIM} floats, got {a.size}')
-    if not np.all(np.isfinite(a)):
-        return ClampResult(hold_action(state), 'non-finite values')
-    clipped = np.clip(a, -limit, limit).astype(np.float32)
-    if np.any(clipped != a.astype(np.float32)):
-        return ClampResult(clipped, f'clipped to +-{limit:g}')
-    return ClampResult(clipped)
+from ptr_core.safety import ClampResult, clamp_action
 
 
 @dataclasses.dataclass
