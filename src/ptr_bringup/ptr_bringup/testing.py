@@ -12,8 +12,8 @@ def online_graph_inputs(folder: Path, image_size: int) -> dict[str, str]:
     from ptr_core.agent import Agent
     from ptr_core.data import DatasetWriter
     from ptr_core.task_registry import TaskRegistry
+    from ptr_core.testing import random_episode, tiny_config
     from ptr_reward.classifier import ClassifierConfig, SuccessClassifier, save_classifier
-    from ptr_trainer.testing import random_episode, tiny_config
     reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
     ckpt = Agent(tiny_config(image_size), reg.to_dict(), 'OpenDoor').save(folder / 'ft.pt')
     with DatasetWriter(folder / 'prior') as w:

@@ -193,8 +193,8 @@ def test_trainer_graph(inputs):
     from ptr_ros.qos import latched_qos
     from std_msgs.msg import String
 
+    from ptr_core.testing import random_episode
     from ptr_trainer.episode_io import write_episode
-    from ptr_trainer.testing import random_episode
     probe = Probe()
     try:
         pub = probe.node.create_publisher(String, 'ptr/episode', latched_qos(100))

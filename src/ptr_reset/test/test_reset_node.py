@@ -11,11 +11,12 @@ import time
 import numpy as np
 import pytest
 import torch
+from ptr_ros.testing import stop_process
 
 from ptr_core.agent import Agent
 from ptr_core.task_registry import TaskRegistry
+from ptr_core.testing import tiny_config
 from ptr_reward.classifier import ClassifierConfig, save_classifier, train_classifier
-from ptr_trainer.testing import stop_process, tiny_config
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from ptr_ros.testing import stop_process
 
 from ptr_reward.classifier import (
     ClassifierConfig,
@@ -15,7 +16,6 @@ from ptr_reward.classifier import (
     SuccessClassifier,
     save_classifier,
 )
-from ptr_trainer.testing import stop_process
 
 pytestmark = pytest.mark.ros
 

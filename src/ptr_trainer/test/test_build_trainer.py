@@ -6,8 +6,8 @@ from ptr_core.agent import Agent
 from ptr_core.data import DatasetWriter
 from ptr_core.online_config import OnlineConfig
 from ptr_core.task_registry import TaskRegistry
+from ptr_core.testing import random_episode, tiny_config
 from ptr_trainer.online import build_trainer
-from ptr_trainer.testing import random_episode, tiny_config
 
 torch.set_num_threads(1)
 SIZE = 32

@@ -8,12 +8,13 @@ import time
 
 import pytest
 import torch
+from ptr_ros.testing import stop_process
 
 from ptr_core.agent import Agent
 from ptr_core.data import DatasetWriter
 from ptr_core.task_registry import TaskRegistry
-from ptr_trainer.testing import random_episode as traj
-from ptr_trainer.testing import stop_process, tiny_config
+from ptr_core.testing import random_episode as traj
+from ptr_core.testing import tiny_config
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)

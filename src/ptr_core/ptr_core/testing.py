@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ptr_core.config import Config, preset
+from ptr_core.constants import ACTION_DIM, STATE_DIM
 from ptr_core.data import Trajectory
 
 
@@ -26,25 +27,6 @@ def random_episode(task: str, seed: int, length: int = 5, success: bool = False,
     r[-1] = float(success)
     return Trajectory.from_arrays(
         rng.integers(0, 255, (length + 1, image_size, image_size, 3), np.uint8),
-        rng.random((length + 1, 7)), rng.uniform(-1, 1, (length, 7)), r, r > 0, task=task,
+        rng.random((length + 1, STATE_DIM)), rng.uniform(-1, 1, (length, ACTION_DIM)), r, r > 0,
+        task=task,
         success=success)
-
-
-def stop_process(proc, patience: float = 20.0, tries: int = 3) -> tuple[int | None, str]:
-    """SIGTERM a node process and collect its output; the signal is repeated if the process
-    has not exited after `patience` s (rclpy occasionally misses a shutdown signal that lands
-    while its executor is between two waits), and it is killed as a last resort (rc None)."""
-    import subprocess
-    chunks = []
-    for _ in range(tries):
-        proc.terminate()
-        try:
-            out = proc.communicate(timeout=patience)[0]
-            chunks.append(out.decode(errors='replace') if isinstance(out, bytes) else out or '')
-            return proc.returncode, ''.join(chunks)
-        except subprocess.TimeoutExpired:
-            continue
-    proc.kill()
-    out = proc.communicate()[0]
-    chunks.append(out.decode(errors='replace') if isinstance(out, bytes) else out or '')
-    return None, ''.join(chunks)

@@ -1,0 +1,23 @@
+"""Helpers for tests that run nodes as processes (shared by every package's node tests)."""
+from __future__ import annotations
+
+import subprocess
+
+
+def stop_process(proc, patience: float = 20.0, tries: int = 3) -> tuple[int | None, str]:
+    """SIGTERM a node process and collect its output; the signal is repeated if the process
+    has not exited after `patience` s (rclpy occasionally misses a shutdown signal that lands
+    while its executor is between two waits), and it is killed as a last resort (rc None)."""
+    chunks = []
+    for _ in range(tries):
+        proc.terminate()
+        try:
+            out = proc.communicate(timeout=patience)[0]
+            chunks.append(out.decode(errors='replace') if isinstance(out, bytes) else out or '')
+            return proc.returncode, ''.join(chunks)
+        except subprocess.TimeoutExpired:
+            continue
+    proc.kill()
+    out = proc.communicate()[0]
+    chunks.append(out.decode(errors='replace') if isinstance(out, bytes) else out or '')
+    return None, ''.join(chunks)
