@@ -356,7 +356,8 @@ def run_demo(out: Path, b: Budget, seed: int = 0, online: bool = True) -> dict[s
             res = run_online(paths, out / 'runs' / 'online', b, seed)
             hist = res['history']
         online_summary(res, summary, out / 'runs' / 'online')
-        # The last checkpoint is the deployed policy: the guard's rollbacks publish one too.
+        # The last checkpoint: the agent as online training left it (the trainer saves one when
+        # it stops; each published version and each rollback of the guard also saves one).
         last = sorted((out / 'runs' / 'online' / 'checkpoints').glob('online_*.pt'))
         if last:
             with stage('evaluate after'):

@@ -71,9 +71,16 @@ def _alive(pid):
 
 
 
-def _stop_graph(proc: subprocess.Popen) -> int | str:
+def _stop_graph(proc: subprocess.Popen, node_pids: list[int] = ()) -> int | str:
     """SIGINT the launcher (it stops its nodes) and return its exit code, or 'hung' if it had to
-    be killed with its whole process group."""
+    be killed with its whole process group. With `node_pids`, Ctrl-C under `ros2 launch` is
+    replayed: every node gets SIGINT itself first (the terminal's process group), then again
+    from the launcher."""
+    for pid in node_pids:
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
     try:
@@ -273,8 +280,17 @@ def test_online_finetune_graph_lockstep(tmp_path):
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=ctx)
-        code = _stop_graph(proc)
+        started = [int(p) for p in re.findall(r'started \S+ \(pid (\d+)\)', _tail(log, 200000))]
+        t_stop = time.monotonic()
+        code = _stop_graph(proc, started)
+        stop_s = time.monotonic() - t_stop
     text = _tail(log, 200000)
+    # Ctrl-C as ros2 launch delivers it (twice per node): a clean exit, fast, no traceback or
+    # abort from any node (launch's default is 5 s before it escalates to SIGTERM).
+    assert code == 0 and stop_s < 15.0, (code, stop_s, text[-3000:])
+    for bad in ('Traceback', 'terminate called', 'Aborted', 'context is invalid'):
+        at = text.find(bad)
+        assert at < 0, text[max(0, at - 1500):at + 1500]
     assert seen['images'] > 0 and seen['actions'] > 0, text[-3000:]
     assert seen['rewards'] > 0, text[-3000:]
     assert len(seen['episodes']) >= EPISODES, text[-3000:]

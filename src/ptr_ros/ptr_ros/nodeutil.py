@@ -7,7 +7,9 @@ returning 0 on SIGINT/SIGTERM, 2 on a refused configuration and 1 on a crash (on
 """
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -34,6 +36,15 @@ def declare(node: Node, parameters: dict[str, Any]) -> dict[str, Any]:
     for name, default in parameters.items():
         out[name] = node.declare_parameter(name, default).value
     return out
+
+
+def log_info(node: Node, text: str) -> None:
+    """Log through ROS while the context lives; after Ctrl-C shut it down (a node's close())
+    the logger's /rosout publisher would fail, so the line goes to stderr instead."""
+    if node.context.ok():
+        node.get_logger().info(text)
+    else:
+        print(f'[{node.get_name()}] {text}', file=sys.stderr, flush=True)
 
 
 class Throttle:
@@ -64,7 +75,7 @@ def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: i
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        _ignore_further_interrupts()
     except Exception as e:  # noqa: BLE001 - a node crash must say why in one line and exit 1
         if not rclpy.ok():
             return _close(node, executor)  # a callback raced the SIGINT/SIGTERM shutdown
@@ -78,7 +89,16 @@ def _node_name(make_node: Callable[[], Node]) -> str:
     return getattr(make_node, '__name__', 'node')
 
 
+def _ignore_further_interrupts() -> None:
+    """Ctrl-C under `ros2 launch` reaches a node twice (the terminal's process group, then
+    launch): the first one shuts the node down, a second must not interrupt the cleanup or the
+    interpreter's final thread joins with a KeyboardInterrupt traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _close(node: Node | None, executor: Any, code: int = 0) -> int:
+    _ignore_further_interrupts()  # the executor no longer waits: rclpy's handler is not needed
     close = getattr(node, 'close', None)
     if callable(close):
         close()

@@ -228,6 +228,8 @@ class EpisodeManagerNode(Node):
                   required=False)
 
     def status(self, message: str = '') -> None:
+        if not self.context.ok():
+            return  # shutting down: nobody is listening, and publishing would raise
         m = self.mgr
         self.pub_status.publish(NodeStatus('episode_manager', m.phase, message, {
             'episode': m.episode, 'finished': m.finished, 'env_steps': m.env_steps,
@@ -327,6 +329,8 @@ class EpisodeManagerNode(Node):
                     with self.lock:
                         self.lock.wait(0.5)
         except Exception as e:  # noqa: BLE001 - the loop must say why it stopped
+            if self.stop.is_set() or not self.context.ok():
+                return  # Ctrl-C shut the context down under a service call: not an error
             self.get_logger().error(f'episode loop stopped: {type(e).__name__}: {e}')
             with self.lock:
                 self.mgr.phase = 'paused'

@@ -58,6 +58,7 @@ class OnlineTrainer:
         self.cfg = cfg.validate()
         self.on_weights = on_weights
         self.save = save
+        self.saved_at = 0  # updates at the last checkpoint
         self.on_event = on_event or (lambda text: None)
         self.telemetry = telemetry  # ptr_trainer.telemetry.Telemetry or None
         self.credit = 0.0  # updates owed (fractional with a non-integer utd)
@@ -130,7 +131,7 @@ class OnlineTrainer:
             self.publish()
         if self.save is not None and self.cfg.save_every and self.updates % self.cfg.save_every \
                 == 0:
-            self.save(self.updates)
+            self._save()
         return self.last_metrics
 
     def train(self, max_updates: int | None = None,
@@ -149,9 +150,21 @@ class OnlineTrainer:
         if self.on_weights is not None:
             self.on_weights(self.version, self.agent.policy_state_bytes(self.version))
         if self.save is not None and not self.cfg.save_every:
-            self.save(self.updates)
+            self._save()
         self._snapshot()
         return self.version
+
+    def _save(self) -> None:
+        self.save(self.updates)  # type: ignore[misc]
+        self.saved_at = self.updates
+
+    def checkpoint_now(self) -> bool:
+        """Save the agent if it changed since the last checkpoint (the node calls this when it
+        stops, so a restart resumes from the last update, not the last published version)."""
+        if self.save is None or self.updates == self.saved_at:
+            return False
+        self._save()
+        return True
 
     def summary(self) -> dict[str, Any]:
         return {'episodes': self.episodes, 'env_steps': self.env_steps, 'updates': self.updates,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ptr_ros.contracts import TrainerStatus
-from ptr_ros.nodeutil import declare, run
+from ptr_ros.nodeutil import declare, log_info, run
 from ptr_ros.qos import latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -207,6 +207,8 @@ class TrainerNode(Node):
     def close(self) -> None:
         self.stop.set()
         self.worker.join(timeout=3.0)
+        if not self.worker.is_alive() and self.trainer.checkpoint_now():
+            log_info(self, f'stopped: checkpoint at update {self.trainer.updates}')
         if self.trainer.telemetry is not None:
             self.trainer.telemetry.close()  # `ptr telemetry DIR` draws the PNG
 

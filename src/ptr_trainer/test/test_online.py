@@ -217,3 +217,14 @@ def test_the_published_summary_satisfies_the_trainer_status_contract(tmp_path):
     st = TrainerStatus.from_json(json.dumps(trainer.summary()))
     assert (st.episodes, st.env_steps, st.updates, st.version, st.pending) == (1, 4, 4, 2, 0)
     assert st.metrics == {'loss': 4.0} and st.guard == trainer.guard.state()
+
+
+def test_a_stopping_trainer_checkpoints_only_what_changed(tmp_path):
+    trainer, _, _, _ = make(tmp_path, utd=1.0, publish_every=100)
+    saved = []
+    trainer.save = saved.append
+    assert not trainer.checkpoint_now()  # nothing learned yet: nothing to save
+    trainer.add_episode(traj('OpenDoor', 3.0, length=3))
+    trainer.train()
+    assert trainer.checkpoint_now() and saved == [3]
+    assert not trainer.checkpoint_now() and saved == [3]  # unchanged since
