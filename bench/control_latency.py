@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import rclpy
     from ptr_ros.contracts import PolicyVersion
+    from ptr_ros.domains import private_domain
     from ptr_ros.qos import action_qos, latched_qos, sensor_qos
     from rclpy.node import Node
     from sensor_msgs.msg import Image
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     state = np.array([0.3, 0.0, 0.2, 0.0, 0.0, 0.0, 0.5], np.float32)
 
     ensure_ros_env()
-    domain = 150 + os.getpid() % 80
+    domain = private_domain()
     key = 'bench-key'
     spec = NodeSpec('ptr_policy', 'policy_node', 'policy_node', parameters={
         'checkpoint': str(ckpt), 'clock_mode': 'lockstep', 'weights_key': key,

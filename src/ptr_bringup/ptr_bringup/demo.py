@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from ptr_ros.domains import parse_domain_id, private_domain
 
 from ptr_bringup.demo_report import online_summary, plot, print_summary, say
 
@@ -261,8 +262,9 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
             'exploration_scale': str(b.exploration_scale),
             'reward_threshold': str(b.reward_threshold)}
     _, specs, cmds = prepare('online_finetune', args)
+    domain = demo_domain()
     env = dict(os.environ, PYTHONUNBUFFERED='1',
-               ROS_DOMAIN_ID=str(os.environ.get('PTR_DEMO_DOMAIN', 100 + os.getpid() % 100)),
+               ROS_DOMAIN_ID=str(domain),
                PTR_WEIGHTS_KEY=os.environ.get('PTR_WEIGHTS_KEY') or secrets.token_hex(16))
     log = open(run_dir / 'graph.log', 'w', encoding='utf-8')
     runner = GraphRunner(specs, cmds, env=env, out=log, shutdown_timeout=10.0)
@@ -270,7 +272,8 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
     thread = threading.Thread(target=lambda: result.update(code=runner.run()), daemon=True)
     t0 = time.monotonic()
     thread.start()
-    say(f'online graph started: {", ".join(s.name for s in specs)} (log: {log.name})')
+    say(f'online graph started on DDS domain {domain}: {", ".join(s.name for s in specs)} '
+        f'(log: {log.name})')
     done = 0
     with progress(total=b.online_episodes, desc='online episodes', unit='ep') as bar:
         while thread.is_alive() and time.monotonic() - t0 < b.online_timeout:
@@ -290,6 +293,13 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
     hist = json.loads(history.read_text()) if history.is_file() else []
     return {'history': hist, 'exit_code': result.get('code'),
             'wall_s': round(time.monotonic() - t0, 1)}
+
+
+def demo_domain() -> int:
+    """The demo's graph gets a private DDS domain (it must not meet another graph's topics);
+    PTR_DEMO_DOMAIN picks one, e.g. to watch it with `ros2 topic echo`."""
+    value = os.environ.get('PTR_DEMO_DOMAIN', '')
+    return parse_domain_id(value, 'PTR_DEMO_DOMAIN') if value.strip() else private_domain()
 
 
 def write_online_config(path: Path, b: Budget) -> Path:
@@ -382,6 +392,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--seed', type=int, default=0, help='base seed of data, training and eval')
     p.add_argument('--no-online', action='store_true', help='stop after the offline stages')
     args = p.parse_args(argv)
+    try:
+        demo_domain()  # refused now, not after half an hour of offline stages
+    except ValueError as e:
+        print(f'ptr demo: {e}', file=sys.stderr)
+        return 2
     try:
         summary = run_demo(Path(args.out), BUDGETS[args.budget], args.seed,
                            online=not args.no_online)

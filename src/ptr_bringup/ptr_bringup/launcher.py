@@ -28,6 +28,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from ptr_ros.domains import DomainError, check_environment
+
 from ptr_bringup.graphs import Graph, GraphError, NodeSpec
 
 PACKAGE = 'ptr_bringup'
@@ -307,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             print(graph_help(load_graph(ns.graph)))
             return 0
         graph, specs, cmds = prepare(ns.graph, parse_assignments(ns.assignments))
-    except (LaunchError, GraphError) as e:
+        check_environment()  # Fast DDS would exit(1) in every node on a bad id
+    except (LaunchError, GraphError, DomainError) as e:
         print(f'ptr launch: {e}', file=sys.stderr)
         return 2
     if ns.dry_run:

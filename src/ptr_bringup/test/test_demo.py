@@ -10,8 +10,7 @@ from ptr_bringup.demo import BUDGETS, Budget, plot, run_demo
 pytestmark = [pytest.mark.slow, pytest.mark.ros]
 
 
-def test_demo_pipeline_tiny(tmp_path, monkeypatch):
-    monkeypatch.setenv('PTR_DEMO_DOMAIN', str(30 + os.getpid() % 30))
+def test_demo_pipeline_tiny(tmp_path):
     s = run_demo(tmp_path / 'demo', BUDGETS['tiny'], seed=3)
     out = tmp_path / 'demo'
     assert (out / 'summary.json').is_file()

@@ -9,7 +9,6 @@ lead extends this to the full online_finetune graph.
 """
 import json
 import os
-import random
 import re
 import signal
 import subprocess
@@ -19,6 +18,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from ptr_ros.domains import private_domain
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -51,11 +51,6 @@ def constant_weights(agent, bias):
         out.bias.zero_()
         out.bias[:7] = torch.as_tensor(bias)
     return agent.policy_state_bytes()
-
-
-def private_domain():
-    """A DDS domain id no other test run on this machine is likely to use at the same time."""
-    return random.SystemRandom().randint(1, 200)
 
 
 def _alive(pid):

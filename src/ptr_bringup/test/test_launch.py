@@ -276,6 +276,14 @@ def test_cli_errors_are_one_line_and_nonzero(capsys):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_domain_id_fast_dds_cannot_use_is_refused_before_any_node_starts(capsys, monkeypatch):
+    monkeypatch.setenv('ROS_DOMAIN_ID', '233')
+    assert launcher.main(['eval', 'policy_ckpt:=/p.pt']) == 2
+    err = capsys.readouterr().err
+    assert err == "ptr launch: ROS_DOMAIN_ID: expected an integer in 0..232 (Fast DDS exits on " \
+        "larger ids), got '233'\n"
+
+
 def test_nodes_die_when_the_launcher_is_killed(tmp_path):
     import subprocess
     pidfile = tmp_path / 'node.pid'

@@ -10,7 +10,6 @@ graphs run through `ptr launch` in test_graph_sim.py.
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ launch_pytest = pytest.importorskip(
 import launch.actions  # noqa: E402
 import launch.event_handlers  # noqa: E402
 import launch.launch_description_sources  # noqa: E402
+from ptr_ros.domains import private_domain  # noqa: E402
 
 import launch  # noqa: E402  (only after the skip: launch exists where launch_pytest does)
 from ptr_bringup.rosenv import WORKSPACE  # noqa: E402
@@ -31,7 +31,7 @@ from ptr_bringup.rosenv import WORKSPACE  # noqa: E402
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 IMAGE = 48
 KEY = 'launch-pytest-key'
-DOMAIN = random.SystemRandom().randint(1, 200)
+DOMAIN = private_domain()
 WAIT_S = 180.0
 
 

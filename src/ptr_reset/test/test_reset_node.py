@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from ptr_ros.domains import private_domain
 from ptr_ros.testing import stop_process
 
 from ptr_core.agent import Agent
@@ -118,7 +119,7 @@ def test_reset_node(ckpts, close_after, expect_ok, lose_action):
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
     clf, pol = ckpts
-    domain = 140 + os.getpid() % 40 * 3 + (0 if expect_ok else 1) + (lose_action is not None)
+    domain = private_domain()
     proc = subprocess.Popen(
         [sys.executable, '-m', 'ptr_reset.reset_node', '--ros-args', '-p', f'policy_ckpt:={pol}',
          '-p', f'classifier_ckpt:={clf}', '-p', 'max_steps:=4', '-p', 'attempts:=2',

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from ptr_ros.domains import private_domain
 from ptr_ros.testing import stop_process
 
 from ptr_reward.classifier import (
@@ -67,7 +68,7 @@ def test_reward_node_over_dds(tmp_path):
             p.zero_()
         real.head.bias.fill_(3.0)  # P(success) = sigmoid(3) = 0.9526 for every frame
     ckpt = save_classifier(tmp_path / 'clf.pt', real)
-    domain = str(100 + os.getpid() % 100)
+    domain = str(private_domain())
     env = dict(os.environ, ROS_DOMAIN_ID=domain)
     proc = subprocess.Popen([sys.executable, '-m', 'ptr_reward.reward_node', '--ros-args',
                              '-p', f'classifier_ckpt:={ckpt}', '-p', 'threshold:=0.95'],
@@ -109,7 +110,7 @@ def test_reward_node_missing_checkpoint_fails_in_one_line(tmp_path):
     out = subprocess.run([sys.executable, '-m', 'ptr_reward.reward_node', '--ros-args', '-p',
                           f'classifier_ckpt:={tmp_path}/none.pt'], capture_output=True,
                          text=True, timeout=60,
-                         env=dict(os.environ, ROS_DOMAIN_ID=str(150 + os.getpid() % 50)))
+                         env=dict(os.environ, ROS_DOMAIN_ID=str(private_domain())))
     assert out.returncode == 2
     assert 'none.pt' in out.stderr and 'not found' in out.stderr
 
@@ -135,7 +136,7 @@ def test_reward_node_in_process_labels_a_frame_like_the_classifier(tmp_path):
         model.head.bias.fill_(3.0)
     ckpt = save_classifier(tmp_path / 'clf.pt', model)
     ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=150 + os.getpid() % 50)
+    rclpy.init(context=ctx, domain_id=private_domain())
     try:
         node = RewardNode(context=ctx, parameter_overrides=[
             Parameter('classifier_ckpt', value=str(ckpt)), Parameter('threshold', value=0.96)])

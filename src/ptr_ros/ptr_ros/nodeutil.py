@@ -21,6 +21,8 @@ from rclpy.executors import (
 )
 from rclpy.node import Node
 
+from ptr_ros.domains import check_environment
+
 
 def require_choice(params: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
     """The parameter's value, or a one-line ValueError naming it, the choices and the value."""
@@ -66,6 +68,11 @@ def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: i
     """Init rclpy, build the node, spin until shutdown; always clean up. Returns the exit code:
     0 on SIGINT/SIGTERM, 2 when the node refuses its configuration (a bad parameter or a missing
     file: ValueError/OSError from its constructor), 1 on a crash; errors print as one line."""
+    try:
+        check_environment()
+    except ValueError as e:
+        print(f'{_node_name(make_node)}: {e}', file=sys.stderr, flush=True)
+        return 2
     rclpy.init(args=args)
     node = None
     code = 0

@@ -1,11 +1,11 @@
 """The episode manager node, built in this process: it starts no episode before every recorded
 topic has a publisher, and refuses a bad configuration in one line."""
 import json
-import os
 import threading
 import time
 
 import pytest
+from ptr_ros.domains import private_domain
 
 pytestmark = pytest.mark.ros
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.ros
 def ctx():
     import rclpy
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=100 + os.getpid() % 100)
+    rclpy.init(context=context, domain_id=private_domain())
     yield context
     rclpy.shutdown(context=context)
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 import torch
+from ptr_ros.domains import private_domain
 from ptr_ros.testing import stop_process
 
 from ptr_core.agent import Agent
@@ -44,7 +45,7 @@ def test_trainer_node_file_and_inline(setup):
     from ptr_trainer.episode_io import chunk_payload, write_episode
 
     tmp, ckpt = setup
-    domain = 60 + os.getpid() % 60
+    domain = private_domain()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PTR_WEIGHTS_KEY=KEY)
     cmd = [sys.executable, '-m', 'ptr_trainer.trainer_node', '--ros-args',
            '-p', f'agent_ckpt:={ckpt}', '-p', f'prior_data:={tmp / "prior"}',
