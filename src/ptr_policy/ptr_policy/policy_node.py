@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from ptr_ros.contracts import PolicyVersion
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
+from ptr_ros.pairing import Observation, ObservationSync
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -35,7 +36,7 @@ from std_srvs.srv import SetBool
 from ptr_core import rosmsg, weights
 from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ, STATE_DIM
 from ptr_policy.swap import WeightSwapper
-from ptr_policy.sync import ActGate, Observation, ObservationSync, RateGate
+from ptr_policy.sync import ActGate, RateGate
 
 PARAMETERS = {
     'checkpoint': '',

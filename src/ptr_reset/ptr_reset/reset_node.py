@@ -29,6 +29,7 @@ import numpy as np
 from ptr_ros.contracts import ContractError, NodeStatus, ResetReply
 from ptr_ros.nodeutil import declare, run
 from ptr_ros.observations import subscribe_observations
+from ptr_ros.pairing import ObservationPairer
 from ptr_ros.qos import action_qos, latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
@@ -37,7 +38,6 @@ from std_srvs.srv import Trigger
 
 from ptr_core import rosmsg
 from ptr_reset.controller import ResetConfig, ResetController
-from ptr_reset.pairing import ObservationPairer
 from ptr_reward.classifier import load_classifier
 
 PARAMETERS: dict[str, object] = {

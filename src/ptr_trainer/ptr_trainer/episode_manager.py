@@ -40,6 +40,7 @@ from ptr_ros.contracts import (
 )
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.observations import subscribe_observations
+from ptr_ros.pairing import ObservationSync
 from ptr_ros.qos import event_qos, latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
@@ -50,7 +51,6 @@ from std_srvs.srv import SetBool, Trigger
 from ptr_core import rosmsg
 from ptr_core.atomic import write_json
 from ptr_core.constants import ACTION_DIM, CLOCK_MODES
-from ptr_policy.sync import ObservationSync
 from ptr_trainer.episode_io import (
     ANNOUNCE_DEPTH,
     DATA_DEPTH,

@@ -4,8 +4,8 @@ import time
 
 import numpy as np
 import pytest
+from ptr_ros.pairing import ObservationPairer
 
-from ptr_reset.pairing import ObservationPairer
 from ptr_reset.reset_node import make_is_reset
 
 
