@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptr_core.atomic import atomic_path
+from ptr_core.data.augment import random_shift
 
 FORMAT = 'ptr-reward-classifier/1'
 ARCHS = ('cnn', 'resnet18', 'resnet34')
@@ -136,21 +137,6 @@ def to_model_input(images: np.ndarray, size: int) -> torch.Tensor:
     return t.contiguous()
 
 
-def random_shift(images: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
-    """Per-sample random translation by up to `pad` pixels with edge padding (DrQ / PTR)."""
-    if pad <= 0:
-        return images
-    n, _, h, w = images.shape
-    padded = F.pad(images.float(), (pad, pad, pad, pad), mode='replicate')
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-    rows = (dy[:, None] + torch.arange(h)[None])  # (n, h)
-    cols = (dx[:, None] + torch.arange(w)[None])  # (n, w)
-    idx_n = torch.arange(n)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[idx_n, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
-    return out.permute(0, 3, 1, 2).to(images.dtype)
-
-
 @dataclass
 class TrainResult:
     """What `train_classifier` learned and how well it does on the held-out frames."""
@@ -220,7 +206,9 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConf
     model.train()
     for _ in range(cfg.steps):
         idx = np.concatenate([rng.choice(neg, half), rng.choice(pos, half)])
-        x = random_shift(data[torch.from_numpy(idx)], cfg.shift, gen)
+        x = data[torch.from_numpy(idx)]
+        if cfg.shift > 0:  # the same edge-padded shift (DrQ / PTR) the policy trains with
+            x = random_shift(x, cfg.shift, gen)[0]
         loss = F.binary_cross_entropy_with_logits(model(x), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
