@@ -112,8 +112,8 @@ def _common_arguments(clock_default: str, greedy_default: str) -> tuple[Argument
         Argument('image_size', '64', 'camera image size in pixels (must match the checkpoint)'),
         Argument('seed', '0', 'sim seed (episode i uses seed + i; -1: random)'),
         Argument('namespace', '', 'ROS namespace of every node (several graphs on one domain)'),
-        Argument('weights_key', '', 'HMAC key shared by trainer and policy '
-                 '(empty: $PTR_WEIGHTS_KEY)'),
+        Argument('weights_key', '', 'HMAC key shared by trainer, policy and episode manager: '
+                 'signs weights and inline episodes (empty: $PTR_WEIGHTS_KEY)'),
         Argument('greedy', greedy_default, 'policy acts with the mean action (false: samples '
                  'from the tanh-Gaussian, i.e. explores)', ('true', 'false')),
     )
@@ -191,8 +191,9 @@ ONLINE_ARGUMENTS = _common_arguments('lockstep', 'false') + (
              '0.5 keeps exploration near the demos, measured in issue 7)'),
     Argument('horizon', '0', 'max steps per episode (0: the task horizon)'),
     Argument('episodes', '0', 'stop after this many episodes (0: run until stopped)'),
-    Argument('transfer', 'file', 'how episodes reach the trainer: a shared folder or inline '
-             'chunks on ptr/episode_data (trainer on another machine)', ('file', 'inline')),
+    Argument('transfer', 'file', 'how episodes reach the trainer: the manager writes into the '
+             "trainer's buffer folder (shared disk) or sends signed packets on ptr/episode_data "
+             '(trainer on another machine)', ('file', 'inline')),
     Argument('trainer', 'true', 'run the trainer in this graph (false: it runs elsewhere)',
              ('true', 'false')),
 )
@@ -229,6 +230,7 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
         'task': task,
         'episode_dir': f'{run_dir}/episodes',
         'transfer': args['transfer'],
+        'weights_key': args['weights_key'],
         'horizon': _int('horizon', args['horizon']),
         'max_episodes': _int('episodes', args['episodes']),
         'clock_mode': args['clock'],
@@ -248,7 +250,8 @@ def _trainer(args: dict[str, str], agent_ckpt: str) -> NodeSpec:
         'prior_data': args['prior_data'],
         'target_data': args['target_data'],
         'target_task': args['task'],
-        'online_dir': f'{run_dir}/buffer',
+        # One copy of each episode: on a shared disk the manager writes into the trainer's buffer.
+        'online_dir': f'{run_dir}/{"episodes" if args.get("transfer") == "file" else "buffer"}',
         'checkpoint_dir': f'{run_dir}/checkpoints',
         'weights_key': args['weights_key'],
         'telemetry_dir': f'{run_dir}/telemetry',

@@ -29,8 +29,10 @@ def test_demo_pipeline_tiny(tmp_path):
     assert online['episodes'] == 2 and online['exit_code'] == 0 and online['env_steps'] > 0
     hist = json.loads((out / 'runs' / 'online' / 'episodes' / 'history.json').read_text())
     assert [h['episode'] for h in hist] == [1, 2]
-    buffer = out / 'runs' / 'online' / 'buffer' / 'OpenDoor'
-    assert len(list(buffer.iterdir())) == sum(h['sent'] for h in hist)
+    # One copy of each episode: the shards the manager wrote are the trainer's buffer.
+    shards = list((out / 'runs' / 'online').rglob('shard-*'))
+    assert len(shards) == sum(h['sent'] for h in hist) and all(
+        p.parent == out / 'runs' / 'online' / 'episodes' / 'OpenDoor' for p in shards)
     assert list((out / 'runs' / 'online' / 'checkpoints').glob('online_*.pt'))
     assert s['before']['episodes'] == 1 and s['after']['episodes'] == 1
     assert (out / 'online_success.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

@@ -7,6 +7,7 @@ wrongly signed packet refused, the policy switching to new weights (policy_versi
 themselves), and a clean shutdown with no process left. When the online nodes are installed the
 lead extends this to the full online_finetune graph.
 """
+import hashlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,6 +120,9 @@ def test_sim_graph_lockstep(tmp_path):
         seen['actions'][rosmsg.stamp_tag(m)] = rosmsg.float32_to_numpy(m)
     # a deep reliable queue: the test must see every action, not only the newest
     node.create_subscription(Float32MultiArray, 'robot/action', on_action, event_qos(500))
+    node.create_subscription(String, 'ptr/trainer_status',
+                             lambda m: seen['trainer'].append(json.loads(m.data)),
+                             latched_qos())
     node.create_subscription(String, 'sim/status',
                              lambda m: seen['status'].append(json.loads(m.data)), event_qos(500))
     node.create_subscription(String, 'ptr/policy_version',
@@ -213,8 +218,32 @@ def _tail(log, n=4000):
     return log.read()[-n:]
 
 
+def _check_episodes_stored_once(run: Path, announced: list[dict], trainer: dict) -> None:
+    """One format, one copy: each announced episode is a one-episode dataset shard in the
+    trainer's buffer folder, unchanged since its announcement (sha256 of the packed shard),
+    nothing else holds episode data, and the trainer took every one and sampled from them."""
+    from ptr_core.data.dataset import TaskDataset, pack_shard
+    shards = sorted(p for p in run.rglob('shard-*') if p.is_dir())
+    assert [p.parent for p in shards] == [run / 'episodes' / 'OpenDoor'] * len(shards)
+    # every announced one is there; at most one more (written as the graph was stopped)
+    assert set(Path(a['path']) for a in announced) <= set(shards) and \
+        len(shards) <= len(announced) + 1
+    for ann in announced:
+        assert hashlib.sha256(pack_shard(ann['path'])).hexdigest() == ann['sha256']
+        assert ann['name'] == f"OpenDoor/{Path(ann['path']).name}" and 1 <= ann['length'] <= 6
+    for ann in announced:
+        episode = TaskDataset(run / 'episodes' / 'OpenDoor', only=[Path(ann['path'])])
+        assert [e.length for e in episode.episodes] == [ann['length']]
+    assert not list(run.rglob('*.npz')) and not (run / 'buffer').exists()
+    assert trainer['episodes'] == len(announced), trainer
+    assert trainer['runs'] == {announced[0]['run']: len(announced)}, trainer
+    assert trainer['sampled_online'] > 0, trainer
+
+
 def test_online_finetune_graph_lockstep(tmp_path):
-    """The whole online graph (bridge, policy, reward, episode manager, trainer) for 3 episodes."""
+    """The whole online graph (bridge, policy, reward, episode manager, trainer) for 3 episodes:
+    each episode is stored once, as the one shard the manager wrote into the trainer's buffer
+    folder, and the trainer samples from it."""
     import rclpy
     from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
     from rclpy.node import Node
@@ -242,7 +271,7 @@ def test_online_finetune_graph_lockstep(tmp_path):
     rclpy.init(context=ctx, domain_id=domain)
     node = Node('online_graph_test', context=ctx)
     seen = {'images': 0, 'actions': 0, 'rewards': 0, 'weights': 0, 'versions': [],
-            'episodes': [], 'status': []}
+            'episodes': [], 'status': [], 'trainer': []}
 
     def count(key):
         return lambda m: seen.__setitem__(key, seen[key] + 1)
@@ -257,6 +286,9 @@ def test_online_finetune_graph_lockstep(tmp_path):
     node.create_subscription(String, 'ptr/episode',
                              lambda m: seen['episodes'].append(json.loads(m.data)),
                              latched_qos(100))
+    node.create_subscription(String, 'ptr/trainer_status',
+                             lambda m: seen['trainer'].append(json.loads(m.data)),
+                             latched_qos())
     node.create_subscription(String, 'sim/status',
                              lambda m: seen['status'].append(json.loads(m.data)), event_qos(50))
     executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
@@ -268,7 +300,9 @@ def test_online_finetune_graph_lockstep(tmp_path):
         while proc.poll() is None and time.monotonic() < end:
             executor.spin_once(timeout_sec=0.05)
             if seen['versions'] and max(seen['versions']) >= 1 and \
-                    len(seen['episodes']) >= EPISODES:
+                    len(seen['episodes']) >= EPISODES and seen['trainer'] and \
+                    seen['trainer'][-1]['sampled_online'] > 0 and \
+                    seen['trainer'][-1]['episodes'] == len(seen['episodes']):
                 break
         assert proc.poll() is None, 'the graph died:\n' + _tail(log)
     finally:
@@ -291,8 +325,7 @@ def test_online_finetune_graph_lockstep(tmp_path):
     assert len(seen['episodes']) >= EPISODES, text[-3000:]
     # the bridge starts in episode 0; each robot/reset call of the manager starts the next one
     assert {s['episode'] for s in seen['status']} >= set(range(1, EPISODES + 1))
-    for ann in seen['episodes']:
-        assert os.path.isfile(ann['path']) and 1 <= ann['length'] <= 6  # written, then announced
+    _check_episodes_stored_once(tmp_path / 'run', seen['episodes'], seen['trainer'][-1])
     assert seen['weights'] >= 1 and max(seen['versions']) >= 1, text[-3000:]
     assert code == 0, text[-3000:]
     pids = [int(p) for p in re.findall(r'started \S+ \(pid (\d+)\)', text)]

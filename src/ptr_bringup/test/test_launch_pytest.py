@@ -189,19 +189,24 @@ def trainer_graph(inputs):
 
 @pytest.mark.launch(fixture=trainer_graph)
 def test_trainer_graph(inputs):
-    """The off-board trainer alone: an announced episode in, a weights version out."""
+    """The off-board trainer alone (no shared disk): an inline episode in, a weights version
+    out."""
+    from ptr_ros.episode_transfer import EpisodeWriter
     from ptr_ros.qos import latched_qos
-    from std_msgs.msg import String
+    from std_msgs.msg import String, UInt8MultiArray
 
+    from ptr_core import rosmsg
     from ptr_core.testing import random_episode
-    from ptr_trainer.episode_io import write_episode
     probe = Probe()
     try:
         pub = probe.node.create_publisher(String, 'ptr/episode', latched_qos(100))
+        data = probe.node.create_publisher(UInt8MultiArray, 'ptr/episode_data', latched_qos(64))
         assert probe.wait(lambda s: pub.get_subscription_count() > 0, 60), 'no trainer'
-        ann, _ = write_episode(Path(inputs['episodes_dir']),
-                               random_episode('OpenDoor', 50, 4, False, IMAGE), 'ep1')
-        pub.publish(String(data=ann.to_json()))
+        writer = EpisodeWriter(Path(inputs['episodes_dir']), 'probe', 'inline', KEY.encode())
+        ann, packets = writer.write(random_episode('OpenDoor', 50, 4, False, IMAGE), 1)
+        for packet in packets:
+            data.publish(rosmsg.bytes_to_uint8(packet, UInt8MultiArray()))
+        pub.publish(ann.to_msg())
         assert probe.wait(lambda s: s['weights'] > 0), probe.seen  # no policy node: packets
     finally:
         probe.close()

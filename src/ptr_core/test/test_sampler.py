@@ -128,7 +128,7 @@ def test_online_buffer_persists_and_sees_other_writers(tmp_path):
     ep = Trajectory.from_arrays(_traj('T', 3, 0).images, _traj('T', 3, 0).states,
                                 _traj('T', 3, 0).actions, rec, rec > 0, task='T', success=True)
     new = ob.append(ep)
-    assert len(new) == 1 and new[0].parent == tmp_path / 'T'
+    assert len(new) == 1 and new[0].shard.parent == tmp_path / 'T' and len(new[0].traj) == 3
     ob.append(_traj('T', 4, 1))
     assert len(ob) == 7 and ob.num_episodes == 2 and ob.returns == [1.0, 0.0]
     # another process (a second writer) adds an episode; refresh picks it up once
@@ -147,6 +147,24 @@ def test_online_buffer_persists_and_sees_other_writers(tmp_path):
     assert len(list((tmp_path / 'T').iterdir())) == 3  # nothing written by the failed appends
     sampler = MixedSampler([again], [1.0], 16, seed=0)
     assert sampler.sample()['image'].shape == (16, 3, 6, 6)
+
+
+def test_online_buffer_skips_a_bad_shard_once_and_can_leave_old_ones_to_refresh(tmp_path):
+    from ptr_core.data.online_buffer import OnlineBuffer
+
+    reg = TaskRegistry.create(['T'])
+    with DatasetWriter(tmp_path, shard_episodes=1, prefix='robot') as w:
+        w.add(_traj('T', 3, 0))
+        w.add(_traj('Nope', 2, 1))  # a writer configured with a task the learner does not know
+        w.add(_traj('T', 2, 2, size=8))  # ... or another camera size
+    ob = OnlineBuffer(tmp_path, reg, RewardConfig.recorded(), load_existing=False)
+    assert len(ob) == 0 and ob.rejected == []
+    loaded = ob.refresh()
+    assert [len(x.traj) for x in loaded] == [3] and len(ob) == 3
+    assert len(ob.rejected) == 2
+    assert 'Nope' in ob.rejected[0] and 'images: expected shape (6, 6, 3), got (8, 8, 3)' \
+        in ob.rejected[1]
+    assert ob.refresh() == [] and len(ob.rejected) == 2  # said once, not at every refresh
 
 
 def test_task_ids_from_mapping_or_list():

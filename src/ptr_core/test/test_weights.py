@@ -20,14 +20,14 @@ def test_round_trip_single_packet_and_layout_by_hand():
     [packet] = W.encode(payload, 4, 'fp-abc', KEY)
     # layout checked independently of decode()
     magic, fmt, hlen = struct.unpack('>4sBI', packet[:9])
-    assert (magic, fmt) == (b'PTRW', 1)
+    assert (magic, fmt) == (b'PTRP', 1)
     header = json.loads(packet[9:9 + hlen])
-    assert header == {'version': 4, 'fingerprint': 'fp-abc', 'size': len(payload), 'chunk': 0,
-                      'chunks': 1, 'sha256': hashlib.sha256(payload).hexdigest()}
+    assert header == {'kind': 'weights', 'serial': 4, 'label': 'fp-abc', 'size': len(payload),
+                      'chunk': 0, 'chunks': 1, 'sha256': hashlib.sha256(payload).hexdigest()}
     assert packet[9 + hlen:-32] == payload
     assert packet[-32:] == hmac.new(KEY, packet[:-32], hashlib.sha256).digest()
     out = W.decode(packet, KEY, expected_fingerprint='fp-abc')
-    assert (out.version, out.fingerprint, out.payload) == (4, 'fp-abc', payload)
+    assert (out.serial, out.label, out.payload) == (4, 'fp-abc', payload)
 
 
 def test_wrong_key_and_flipped_bits_are_refused():
@@ -67,7 +67,7 @@ def test_chunks_reassemble_in_any_order_and_newer_version_wins():
     assert asm.add(parts[2]) is None
     assert asm.add(parts[0]) is None
     whole = asm.add(parts[1])
-    assert whole is not None and whole.payload == payload and whole.version == 7
+    assert whole is not None and whole.payload == payload and whole.serial == 7
     # a partial older version is dropped when a newer one starts
     old = [W.decode(p, KEY) for p in W.encode(_payload(1500), 8, 'fp', KEY, chunk_size=1000)]
     new = [W.decode(p, KEY) for p in W.encode(payload, 9, 'fp', KEY, chunk_size=1000)]
@@ -80,7 +80,7 @@ def test_chunks_reassemble_in_any_order_and_newer_version_wins():
 
 def test_truncated_packet_and_bad_magic():
     with pytest.raises(W.WeightsError, match='expected >= 41 bytes, got 5'):
-        W.decode(b'PTRW\x01', KEY)
+        W.decode(b'PTRP\x01', KEY)
     [packet] = W.encode(b'x', 1, 'fp', KEY)
     with pytest.raises(W.WeightsError, match='magic'):
         W.decode(b'XXXX' + packet[4:], KEY)
@@ -93,3 +93,32 @@ def test_resolve_key_prefers_parameter_then_env(monkeypatch):
     monkeypatch.delenv(W.KEY_ENV)
     with pytest.warns(UserWarning, match='development key'):
         assert W.resolve_key(None) == W.DEV_KEY
+
+
+def test_an_episode_packet_is_not_weights():
+    """One protocol carries weights and episodes: the kind is signed, so bytes of one can never
+    be loaded as the other."""
+    from ptr_core import packets
+    [packet] = packets.encode(b'shard bytes', KEY, 'episode', 1, 'OpenDoor/shard-a000000')
+    with pytest.raises(W.WeightsError, match="kind: expected 'weights', got 'episode'"):
+        W.decode(packet, KEY)
+
+
+def test_episode_assembler_keeps_several_payloads_and_bounds_memory():
+    from ptr_core import packets
+    a = [packets.decode(p, KEY) for p in packets.encode(_payload(2500), KEY, 'episode', 1, 'a',
+                                                       chunk_size=1000)]
+    b = [packets.decode(p, KEY) for p in packets.encode(_payload(1800), KEY, 'episode', 1, 'b',
+                                                       chunk_size=1000)]
+    asm = packets.Assembler(max_pending=2)
+    # interleaved, and the same serial twice (two runs of the episode writer): both complete
+    assert asm.add(a[0]) is None and asm.add(b[1]) is None and asm.add(a[2]) is None
+    assert asm.add(b[0]).payload == _payload(1800)
+    assert asm.add(a[1]).payload == _payload(2500)
+    c = [packets.decode(p, KEY) for p in packets.encode(b'c' * 30, KEY, 'episode', 3, 'c',
+                                                       chunk_size=10)]
+    asm.add(a[0])
+    asm.add(b[0])
+    asm.add(c[0])  # a third partial payload evicts the oldest (a)
+    assert asm.add(a[1]) is None and asm.add(a[2]) is None  # a restarts from scratch
+    assert asm.add(c[1]) is None and asm.add(c[2]).payload == b'c' * 30

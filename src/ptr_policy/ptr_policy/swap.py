@@ -51,14 +51,14 @@ class WeightSwapper:
         with self._load_lock:
             running = self.current
             part = weights.decode(packet, self._key, expected_fingerprint=running.fingerprint)
-            if part.version <= running.version:
+            if part.serial <= running.version:
                 return None
             whole = self._assembler.add(part)
             if whole is None:
                 return None
             fresh = self._clone(running.policy)
             fresh.load_state_bytes(whole.payload)
-            new = Running(fresh, whole.version, whole.fingerprint)
+            new = Running(fresh, whole.serial, whole.label)
             with self._lock:
                 self._running = new
             return new

@@ -29,6 +29,9 @@ class Contract:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)  # type: ignore[call-overload]
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if 'key' in f.metadata:  # a JSON key that is no Python name ('return')
+                d[f.metadata['key']] = d.pop(f.name)
         if self.OPEN:
             d.update(d.pop(self.OPEN))
         return d
@@ -60,14 +63,16 @@ class Contract:
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if f.name == cls.OPEN:
                 continue
-            if f.name not in d:
+            key = f.metadata.get('key', f.name)
+            if key not in d:
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    raise ContractError(f'{where}: field {f.name!r}: missing (got keys '
+                    raise ContractError(f'{where}: field {key!r}: missing (got keys '
                                         f'{sorted(d)})')
                 continue
-            values[f.name] = _check(d[f.name], hints[f.name], f'{where}: field {f.name!r}')
+            values[f.name] = _check(d[key], hints[f.name], f'{where}: field {key!r}')
         if cls.OPEN:
-            values[cls.OPEN] = {k: v for k, v in d.items() if k not in values}
+            taken = {f.metadata.get('key', f.name) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+            values[cls.OPEN] = {k: v for k, v in d.items() if k not in taken}
         return cls(**values)
 
     @classmethod
@@ -163,7 +168,28 @@ class TrainerStatus(Contract):
     pending: int
     rollbacks: int = 0
     guard: dict[str, Any] = field(default_factory=dict)
+    runs: dict[str, Any] = field(default_factory=dict)  # episodes stored per episode-writer run
+    sampled_online: int = 0  # transitions the updates drew from the robot's own episodes
     metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EpisodeAnnouncement(Contract):
+    """ptr/episode: an episode is stored, as the one-episode dataset shard `name` (<task>/shard-..)
+    at `path` on the writer's disk; with transfer 'inline' its packed bytes travel as signed
+    packets on ptr/episode_data (no shared disk). `sha256` is that of the packed shard."""
+
+    TOPIC: ClassVar[str] = 'ptr/episode'
+    path: str
+    sha256: str
+    length: int
+    task: str
+    ret: float = field(metadata={'key': 'return'})
+    name: str = ''
+    transfer: str = 'file'
+    success: bool = False
+    size: int = 0
+    run: str = ''
 
 
 @dataclass

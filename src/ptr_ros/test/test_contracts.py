@@ -27,7 +27,9 @@ def test_round_trip_and_wire_format():
 
 def test_open_fields_collect_the_undeclared_keys_and_flatten_back():
     raw = {'episodes': 4, 'env_steps': 80, 'updates': 160, 'version': 8, 'pending': 0,
-           'rollbacks': 1, 'guard': {'best': 0.5}, 'critic_loss': 3.5, 'q_data': 1.25}
+           'rollbacks': 1, 'guard': {'best': 0.5}, 'runs': {'a1b2c3d4': 4}, 'sampled_online': 96,
+           'critic_loss': 3.5,
+           'q_data': 1.25}
     st = TrainerStatus.from_json(json.dumps(raw))
     assert st.metrics == {'critic_loss': 3.5, 'q_data': 1.25} and st.guard == {'best': 0.5}
     assert json.loads(st.to_json()) == raw
@@ -52,3 +54,15 @@ def test_a_broken_message_is_refused_in_one_line(cls, text, match):
     with pytest.raises(ContractError, match=match):
         cls.from_json(text)
 
+
+
+def test_episode_announcement_keeps_the_design_keys():
+    """DESIGN.md s5: ptr/episode is JSON with path, sha256, length, task, return."""
+    from ptr_ros.contracts import EpisodeAnnouncement
+    ann = EpisodeAnnouncement('/r/OpenDoor/shard-a000001', 'ab' * 32, 12, 'OpenDoor', 1.0,
+                              name='OpenDoor/shard-a000001', run='a')
+    d = json.loads(ann.to_json())
+    assert {'path', 'sha256', 'length', 'task', 'return'} <= set(d) and 'ret' not in d
+    assert d['return'] == 1.0 and EpisodeAnnouncement.from_json(ann.to_json()) == ann
+    with pytest.raises(ContractError, match="ptr/episode: field 'return': missing"):
+        EpisodeAnnouncement.from_json(json.dumps({k: v for k, v in d.items() if k != 'return'}))

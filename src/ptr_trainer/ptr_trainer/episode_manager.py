@@ -8,9 +8,9 @@ Per episode:
      observation stamp) and ptr/reward_info (classifier reward per stamp). End on the first
      classifier success (terminal), the horizon (timeout), the sim's own end (sim/status, sim
      only), or no new observation for `stall_timeout` s.
-  3. end: ptr/policy_enable false; write the episode file atomically (ptr_trainer.episode_io)
-     and only then announce it on ptr/episode; in `transfer:=inline` mode (no shared disk) the
-     bytes go first on ptr/episode_data in chunks.
+  3. end: ptr/policy_enable false; write the episode as a one-episode dataset shard atomically
+     and only then announce it on ptr/episode (ptr_ros.episode_transfer); in `transfer:=inline`
+     mode (no shared disk) its signed packets go first on ptr/episode_data.
   4. reset: ptr/reset_scene (reset node; protocol in ptr_reset.reset_node). A failed reset pauses
      the loop: ptr/status says so and nothing moves until a person calls ptr/resume.
   5. with `alternate` (PTR: "alternates between collecting a new trajectory and taking gradient
@@ -38,6 +38,7 @@ from ptr_ros.contracts import (
     SimStatus,
     TrainerStatus,
 )
+from ptr_ros.episode_transfer import ANNOUNCE_DEPTH, DATA_DEPTH, TRANSFERS, EpisodeWriter
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.observations import subscribe_observations
 from ptr_ros.pairing import ObservationSync
@@ -48,25 +49,19 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
 from std_srvs.srv import SetBool, Trigger
 
-from ptr_core import rosmsg
+from ptr_core import rosmsg, weights
 from ptr_core.atomic import write_json
 from ptr_core.constants import ACTION_DIM, CLOCK_MODES
-from ptr_trainer.episode_io import (
-    ANNOUNCE_DEPTH,
-    DATA_DEPTH,
-    TRANSFERS,
-    chunk_payload,
-    write_episode,
-)
 from ptr_trainer.episodes import EpisodeManager, ManagerConfig, unconnected_inputs
 
 C = TypeVar('C', bound=Contract)
 
 PARAMETERS: dict[str, object] = {
     'task': 'OpenDoor',  # task name stored with every episode
-    'episode_dir': '',  # where episode files are written (shared with the trainer in 'file')
-    'transfer': 'file',  # 'file' (shared disk) | 'inline' (episode bytes on ptr/episode_data)
-    'chunk_size': 1048576,  # inline chunk size in bytes
+    'episode_dir': '',  # episode shards are written here (in 'file': the trainer's online_dir)
+    'transfer': 'file',  # 'file' (shared disk) | 'inline' (signed packets on ptr/episode_data)
+    'chunk_size': 1048576,  # inline packet payload size in bytes
+    'weights_key': '',  # HMAC key that signs inline episodes ('' = $PTR_WEIGHTS_KEY)
     'horizon': 40,  # transitions before a timeout (0: only the env's end or a stall)
     'end_on_success': True,  # end at the first classifier success
     'stall_timeout': 10.0,  # seconds without a new observation that end an episode
@@ -96,6 +91,10 @@ class EpisodeManagerNode(Node):
         self.dir = Path(p['episode_dir'])
         self.dir.mkdir(parents=True, exist_ok=True)
         self.run_id = uuid.uuid4().hex[:8]
+        key = weights.resolve_key(p['weights_key']) if p['transfer'] == 'inline' else b''
+        self.written = 0  # episodes stored and announced by this run
+        self.writer = EpisodeWriter(self.dir, self.run_id, p['transfer'], key,
+                                    int(p['chunk_size']))
         self.mgr = EpisodeManager(ManagerConfig(
             horizon=int(p['horizon']), end_on_success=bool(p['end_on_success']),
             stall_timeout=float(p['stall_timeout']),
@@ -199,7 +198,8 @@ class EpisodeManagerNode(Node):
 
     def trainer_caught_up(self) -> bool:
         st = self.trainer_status
-        return st is None or (st.episodes >= self.mgr.finished and st.pending == 0)
+        # Counted per run: the trainer's folder may hold episodes of earlier runs.
+        return st is None or (st.runs.get(self.run_id, 0) >= self.written and st.pending == 0)
 
     def on_resume(self, request, response):
         with self.lock:
@@ -281,15 +281,13 @@ class EpisodeManagerNode(Node):
     def end_episode(self, reason: str, length: int) -> None:
         self.enable(False)
         with self.lock:
-            traj = self.mgr.finish(reason, length, {'weights_version': self.weights_version,
-                                                    'run': self.run_id})
+            traj = self.mgr.finish(reason, length, {'weights_version': self.weights_version})
         if traj is not None:
-            name = f'{traj.task}_{self.run_id}_{self.mgr.episode:06d}'
-            ann, data = write_episode(self.dir, traj, name, self.p['transfer'])
-            if self.p['transfer'] == 'inline':
-                for chunk in chunk_payload(data, int(self.p['chunk_size'])):
-                    self.pub_data.publish(rosmsg.bytes_to_uint8(chunk, UInt8MultiArray()))
-            self.pub_episode.publish(String(data=ann.to_json()))
+            ann, packets = self.writer.write(traj, self.mgr.episode)
+            self.written += 1
+            for packet in packets:  # inline: the bytes before the announcement
+                self.pub_data.publish(rosmsg.bytes_to_uint8(packet, UInt8MultiArray()))
+            self.pub_episode.publish(ann.to_msg())
         write_json(self.dir / 'history.json', self.mgr.history)
         h = self.mgr.history[-1]
         self.get_logger().info(f'episode {h["episode"]}: {reason} after {h["length"]} '

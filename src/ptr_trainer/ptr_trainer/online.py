@@ -5,7 +5,7 @@ PTR alternates between collecting one trajectory and taking gradient steps: 10 g
 per environment step, each batch mixing the Bridge (prior) data, the offline target demos and the
 online data 0.35 / 0.15 / 0.5, CQL alpha 0.5 online (5 offline), and the CQL regularizer
 bounded below by the Monte-Carlo return (Cal-QL) so the conservative initialization does not
-unlearn at the start of fine-tuning. Pure: no rclpy; the node calls `add_episode` and `train`.
+unlearn at the start of fine-tuning. Pure: no rclpy; the node calls `ingest` and `train`.
 """
 from __future__ import annotations
 
@@ -31,9 +31,12 @@ class Learner(Protocol):
 
 
 class EpisodeSink(Protocol):
-    """What OnlineTrainer needs of ptr_core.data.online_buffer.OnlineBuffer."""
+    """What OnlineTrainer needs of ptr_core.data.online_buffer.OnlineBuffer: both return the
+    episodes newly loaded (objects with `.traj`)."""
 
-    def append(self, traj: Trajectory) -> Any: ...
+    def append(self, traj: Trajectory) -> list[Any]: ...
+
+    def refresh(self) -> list[Any]: ...
 
 
 class OnlineTrainer:
@@ -64,6 +67,7 @@ class OnlineTrainer:
         self.credit = 0.0  # updates owed (fractional with a non-integer utd)
         self.env_steps = 0  # online transitions received
         self.episodes = 0
+        self.runs: dict[str, int] = {}  # episodes per episode-writer run (meta 'run')
         self.updates = 0
         self.version = 0
         self.last_metrics: dict[str, float] = {}
@@ -93,8 +97,25 @@ class OnlineTrainer:
                 del self._snapshots[v]
 
     def add_episode(self, traj: Trajectory) -> int:
-        """Store a finished episode; returns the updates now pending."""
-        self.buffer.append(traj)
+        """Store a finished episode (and take any other new one); returns the updates pending."""
+        self._take([x.traj for x in self.buffer.append(traj)])
+        return self.pending
+
+    def ingest(self) -> int:
+        """Take the episodes that appeared in the buffer's folder (written by the robot's episode
+        manager or unpacked from a transfer); returns how many."""
+        new = [x.traj for x in self.buffer.refresh()]
+        self._take(new)
+        return len(new)
+
+    def _take(self, trajs: list[Trajectory]) -> None:
+        for traj in trajs:
+            self._count(traj)
+
+    def _count(self, traj: Trajectory) -> None:
+        """Credit, fractions, telemetry and the guard for one newly stored episode."""
+        run = str(traj.meta.get('run', ''))
+        self.runs[run] = self.runs.get(run, 0) + 1
         self.env_steps += len(traj)
         self.episodes += 1
         if self.episodes > self.cfg.warmup_episodes:
@@ -106,7 +127,6 @@ class OnlineTrainer:
         decision = self.guard.record(version, bool(traj.success))
         if decision is not None and decision.to_version in self._snapshots:
             self.rollback(decision.to_version, decision.reason)
-        return self.pending
 
     def rollback(self, version: int, reason: str) -> int:
         """Restore the agent saved at `version` and deploy it as a new version."""
@@ -169,7 +189,10 @@ class OnlineTrainer:
     def summary(self) -> dict[str, Any]:
         return {'episodes': self.episodes, 'env_steps': self.env_steps, 'updates': self.updates,
                 'version': self.version, 'pending': self.pending, 'rollbacks': self.rollbacks,
-                'guard': self.guard.state(), **self.last_metrics}
+                'guard': self.guard.state(), 'runs': dict(self.runs),
+                # how much of the learning came from the robot's own episodes
+                'sampled_online': int(getattr(self.sampler, 'drawn', [0])[-1]),
+                **self.last_metrics}
 
 
 def _load_agent(agent_ckpt: str | Path, cfg: OnlineConfig, target_task: str,
@@ -224,7 +247,9 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
     labels = (RewardConfig(scale=cfg.reward_scale, shift=cfg.reward_shift, discount=discount)
               if cfg.labels == 'last_n' else
               RewardConfig.recorded(cfg.reward_scale, cfg.reward_shift, discount))
-    online = OnlineBuffer(online_dir, reg, labels)
+    # Episodes already in the folder are taken by the first ingest(): a (re)started trainer, which
+    # starts from agent_ckpt again, trains on every stored episode.
+    online = OnlineBuffer(online_dir, reg, labels, load_existing=False)
     augment = Augment(seed=cfg.seed) if agent.cfg.train.augment else None
     sampler = MixedSampler([prior, target, online], list(cfg.beta), cfg.batch_size, augment,
                            cfg.seed)

@@ -1,43 +1,35 @@
 """Trainer node: episodes in (ptr/episode), CQL updates, signed weights out (ptr/policy_weights).
 
-Subscribes  ptr/episode       std_msgs/String JSON announcement (ptr_trainer.episode_io),
-                              transient local: a late or restarted trainer gets the backlog;
-                              `online_dir`/ingested.json stores each episode only once
-            ptr/episode_data  std_msgs/UInt8MultiArray chunks (inline transfer: no shared disk)
+Subscribes  ptr/episode       std_msgs/String JSON contracts.EpisodeAnnouncement, transient local:
+                              wakes the learner, which loads every new episode shard in
+                              `online_dir` (the episode manager's folder on a shared disk)
+            ptr/episode_data  std_msgs/UInt8MultiArray signed packets of packed shards (transfer
+                              inline: no shared disk), unpacked into `online_dir` once each
 Publishes   ptr/policy_weights std_msgs/UInt8MultiArray signed packets (ptr_core.weights: version,
                               fingerprint, sha256, HMAC), reliable + transient local
             ptr/trainer_status std_msgs/String JSON {episodes, env_steps, updates, version, ...}
-All learning happens on one worker thread that owns the OnlineTrainer; callbacks only verify
-episodes (sha256) and queue them, so DDS keeps flowing while a long batch of updates runs.
+All learning happens on one worker thread that owns the OnlineTrainer; callbacks only verify and
+store bytes and wake it, so DDS keeps flowing while a long batch of updates runs.
 """
 from __future__ import annotations
 
 import dataclasses
-import queue
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
-from ptr_ros.contracts import TrainerStatus
-from ptr_ros.nodeutil import declare, log_info, run
+from ptr_ros.contracts import ContractError, EpisodeAnnouncement, TrainerStatus
+from ptr_ros.episode_transfer import ANNOUNCE_DEPTH, DATA_DEPTH, EpisodeReceiver
+from ptr_ros.nodeutil import Throttle, declare, log_info, run
 from ptr_ros.qos import latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import String, UInt8MultiArray
 
 from ptr_core import rosmsg, weights
+from ptr_core.data import DatasetError
 from ptr_core.online_config import OnlineConfig, load_online_config
-from ptr_trainer.episode_io import (
-    ANNOUNCE_DEPTH,
-    DATA_DEPTH,
-    Announcement,
-    ChunkAssembler,
-    EpisodeError,
-    IngestLedger,
-    read_episode,
-    verify_bytes,
-)
+from ptr_core.packets import PacketError
 from ptr_trainer.online import build_trainer
 
 # Paths and transport here; every learning setting is an OnlineConfig field (one home for each:
@@ -98,19 +90,15 @@ class TrainerNode(Node):
         self.pub_weights = self.create_publisher(UInt8MultiArray, 'ptr/policy_weights',
                                                  latched_qos(depth))
         self.pub_status = self.create_publisher(String, 'ptr/trainer_status', latched_qos())
-        # Already stored episodes (across restarts), so the transient-local backlog of
-        # announcements a late trainer receives is stored once.
-        self.ledger = IngestLedger(Path(p['online_dir']) / 'ingested.json')
+        self.receiver = EpisodeReceiver(p['online_dir'], self.key)
         group = MutuallyExclusiveCallbackGroup()
         self.create_subscription(String, 'ptr/episode', self.on_episode,
                                  latched_qos(ANNOUNCE_DEPTH), callback_group=group)
-        self.create_subscription(UInt8MultiArray, 'ptr/episode_data', self.on_chunk,
+        self.create_subscription(UInt8MultiArray, 'ptr/episode_data', self.on_packet,
                                  latched_qos(DATA_DEPTH), callback_group=group)
-        self.assembler = ChunkAssembler(max_pending=DATA_DEPTH)
-        self.waiting_ann: dict[str, Announcement] = {}
-        self.waiting_data: dict[str, bytes] = {}
-        self.seen: set[str] = set()
-        self.episodes: queue.Queue = queue.Queue()
+        self.wake = threading.Event()
+        self.wake.set()  # the first look finds what is in online_dir already
+        self.throttle = Throttle(5.0)
         self.stop = threading.Event()
         self.worker = threading.Thread(target=self.work, name='trainer', daemon=True)
         self.publish_status()  # the episode manager waits for a trainer it has heard of
@@ -124,60 +112,45 @@ class TrainerNode(Node):
     # ---- episodes in ----------------------------------------------------------------------
     def on_episode(self, msg) -> None:
         try:
-            ann = Announcement.from_json(msg.data)
-            if ann.sha256 in self.seen or ann.sha256 in self.ledger:
-                return
-            if ann.transfer == 'file':
-                self.accept(ann, read_episode(ann))
-            elif ann.sha256 in self.waiting_data:
-                data = self.waiting_data.pop(ann.sha256)
-                self.accept(ann, verify_bytes(ann, data, 'ptr/episode_data'))
-            else:
-                self.waiting_ann[ann.sha256] = ann
-        except EpisodeError as e:
-            self.get_logger().error(f'episode refused: {e}')
+            problem = self.receiver.check(EpisodeAnnouncement.from_msg(msg))
+        except ContractError as e:
+            problem = str(e)
+        if problem is not None and self.throttle(problem):
+            self.get_logger().error(f'episode refused: {problem}')
+        self.wake.set()
 
-    def on_chunk(self, msg) -> None:
+    def on_packet(self, msg) -> None:
         try:
-            done = self.assembler.add(rosmsg.uint8_to_bytes(msg))
-            if done is None:
-                return
-            digest, data = done
-            if digest in self.waiting_ann:
-                ann = self.waiting_ann.pop(digest)
-                self.accept(ann, verify_bytes(ann, data, 'ptr/episode_data'))
-            elif digest not in self.seen and digest not in self.ledger:
-                self.waiting_data[digest] = data
-                while len(self.waiting_data) > DATA_DEPTH:
-                    self.waiting_data.pop(next(iter(self.waiting_data)))
-        except EpisodeError as e:
-            self.get_logger().error(f'episode refused: {e}')
-
-    def accept(self, ann: Announcement, traj) -> None:
-        self.seen.add(ann.sha256)
-        self.episodes.put((ann.sha256, traj))
+            self.receiver.on_packet(rosmsg.uint8_to_bytes(msg))
+        except (PacketError, DatasetError) as e:
+            if self.throttle(type(e).__name__):
+                self.get_logger().error(f'episode refused: {e}')
+            return
+        self.wake.set()
 
     # ---- learning (worker thread) ------------------------------------------------------
     def work(self) -> None:
         t = self.trainer
         while not self.stop.is_set():
-            try:
-                digest, traj = self.episodes.get(timeout=0.05 if t.pending else 0.5)
-            except queue.Empty:
-                traj = None
-            if traj is not None:
-                pending = t.add_episode(traj)
-                self.ledger.add(digest)
-                self.get_logger().info(f'episode {t.episodes}: {len(traj)} steps, return '
-                                       f'{float(traj.rewards.sum()):g}, {pending} updates '
-                                       f'due')
-                self.publish_status()
-                continue  # take every queued episode before training on
+            if self.wake.wait(0.05 if t.pending else 0.5):
+                self.wake.clear()
+                self.take_episodes()
+                continue  # take every new episode before training on
             if t.pending:
                 # Small slices, so a new episode never waits behind a long batch.
                 t.train(max_updates=10)
                 if t.pending == 0 or t.updates % 100 < 10:
                     self.publish_status()
+
+    def take_episodes(self) -> None:
+        t = self.trainer
+        said = len(t.buffer.rejected)
+        if t.ingest():
+            self.get_logger().info(f'{t.episodes} episodes ({t.env_steps} steps) stored, '
+                                   f'{t.pending} updates due')
+            self.publish_status()
+        for problem in t.buffer.rejected[said:]:
+            self.get_logger().error(f'episode refused: {problem}')
 
     def publish_status(self) -> None:
         self._publish([TrainerStatus.from_dict(self.trainer.summary()).to_msg()], self.pub_status)

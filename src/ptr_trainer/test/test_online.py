@@ -217,6 +217,7 @@ def test_the_published_summary_satisfies_the_trainer_status_contract(tmp_path):
     st = TrainerStatus.from_json(json.dumps(trainer.summary()))
     assert (st.episodes, st.env_steps, st.updates, st.version, st.pending) == (1, 4, 4, 2, 0)
     assert st.metrics == {'loss': 4.0} and st.guard == trainer.guard.state()
+    assert st.sampled_online == trainer.sampler.drawn[2] > 0 and st.runs == {'': 1}
 
 
 def test_a_stopping_trainer_checkpoints_only_what_changed(tmp_path):

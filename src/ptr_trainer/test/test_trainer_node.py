@@ -1,5 +1,5 @@
-"""The trainer node as its own process over real DDS: file and inline episodes in, signed
-weights out, which a DeployablePolicy accepts."""
+"""The trainer node as its own process over real DDS: file and inline episodes in (each stored
+once, as the one shard the robot wrote), signed weights out, which a DeployablePolicy accepts."""
 import json
 import os
 import subprocess
@@ -36,13 +36,13 @@ def setup(tmp_path):
 
 def test_trainer_node_file_and_inline(setup):
     import rclpy
+    from ptr_ros.episode_transfer import EpisodeWriter
     from ptr_ros.qos import latched_qos
     from rclpy.executors import SingleThreadedExecutor
     from std_msgs.msg import String, UInt8MultiArray
 
     from ptr_core import rosmsg, weights
     from ptr_core.policy import DeployablePolicy
-    from ptr_trainer.episode_io import chunk_payload, write_episode
 
     tmp, ckpt = setup
     domain = private_domain()
@@ -76,9 +76,10 @@ def test_trainer_node_file_and_inline(setup):
         assert spin_until(lambda: pub_ann.get_subscription_count() > 0
                           and pub_data.get_subscription_count() > 0, 60), \
             proc.stdout.read().decode() if proc.poll() is not None else 'no subscriber'
-        # 1) a file episode: 4 steps x utd 2 = 8 updates -> versions 1 and 2.
-        ann, _ = write_episode(tmp / 'episodes', traj('OpenDoor', 50, length=4), 'ep1')
-        pub_ann.publish(String(data=ann.to_json()))
+        # 1) a file episode, written into the trainer's online_dir (shared disk): 4 steps x utd 2
+        # = 8 updates -> versions 1 and 2.
+        ann, _ = EpisodeWriter(tmp / 'online', 'robot1').write(traj('OpenDoor', 50, length=4), 1)
+        pub_ann.publish(ann.to_msg())
         asm = weights.ChunkAssembler()
         versions = []
 
@@ -89,25 +90,33 @@ def test_trainer_node_file_and_inline(setup):
                     versions.append(done)
             return versions
         assert spin_until(lambda: len(collect()) >= 2, 60)
-        # 2) an inline episode (chunks first, announcement after): 3 steps -> 6 more updates.
-        ann2, data2 = write_episode(tmp / 'elsewhere', traj('OpenDoor', 51, length=3), 'ep2',
-                                    transfer='inline')
-        (tmp / 'elsewhere' / 'ep2.npz').unlink()  # the trainer must not need the file
-        for chunk in chunk_payload(data2, 30000):
-            pub_data.publish(rosmsg.bytes_to_uint8(chunk, UInt8MultiArray()))
-        pub_ann.publish(String(data=ann2.to_json()))
+        # 2) an inline episode (packets first, announcement after): 3 steps -> 6 more updates.
+        writer = EpisodeWriter(tmp / 'elsewhere', 'robot2', 'inline', KEY.encode(), 3000)
+        ann2, sent = writer.write(traj('OpenDoor', 51, length=3), 1)
+        assert len(sent) > 1
+        import shutil
+        shutil.rmtree(ann2.path)  # the trainer must not need the robot's folder
+        for packet in sent:
+            pub_data.publish(rosmsg.bytes_to_uint8(packet, UInt8MultiArray()))
+        pub_ann.publish(ann2.to_msg())
         assert spin_until(lambda: len(collect()) >= 3, 60)
-        assert [v.version for v in versions[:3]] == [1, 2, 3]
+        assert [v.serial for v in versions[:3]] == [1, 2, 3]
         policy = DeployablePolicy.load(ckpt)
-        assert versions[2].fingerprint == policy.fingerprint
+        assert versions[2].label == policy.fingerprint
         assert policy.load_state_bytes(versions[2].payload) == 3
-        # The online buffer on disk holds both episodes, once each, and the ledger knows them.
-        pub_ann.publish(String(data=ann.to_json()))  # a repeated announcement is ignored
-        spin_until(lambda: False, 1.0)
-        shards = sorted((tmp / 'online' / 'OpenDoor').iterdir())
-        assert len(shards) == 2
-        ledger = json.loads((tmp / 'online' / 'ingested.json').read_text())
-        assert ledger == [ann.sha256, ann2.sha256]
+        # The online buffer on disk holds both episodes, once each, under the robots' names.
+        pub_ann.publish(ann.to_msg())  # a repeated announcement is ignored
+        for packet in sent:  # ... and so is a repeated inline episode
+            pub_data.publish(rosmsg.bytes_to_uint8(packet, UInt8MultiArray()))
+        status = []
+        node.create_subscription(String, 'ptr/trainer_status',
+                                 lambda m: status.append(json.loads(m.data)), latched_qos())
+        spin_until(lambda: False, 2.0)
+        shards = sorted(p.name for p in (tmp / 'online' / 'OpenDoor').iterdir())
+        assert shards == ['shard-robot1000000', 'shard-robot2000000']
+        assert sorted(p.name for p in (tmp / 'online').iterdir()) == ['OpenDoor']
+        assert status and status[-1]['episodes'] == 2
+        assert status[-1]['runs'] == {'robot1': 1, 'robot2': 1}
     finally:
         rc, out = stop_process(proc)
         rclpy.shutdown(context=ctx)

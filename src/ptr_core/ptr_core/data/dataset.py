@@ -16,8 +16,10 @@ shard in progress. Several writers (collection workers) append to one task with 
 """
 from __future__ import annotations
 
+import io
 import json
 import re
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -47,6 +49,7 @@ class DatasetWriter:
         self.prefix = prefix
         self._pending: dict[str, list[Trajectory]] = {}
         self.written = 0
+        self.shards: list[Path] = []  # the shard folders written, in order
 
     def add(self, traj: Trajectory) -> None:
         traj.validate(f'trajectory of task {traj.task!r}')
@@ -76,12 +79,14 @@ class DatasetWriter:
                              'success': bool(tr.success), 'meta': tr.meta})
             obs += len(tr) + 1
             act += len(tr)
-        with atomic_dir(self._next_shard(self.root / task)) as tmp:
+        shard = self._next_shard(self.root / task)
+        with atomic_dir(shard) as tmp:
             for name in ARRAYS:
                 np.save(tmp / f'{name}.npy', np.concatenate([getattr(t, name) for t in trajs]))
             (tmp / 'index.json').write_text(json.dumps(
                 {'format': FORMAT, 'task': task, 'episodes': episodes}, indent=1))
         self.written += len(trajs)
+        self.shards.append(shard)
 
     def close(self) -> None:
         for task in list(self._pending):
@@ -93,6 +98,79 @@ class DatasetWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         # Flush what is complete even on error: every pending trajectory is whole.
         self.close()
+
+
+def open_shard(sd: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """A shard's index and memory-mapped arrays, checked against each other."""
+    index_path = sd / 'index.json'
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise DatasetError(f'{index_path}: unreadable index ({e})') from None
+    if not isinstance(index, dict) or index.get('format') != FORMAT:
+        got = index.get('format') if isinstance(index, dict) else type(index).__name__
+        raise DatasetError(f'{index_path}: format: expected {FORMAT!r}, got {got!r}')
+    arrays = {}
+    for name in ARRAYS:
+        path = sd / f'{name}.npy'
+        if not path.exists():
+            raise DatasetError(f'{path}: missing array {name!r}')
+        try:
+            arrays[name] = np.load(path, mmap_mode='r', allow_pickle=False)
+        except ValueError as e:
+            raise DatasetError(f'{path}: unreadable array ({e})') from None
+    try:
+        n_act = sum(int(e['length']) for e in index['episodes'])
+        n_obs = n_act + len(index['episodes'])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DatasetError(f'{index_path}: episodes: expected a list of {{length, ...}} ({e})') \
+            from None
+    if any(arrays[k].shape[0] != n_act for k in ('actions', 'rewards', 'terminals')) or any(
+            arrays[k].shape[0] != n_obs for k in ('images', 'states')):
+        raise DatasetError(f'{sd}: arrays disagree with index.json '
+                           f'({arrays["actions"].shape[0]} actions, index says {n_act})')
+    return index, arrays
+
+
+SHARD_FILES = tuple(f'{name}.npy' for name in ARRAYS) + ('index.json',)
+SHARD_NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+/shard-[A-Za-z0-9_-]*\d{6}$')
+
+
+def pack_shard(shard_dir: str | Path) -> bytes:
+    """One shard folder as bytes (an uncompressed tar of its files in a fixed order, no owner
+    or time), to send it where the folder cannot be read; `unpack_shard` restores it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w', format=tarfile.USTAR_FORMAT) as tar:
+        for name in SHARD_FILES:
+            data = (Path(shard_dir) / name).read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def unpack_shard(data: bytes, root: str | Path, name: str) -> Path | None:
+    """Store packed shard bytes as ROOT/name (`<task>/shard-...`), atomically and checked; None
+    when that shard is already there (a resent episode is stored once)."""
+    if not SHARD_NAME_RE.match(name):
+        raise DatasetError(f'shard name: expected <task>/shard-<prefix><6 digits>, got {name!r}')
+    final = Path(root) / name
+    if final.exists():
+        return None
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode='r:') as tar:
+            members = tar.getmembers()
+            if sorted(m.name for m in members) != sorted(SHARD_FILES) or not all(
+                    m.isfile() for m in members):
+                raise DatasetError(f'{name}: expected the files {list(SHARD_FILES)}, got '
+                                   f'{[m.name for m in members]}')
+            with atomic_dir(final) as tmp:
+                for m in members:
+                    (tmp / m.name).write_bytes(tar.extractfile(m).read())  # type: ignore[union-attr]
+                open_shard(tmp)
+    except tarfile.TarError as e:
+        raise DatasetError(f'{name}: not a packed shard ({e})') from None
+    return final
 
 
 @dataclass(frozen=True)
@@ -123,25 +201,7 @@ class TaskDataset:
             raise DatasetError(f'{self.dir}: expected shard-* folders, found none')
         self.shard_dirs: list[Path] = shard_dirs
         for si, sd in enumerate(shard_dirs):
-            index_path = sd / 'index.json'
-            try:
-                index = json.loads(index_path.read_text())
-            except (OSError, json.JSONDecodeError) as e:
-                raise DatasetError(f'{index_path}: unreadable index ({e})') from None
-            if index.get('format') != FORMAT:
-                raise DatasetError(f"{index_path}: format: expected {FORMAT!r}, "
-                                   f"got {index.get('format')!r}")
-            arrays = {}
-            for name in ARRAYS:
-                path = sd / f'{name}.npy'
-                if not path.exists():
-                    raise DatasetError(f'{path}: missing array {name!r}')
-                arrays[name] = np.load(path, mmap_mode='r')
-            n_act = sum(e['length'] for e in index['episodes'])
-            if arrays['actions'].shape[0] != n_act or arrays['images'].shape[0] != (
-                    n_act + len(index['episodes'])):
-                raise DatasetError(f'{sd}: arrays disagree with index.json '
-                                   f'({arrays["actions"].shape[0]} actions, index says {n_act})')
+            index, arrays = open_shard(sd)
             self.shards.append(arrays)
             for e in index['episodes']:
                 self.episodes.append(EpisodeRef(si, e['obs_start'], e['act_start'], e['length'],

@@ -280,6 +280,7 @@ class MixedSampler:
         self.batch_size = int(batch_size)
         self.augment = augment
         self.rng = np.random.default_rng(seed)
+        self.drawn = [0] * len(self.sources)  # transitions sampled from each source so far
 
     def set_fractions(self, fractions: Sequence[float]) -> None:
         """Change the mixture (e.g. when the online buffer starts filling)."""
@@ -294,6 +295,7 @@ class MixedSampler:
                 raise ValueError(f'MixedSampler: source {i} is empty but {n} of '
                                  f'{self.batch_size} samples are drawn from it')
             parts.append(src.gather(self.rng.integers(0, len(src), size=n)))
+            self.drawn[i] += n
         if len(parts) == 1:
             return parts[0]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
