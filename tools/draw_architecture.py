@@ -24,7 +24,7 @@ EPISODE = [('sim_bridge', 'policy_node', 'camera/image_raw + robot/state'),
            ('policy_node', 'sim_bridge', 'robot/action'),
            ('sim_bridge', 'reward_node', 'camera/image_raw'),
            ('reward_node', 'episode_manager', 'ptr/reward_info'),
-           ('episode_manager', 'trainer_node', 'ptr/episode (file or chunks)'),
+           ('episode_manager', 'trainer_node', 'ptr/episode (+ episode_data if inline)'),
            ('trainer_node', 'policy_node', 'ptr/policy_weights (signed)'),
            ('episode_manager', 'reset_node', 'ptr/reset_scene'),
            ('reset_node', 'sim_bridge', 'robot/action until reset')]

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 from ptr_ros.domains import private_domain
+from ptr_ros.testing import process_alive
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -53,18 +54,6 @@ def constant_weights(agent, bias):
         out.bias.zero_()
         out.bias[:7] = torch.as_tensor(bias)
     return agent.policy_state_bytes()
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().split()[2] != 'Z'
-    except FileNotFoundError:
-        return False
 
 
 
@@ -209,7 +198,7 @@ def test_sim_graph_lockstep(tmp_path):
     assert code == 0, text[-3000:]
     pids = [int(p) for p in re.findall(r'started \S+ \(pid (\d+)\)', text)]
     assert len(pids) == 2
-    assert not [p for p in pids if _alive(p)]
+    assert not [p for p in pids if process_alive(p)]
 
 
 def _tail(log, n=4000):
@@ -330,4 +319,4 @@ def test_online_finetune_graph_lockstep(tmp_path):
     assert code == 0, text[-3000:]
     pids = [int(p) for p in re.findall(r'started \S+ \(pid (\d+)\)', text)]
     assert len(pids) == 5
-    assert not [p for p in pids if _alive(p)]
+    assert not [p for p in pids if process_alive(p)]

@@ -2,16 +2,15 @@
 import importlib
 import importlib.metadata
 import io
-import os
 import signal
 import sys
 import textwrap
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import yaml
+from ptr_ros.testing import process_alive
 
 from ptr_bringup import graphs, launcher
 from ptr_bringup.launch_support import to_launch_description
@@ -164,17 +163,6 @@ def _script(tmp_path, name, body):
     return [sys.executable, str(path)]
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is not alive: it only waits to be reaped by its (dead) parent
-    try:
-        return Path(f'/proc/{pid}/stat').read_text().split()[2] != 'Z'
-    except FileNotFoundError:
-        return False
-
 
 def _wait_for(predicate, limit=20.0):
     end = time.monotonic() + limit
@@ -214,11 +202,11 @@ def test_runner_stops_everything_including_grandchildren_and_stubborn_nodes(tmp_
     assert _wait_for(lambda: child_file.exists() and (tmp_path / 'stubborn.py.up').exists())
     grandchild = int(child_file.read_text())
     pids = runner.pids()
-    assert all(_alive(p) for p in pids + [grandchild])
+    assert all(process_alive(p) for p in pids + [grandchild])
     runner.stop_requested.set()
     t.join(30)
     assert result['code'] == 0
-    assert _wait_for(lambda: not any(_alive(p) for p in pids + [grandchild]), 10)
+    assert _wait_for(lambda: not any(process_alive(p) for p in pids + [grandchild]), 10)
     text = out.getvalue()
     assert '[spawner] ready' in text and 'stubborn still running: SIGTERM' in text
 
@@ -231,7 +219,7 @@ def test_runner_exit_code_when_a_required_node_dies_or_finishes(tmp_path):
     runner = launcher.GraphRunner(specs, [sleeper, dies], out=out, shutdown_timeout=5.0)
     assert runner.run() == 1
     assert 'required node dies died with code 3' in out.getvalue()
-    assert not any(_alive(p) for p in runner.pids())
+    assert not any(process_alive(p) for p in runner.pids())
     finishes = _script(tmp_path, 'finishes', 'print("done")')
     runner = launcher.GraphRunner(specs, [sleeper, finishes], out=io.StringIO())
     assert runner.run() == 0
@@ -301,10 +289,10 @@ def test_nodes_die_when_the_launcher_is_killed(tmp_path):
     assert _wait_for(pidfile.exists)
     time.sleep(0.2)
     pid = int(pidfile.read_text())
-    assert _alive(pid)
+    assert process_alive(pid)
     proc.kill()  # SIGKILL: the launcher gets no chance to clean up
     proc.wait()
-    assert _wait_for(lambda: not _alive(pid), 10)
+    assert _wait_for(lambda: not process_alive(pid), 10)
 
 
 def test_online_settings_reach_the_trainer_only_when_given():

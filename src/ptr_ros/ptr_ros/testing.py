@@ -1,7 +1,9 @@
 """Helpers for tests that run nodes as processes (shared by every package's node tests)."""
 from __future__ import annotations
 
+import os
 import subprocess
+from pathlib import Path
 
 
 def stop_process(proc, patience: float = 20.0, tries: int = 3) -> tuple[int | None, str]:
@@ -21,3 +23,15 @@ def stop_process(proc, patience: float = 20.0, tries: int = 3) -> tuple[int | No
     out = proc.communicate()[0]
     chunks.append(out.decode(errors='replace') if isinstance(out, bytes) else out or '')
     return None, ''.join(chunks)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` still runs; a zombie is not alive (it only waits to be reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().split()[2] != 'Z'
+    except FileNotFoundError:
+        return False
