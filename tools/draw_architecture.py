@@ -14,11 +14,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 # Layers from the bottom: what a package may import sits below it.
 LAYERS = [['ptr_core'], ['ptr_ros', 'ptr_sim'], ['ptr_policy', 'ptr_reward'],
-          ['ptr_reset', 'ptr_trainer'], ['ptr_bringup']]
+          ['ptr_reset', 'ptr_episodes', 'ptr_trainer'], ['ptr_bringup']]
 ROLE = {'ptr_core': 'data, nets, CQL, configs (no ROS)', 'ptr_ros': 'node plumbing, contracts',
         'ptr_sim': 'PyBullet arm + bridge node', 'ptr_policy': 'policy node',
         'ptr_reward': 'success classifier + node', 'ptr_reset': 'reset node',
-        'ptr_trainer': 'episode manager, trainer node', 'ptr_bringup': 'ptr CLI, graphs, demo'}
+        'ptr_episodes': 'episode manager (robot)', 'ptr_trainer': 'trainer node (off-board)',
+        'ptr_bringup': 'ptr CLI, graphs, demo'}
 # One episode, in order: (from, to, topic).
 EPISODE = [('sim_bridge', 'policy_node', 'camera/image_raw + robot/state'),
            ('policy_node', 'sim_bridge', 'robot/action'),

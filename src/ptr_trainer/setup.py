@@ -22,7 +22,6 @@ setup(
     entry_points={
         'console_scripts': [
             'trainer_node = ptr_trainer.trainer_node:main',
-            'episode_manager = ptr_trainer.episode_manager:main'
         ],
     },
 )

@@ -226,7 +226,7 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
         nodes.append(NodeSpec('ptr_reset', 'reset_node', 'reset_node', ns, reset_params))
     elif args['robot'] != 'sim':
         raise GraphError('argument reset_ckpt: a real robot needs a reset policy, got ""')
-    nodes.append(NodeSpec('ptr_trainer', 'episode_manager', 'episode_manager', ns, {
+    nodes.append(NodeSpec('ptr_episodes', 'episode_manager', 'episode_manager', ns, {
         'task': task,
         'episode_dir': f'{run_dir}/episodes',
         'transfer': args['transfer'],

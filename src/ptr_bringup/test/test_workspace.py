@@ -12,7 +12,7 @@ from ptr_bringup import cli
 from ptr_bringup.rosenv import WORKSPACE
 
 PACKAGES = ['ptr_core', 'ptr_ros', 'ptr_sim', 'ptr_policy', 'ptr_reward', 'ptr_reset',
-            'ptr_trainer', 'ptr_bringup']
+            'ptr_trainer', 'ptr_episodes', 'ptr_bringup']
 ROS_DEPS = {'rclpy', 'std_msgs', 'sensor_msgs', 'std_srvs', 'rosgraph_msgs', 'geometry_msgs'}
 
 
@@ -48,6 +48,29 @@ def test_console_scripts_resolve_and_are_installed(pkg):
         assert callable(getattr(importlib.import_module(module), func)), target
         installed = WORKSPACE / 'install' / pkg / 'lib' / pkg / exe
         assert installed.is_file(), f'{installed} missing: colcon build did not install it'
+
+
+def _imports_of(pkg: str) -> set[str]:
+    """The other packages of ours that `pkg`'s non-test modules import."""
+    out = set()
+    for path in (WORKSPACE / 'src' / pkg / pkg).rglob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text())):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and
+                    node.level == 0 else [])
+            out |= {m.split('.')[0] for m in mods} & (set(PACKAGES) - {pkg})
+    return out
+
+
+def test_data_flows_one_way_between_packages():
+    """Node packages build on ptr_core and ptr_ros only; the one sideways import is a node
+    loading another package's model (the reset node checks the scene with the success
+    classifier). Only ptr_bringup, which starts graphs, sees them all."""
+    nodes = ['ptr_sim', 'ptr_policy', 'ptr_reward', 'ptr_reset', 'ptr_episodes', 'ptr_trainer']
+    sideways = {(pkg, dep) for pkg in nodes for dep in _imports_of(pkg) if dep in nodes}
+    assert sideways == {('ptr_reset', 'ptr_reward')}
+    assert _imports_of('ptr_core') == set()
+    assert _imports_of('ptr_ros') == {'ptr_core'}
 
 
 def test_package_dependencies_match_imports():
@@ -149,3 +172,58 @@ def test_colcon_test_fails_on_a_failing_test(tmp_path):
 def test_ptr_routes_every_core_command_to_the_same_entry():
     from ptr_core.__main__ import COMMANDS as CORE
     assert {k: cli.COMMANDS[k] for k in CORE} == CORE
+
+
+def _sources(tests: bool) -> list[Path]:
+    """The packages' modules (src/<pkg>/<pkg>/...), or their tests (src/<pkg>/test/...)."""
+    parts = [(p, p.relative_to(WORKSPACE / 'src').parts)
+             for p in sorted((WORKSPACE / 'src').rglob('*.py'))]
+    return [p for p, (pkg, top, *_) in parts if top == ('test' if tests else pkg)]
+
+
+def test_files_and_functions_stay_small():
+    """Small modules with one job: no file in src/ over 400 lines, no function over 60 lines
+    outside the tests."""
+    long_files = [f'{p}: {n}' for p in _sources(False) + _sources(True)
+                  if (n := len(p.read_text().splitlines())) > 400]
+    assert long_files == []
+    long_functions = [f'{p}:{f.lineno} {f.name}: {f.end_lineno - f.lineno + 1}'
+                      for p in _sources(False) for f in ast.walk(ast.parse(p.read_text()))
+                      if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                      and f.end_lineno - f.lineno + 1 > 60]
+    assert long_functions == []
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(WORKSPACE / 'src').with_suffix('').parts[1:])
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
+def test_no_import_cycle_between_modules():
+    """Module-level imports form no cycle (a cycle makes import order matter and breaks lazily
+    imported entry points); imports inside functions are not counted."""
+    modules = {_module_name(p): p for p in _sources(False)}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.parse(path.read_text()).body:  # module level only
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                    [node.module] + [f'{node.module}.{a.name}' for a in node.names]
+                    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                    else [])
+            deps |= {m for m in mods if m in modules and m != name}
+        graph[name] = deps
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> list[str] | None:
+        state[name] = 1
+        for dep in sorted(graph[name]):
+            if state.get(dep) == 1:
+                return path + [name, dep]
+            if dep not in state and (cycle := visit(dep, path + [name])):
+                return cycle
+        state[name] = 2
+        return None
+    cycles = [c for n in sorted(graph) if n not in state and (c := visit(n, []))]
+    assert cycles == []
+    assert len(graph) == len(_sources(False)) > 50  # the walk saw every module

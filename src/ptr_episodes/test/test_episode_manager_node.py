@@ -27,7 +27,7 @@ def test_the_first_episode_starts_only_once_every_input_is_connected(ctx, tmp_pa
     from std_msgs.msg import Float32MultiArray, String
     from std_srvs.srv import SetBool, Trigger
 
-    from ptr_trainer.episode_manager import EpisodeManagerNode
+    from ptr_episodes.episode_manager import EpisodeManagerNode
 
     probe = rclpy.create_node('probe', context=ctx)
     resets: list[float] = []
@@ -72,7 +72,7 @@ def test_the_first_episode_starts_only_once_every_input_is_connected(ctx, tmp_pa
 def test_a_bad_transfer_is_refused_in_one_line(ctx, tmp_path):
     from rclpy.parameter import Parameter
 
-    from ptr_trainer.episode_manager import EpisodeManagerNode
+    from ptr_episodes.episode_manager import EpisodeManagerNode
     with pytest.raises(ValueError, match=r"^parameter transfer: expected one of \('file', "
                                          r"'inline'\), got 'ftp'$"):
         EpisodeManagerNode(context=ctx, parameter_overrides=[

@@ -2,7 +2,12 @@
 import numpy as np
 import pytest
 
-from ptr_trainer.episodes import EpisodeManager, EpisodeRecorder, ManagerConfig, unconnected_inputs
+from ptr_episodes.episodes import (
+    EpisodeManager,
+    EpisodeRecorder,
+    ManagerConfig,
+    unconnected_inputs,
+)
 
 
 def img(k):
