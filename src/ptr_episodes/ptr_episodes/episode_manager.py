@@ -39,7 +39,14 @@ from ptr_ros.contracts import (
     TrainerStatus,
 )
 from ptr_ros.episode_transfer import ANNOUNCE_DEPTH, DATA_DEPTH, TRANSFERS, EpisodeWriter
-from ptr_ros.nodeutil import Throttle, declare, require_choice, run
+from ptr_ros.nodeutil import (
+    ServiceUnavailable,
+    Throttle,
+    call_service,
+    declare,
+    require_choice,
+    run,
+)
 from ptr_ros.observations import subscribe_observations
 from ptr_ros.pairing import ObservationSync
 from ptr_ros.qos import event_qos, latched_qos
@@ -209,23 +216,18 @@ class EpisodeManagerNode(Node):
         return response
 
     # ---- service calls from the worker thread ------------------------------------------
-    def call(self, client, request, what: str, required: bool = True):
+    def call(self, client, request, required: bool = True):
         timeout = float(self.p['service_timeout'])
-        if not client.wait_for_service(timeout_sec=min(timeout, 30.0)):
+        try:
+            return call_service(client, request, timeout, wait=min(timeout, 30.0))
+        except ServiceUnavailable as e:
             if required:
-                raise RuntimeError(f'{what}: service not available')
-            self.get_logger().warn(f'{what}: service not available, skipped')
+                raise
+            self.get_logger().warn(f'{e}, skipped')
             return None
-        done = threading.Event()
-        fut = client.call_async(request)
-        fut.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout):
-            raise RuntimeError(f'{what}: no answer within {timeout:g} s')
-        return fut.result()
 
     def enable(self, on: bool) -> None:
-        self.call(self.cli_enable, SetBool.Request(data=on), 'ptr/policy_enable',
-                  required=False)
+        self.call(self.cli_enable, SetBool.Request(data=on), required=False)
 
     def status(self, message: str = '') -> None:
         if not self.context.ok():
@@ -263,7 +265,7 @@ class EpisodeManagerNode(Node):
         if lockstep:
             self.enable(True)
         t0 = self.get_clock().now().nanoseconds
-        res = self.call(self.cli_robot, Trigger.Request(), 'robot/reset')
+        res = self.call(self.cli_robot, Trigger.Request())
         try:
             start = ResetReply.from_json(res.message, 'robot/reset reply').stamp_ns
         except ContractError as e:  # a bridge without stamps: the time of the request
@@ -294,7 +296,7 @@ class EpisodeManagerNode(Node):
                                f'steps (sim success {h["sim_success"]})')
         ok, message = True, ''
         if bool(self.p['use_reset_node']):
-            res = self.call(self.cli_scene, Trigger.Request(), 'ptr/reset_scene')
+            res = self.call(self.cli_scene, Trigger.Request())
             ok, message = bool(res.success), str(res.message)
         with self.lock:
             phase = self.mgr.after_reset(ok, message)

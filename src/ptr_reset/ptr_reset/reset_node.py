@@ -21,13 +21,12 @@ threshold: "the door is not open"); `reset_when:=above` takes a dedicated reset 
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from typing import Any
 
 import numpy as np
 from ptr_ros.contracts import ContractError, NodeStatus, ResetReply
-from ptr_ros.nodeutil import declare, run
+from ptr_ros.nodeutil import ServiceUnavailable, call_service, declare, run
 from ptr_ros.observations import subscribe_observations
 from ptr_ros.pairing import ObservationPairer
 from ptr_ros.qos import action_qos, latched_qos
@@ -124,16 +123,16 @@ class ResetNode(Node):
 
     def go_home(self) -> None:
         self.last_action = None
-        if not self.robot_reset.wait_for_service(timeout_sec=self.cfg.obs_timeout):
-            self.get_logger().warn('robot/reset unavailable: retrying without going home')
+        try:
+            res = call_service(self.robot_reset, Trigger.Request(), 10.0,
+                               wait=self.cfg.obs_timeout)
+        except ServiceUnavailable as e:
+            self.get_logger().warn(f'{e}: retrying without going home')
             return
-        done = threading.Event()
-        fut = self.robot_reset.call_async(Trigger.Request())
-        fut.add_done_callback(lambda _: done.set())
-        done.wait(10.0)
+        except TimeoutError:
+            res = None
         # Act only on observations from after homing: the bridge answers with the stamp of
         # its first new observation (sim); otherwise the newest one seen so far is stale.
-        res = fut.result() if fut.done() else None
         try:
             first = ResetReply.from_json(res.message).stamp_ns
             self.last_stamp = max(self.last_stamp, first - 1)

@@ -40,6 +40,24 @@ def declare(node: Node, parameters: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class ServiceUnavailable(RuntimeError):
+    """No server answered `wait_for_service` in time."""
+
+
+def call_service(client: Any, request: Any, timeout: float, wait: float = 30.0) -> Any:
+    """Call a service and block until its answer: for worker threads only (a callback of the
+    node's executor would wait for itself). Raises ServiceUnavailable when no server appears
+    within `wait` s and TimeoutError when the answer takes over `timeout` s, naming the service."""
+    if not client.wait_for_service(timeout_sec=wait):
+        raise ServiceUnavailable(f'{client.srv_name}: service not available')
+    done = threading.Event()
+    fut = client.call_async(request)
+    fut.add_done_callback(lambda _: done.set())
+    if not done.wait(timeout):
+        raise TimeoutError(f'{client.srv_name}: no answer within {timeout:g} s')
+    return fut.result()
+
+
 def log_info(node: Node, text: str) -> None:
     """Log through ROS while the context lives; after Ctrl-C shut it down (a node's close())
     the logger's /rosout publisher would fail, so the line goes to stderr instead."""

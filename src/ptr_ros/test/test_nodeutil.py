@@ -1,0 +1,57 @@
+"""The blocking service call the worker threads of the episode manager and the reset node use:
+an answer, no server, and a server that does not answer in time, each said with the service's
+name; and the one-line parameter checks."""
+import threading
+import time
+
+import pytest
+from ptr_ros.domains import private_domain
+from ptr_ros.nodeutil import ServiceUnavailable, call_service, require_choice
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture()
+def node():
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=private_domain())
+    n = rclpy.create_node('nodeutil_test', context=ctx)
+    ex = MultiThreadedExecutor(2, context=ctx)
+    ex.add_node(n)
+    threading.Thread(target=ex.spin, daemon=True).start()
+    yield n
+    ex.shutdown()
+    n.destroy_node()
+    rclpy.shutdown(context=ctx)
+
+
+def test_call_service_answers_names_a_missing_server_and_a_slow_one(node):
+    from rclpy.callback_groups import ReentrantCallbackGroup
+    from std_srvs.srv import SetBool
+
+    def answer(request, response):
+        if not request.data:
+            time.sleep(1.0)  # slower than the caller's timeout below
+        response.success, response.message = True, 'done'
+        return response
+    group = ReentrantCallbackGroup()
+    node.create_service(SetBool, 'svc', answer, callback_group=group)
+    client = node.create_client(SetBool, 'svc', callback_group=group)
+    assert call_service(client, SetBool.Request(data=True), 5.0).message == 'done'
+    with pytest.raises(TimeoutError, match=r'^svc: no answer within 0.5 s$'):
+        call_service(client, SetBool.Request(data=False), 0.5)
+    nobody = node.create_client(SetBool, 'nobody', callback_group=group)
+    t0 = time.monotonic()
+    with pytest.raises(ServiceUnavailable, match=r'^nobody: service not available$'):
+        call_service(nobody, SetBool.Request(), 5.0, wait=0.3)
+    assert time.monotonic() - t0 < 3.0
+    time.sleep(1.0)  # the slow answer completes before the node goes away
+
+
+def test_require_choice_names_parameter_choices_and_value():
+    assert require_choice({'clock': 'lockstep'}, 'clock', ('lockstep', 'realtime')) == 'lockstep'
+    with pytest.raises(ValueError, match=r"^parameter clock: expected one of \('lockstep', "
+                                         r"'realtime'\), got 'fast'$"):
+        require_choice({'clock': 'fast'}, 'clock', ('lockstep', 'realtime'))
