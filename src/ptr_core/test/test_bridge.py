@@ -133,3 +133,51 @@ def test_raw_format_and_conversion(tmp_path, numpy_tree):
     assert len(td) == 3 and td.image_shape == (32, 32, 3)
     assert td.split_indices('val') == [2] and td.split_indices('train') == [0, 1]
     assert [len(td.trajectory(i)) for i in range(3)] == [3, 4, 2]
+
+
+def test_real_layouts_name_tasks_by_the_task_folder_not_the_collection(tmp_path, capsys):
+    """Bridge's trees carry a collection level (00, 01, ...) under the task folder, and the raw
+    tree a date under that: tasks are named by the task folder, collections of one task merge,
+    and two different tasks are never merged under '00'."""
+    rng = np.random.default_rng(3)
+    np_root = tmp_path / 'bridge_np'
+    for rel, t in [('berkeley/toykitchen2/set_table/00/train', 2),
+                   ('berkeley/toykitchen2/set_table/01/train', 3),
+                   ('berkeley/toykitchen2/set_table/00/val', 2),
+                   ('berkeley/toykitchen2/put_corn_in_pot/00/train', 4),
+                   ('berkeley/toykitchen1/set_table/00/train', 5)]:
+        _save(np_root / rel / 'out.npy', [_np_traj(rng, t)[0]])
+    srcs = find_numpy(np_root)
+    assert [(s.task, s.domain, s.collection, s.split) for s in srcs] == [
+        ('set_table', 'berkeley/toykitchen1', '00', 'train'),
+        ('put_corn_in_pot', 'berkeley/toykitchen2', '00', 'train'),
+        ('set_table', 'berkeley/toykitchen2', '00', 'train'),
+        ('set_table', 'berkeley/toykitchen2', '00', 'val'),
+        ('set_table', 'berkeley/toykitchen2', '01', 'train')]
+    assert [s.task for s in find_numpy(np_root, domain_prefix=True)] == [
+        'toykitchen1.set_table', 'toykitchen2.put_corn_in_pot', 'toykitchen2.set_table',
+        'toykitchen2.set_table', 'toykitchen2.set_table']
+    assert main([str(np_root), str(tmp_path / 'ds'), '--image-size', '16',
+                 '--domain-prefix']) == 0
+    out = capsys.readouterr().out.splitlines()
+    # the table comes before anything is written, one row per task
+    assert out[1].split() == ['task', 'train', 'val', 'collections', 'domains']
+    assert out[2].split() == ['toykitchen1.set_table', '1', '0', '00', 'berkeley/toykitchen1']
+    assert out[4].split() == ['toykitchen2.set_table', '2', '1', '00,01', 'berkeley/toykitchen2']
+    ds = Dataset(tmp_path / 'ds')
+    assert ds.tasks == ['toykitchen1.set_table', 'toykitchen2.put_corn_in_pot',
+                        'toykitchen2.set_table']
+    assert sorted(len(t) for t in ds['toykitchen2.set_table']) == [2, 2, 3]
+    assert [len(t) for t in ds['toykitchen1.set_table']] == [5]
+
+    raw_root = tmp_path / 'bridge_raw'
+    for task, coll, date in [('put_corn_in_pot', '00', '2021-06-07_14-20-59'),
+                             ('put_corn_in_pot', '01', '2021-07-01_10-00-00'),
+                             ('wipe_table', '00', '2021-06-08_09-00-00')]:
+        group = raw_root / 'berkeley' / 'toykitchen1' / task / coll / date / 'raw' / 'traj_group0'
+        _raw_traj(group / 'traj0', 2, (10, 20, 30), rng)
+    assert [(s.task, s.collection) for s in find_raw(raw_root)] == [
+        ('put_corn_in_pot', '00'), ('put_corn_in_pot', '01'), ('wipe_table', '00')]
+    assert convert_bridge(raw_root, tmp_path / 'ds_raw', 16, progress=False, say=lambda s: None) \
+        == 3
+    assert Dataset(tmp_path / 'ds_raw').tasks == ['put_corn_in_pot', 'wipe_table']

@@ -1,15 +1,18 @@
 """Bridge data loaders (numpy and raw formats) and conversion to our dataset format.
 
-Numpy format (what PTR trains on): `ROOT/.../<task>/{train,val}/out.npy`, an np.save'd list of
-trajectory dicts with `observations` (T dicts: `images0` uint8 128x128x3, `state` (7,)),
-`next_observations` (the same, shifted by one), `actions` (T x 7, physical units), `terminals`.
-Raw format: `ROOT/.../<task>/[<date>/]raw/traj_group*/traj*/` with `obs_dict.pkl` (`state`
-(T+1, 7)), `policy_out.pkl` (T dicts with `actions`) and `images0/im_<t>.jpg`.
+Numpy format (what PTR trains on): `ROOT/<lab>/<domain>/<task>/[<NN>/]{train,val}/out.npy`, an
+np.save'd list of trajectory dicts with `observations` (T dicts: `images0` uint8 128x128x3, `state`
+(7,)), `next_observations` (the same, shifted by one), `actions` (T x 7, physical units),
+`terminals`. Raw format: `ROOT/<lab>/<domain>/<task>/[<NN>/][<date>/]raw/traj_group*/traj*/` with
+`obs_dict.pkl` (`state` (T+1, 7)), `policy_out.pkl` (T dicts with `actions`) and
+`images0/im_<t>.jpg`. `<NN>` is Bridge's collection level (`00`, `01`, ...: several collection
+sessions of the same task); it and the date are skipped when naming the task.
 
 Both become Trajectory objects: T+1 images (the observations plus the final next observation),
-actions normalized with ptr_core.constants, task = the folder holding train/val (numpy) or raw/
-(a date folder in between is skipped), success = True (Bridge holds demonstrations), the source's
-train/val split in meta['split'] (raw trajectories: every 10th is val, like our datasets).
+actions normalized with ptr_core.constants, task = the task folder (optionally prefixed by its
+domain folder, `toykitchen2.set_table`: a task is one folder of our dataset, so no `/`),
+success = True (Bridge holds demonstrations), the source's train/val split in meta['split'] (raw
+trajectories: every 10th is val, like our datasets).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -28,6 +31,7 @@ from ptr_core.data.dataset import DatasetWriter
 from ptr_core.data.trajectory import Trajectory
 
 _DATE_RE = re.compile(r'^\d{4}-\d{2}-\d{2}[_T-]?[\d-]*$')
+_COLLECTION_RE = re.compile(r'^\d{1,3}$')  # Bridge's 00, 01, ... below the task folder
 _TASK_RE = re.compile(r'[^A-Za-z0-9_.-]+')
 
 
@@ -41,11 +45,43 @@ class BridgeSource:
     task: str
     split: str  # 'train' | 'val'
     domain: str  # the folders between the root and the task, joined by '/'
+    collection: str = ''  # Bridge's NN level ('' when the tree has none)
 
 
 def _task_name(name: str) -> str:
     """Folder name -> a dataset-safe task name (letters, digits, _ . -)."""
     return _TASK_RE.sub('_', name).strip('_') or 'task'
+
+
+def _locate_task(folder: Path, root: Path, domain_prefix: bool) -> tuple[str, str, str, Path]:
+    """The folder holding train/val or raw (dates already skipped) -> (task, domain, collection,
+    task folder): a collection level (`00`) is skipped, so collections of a task merge and
+    different tasks never share the name `00`."""
+    collection = ''
+    if _COLLECTION_RE.match(folder.name) and folder != root:
+        collection, folder = folder.name, folder.parent
+    parts = folder.relative_to(root).parts if folder != root else ()
+    domain = '/'.join(parts[:-1])
+    task = _task_name(folder.name)
+    if domain_prefix and len(parts) > 1:
+        task = f'{_task_name(parts[-2])}.{task}'
+    return task, domain, collection, folder
+
+
+def task_table(sources: list[BridgeSource]) -> str:
+    """What a conversion will write, task by task, for the user to check before it runs."""
+    rows: dict[str, dict] = {}
+    for src in sources:
+        r = rows.setdefault(src.task, {'train': 0, 'val': 0, 'domains': set(), 'coll': set()})
+        r[src.split] += 1
+        r['domains'].add(src.domain or '.')
+        r['coll'].add(src.collection or '-')
+    width = max([len(t) for t in rows] + [4])
+    lines = [f'{"task":<{width}}  train  val  collections  domains']
+    for task, r in sorted(rows.items()):
+        lines.append(f'{task:<{width}}  {r["train"]:>5}  {r["val"]:>3}  '
+                     f'{",".join(sorted(r["coll"])):<11}  {", ".join(sorted(r["domains"]))}')
+    return '\n'.join(lines)
 
 
 def resize(image: np.ndarray, size: int | None) -> np.ndarray:
@@ -60,17 +96,16 @@ def resize(image: np.ndarray, size: int | None) -> np.ndarray:
 
 
 # ---- numpy format ---------------------------------------------------------------------------
-def find_numpy(root: str | Path) -> list[BridgeSource]:
-    """Every `<task>/{train,val}/out.npy` under root, sorted by path."""
+def find_numpy(root: str | Path, domain_prefix: bool = False) -> list[BridgeSource]:
+    """Every `<task>/[<NN>/]{train,val}/out.npy` under root, sorted by path (counts: files)."""
     root = Path(root)
     out = []
     for p in sorted(root.rglob('out.npy')):
         split = p.parent.name
         if split not in ('train', 'val'):
             continue
-        task_dir = p.parent.parent
-        domain = '/'.join(task_dir.relative_to(root).parts[:-1])
-        out.append(BridgeSource(p, _task_name(task_dir.name), split, domain))
+        task, domain, coll, _ = _locate_task(p.parent.parent, root, domain_prefix)
+        out.append(BridgeSource(p, task, split, domain, coll))
     return out
 
 
@@ -117,9 +152,9 @@ def numpy_trajectory(d: dict, task: str, image_size: int | None, where: str,
 
 
 def load_numpy(root: str | Path, image_size: int | None = None,
-               split: str | None = None) -> Iterator[Trajectory]:
+               split: str | None = None, domain_prefix: bool = False) -> Iterator[Trajectory]:
     """Trajectories of every out.npy under root (optionally one split), file by file."""
-    for src in find_numpy(root):
+    for src in find_numpy(root, domain_prefix):
         if split is not None and src.split != split:
             continue
         try:
@@ -128,13 +163,15 @@ def load_numpy(root: str | Path, image_size: int | None = None,
             raise BridgeError(f'{src.path}: unreadable numpy file ({e})') from None
         for i, d in enumerate(trajs):
             meta = {'source': 'bridge', 'domain': src.domain, 'split': src.split,
-                    'file': str(src.path), 'index': i}
+                    'collection': src.collection, 'file': str(src.path), 'index': i}
             yield numpy_trajectory(d, src.task, image_size, f'{src.path} trajectory {i}', meta)
 
 
 # ---- raw format -----------------------------------------------------------------------------
-def find_raw(root: str | Path, val_every: int = 10) -> list[BridgeSource]:
-    """Every `raw/traj_group*/traj*` folder under root; task from the folder above raw/."""
+def find_raw(root: str | Path, val_every: int = 10,
+             domain_prefix: bool = False) -> list[BridgeSource]:
+    """Every `raw/traj_group*/traj*` folder under root; task from the folder above raw/ (a date
+    and a collection level in between are skipped)."""
     root = Path(root)
     out = []
     count: dict[str, int] = {}
@@ -144,12 +181,11 @@ def find_raw(root: str | Path, val_every: int = 10) -> list[BridgeSource]:
         above = traj.parent.parent.parent
         if _DATE_RE.match(above.name) and above != root:
             above = above.parent
-        task = _task_name(above.name)
+        task, domain, coll, _ = _locate_task(above, root, domain_prefix)
         k = count.get(task, 0)
         count[task] = k + 1
         split = 'val' if val_every and k % val_every == val_every - 1 else 'train'
-        domain = '/'.join(above.relative_to(root).parts[:-1]) if above != root else ''
-        out.append(BridgeSource(traj, task, split, domain))
+        out.append(BridgeSource(traj, task, split, domain, coll))
     return out
 
 
@@ -193,7 +229,8 @@ def raw_trajectory(src: BridgeSource, image_size: int | None) -> Trajectory:
         frames.append(resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), image_size))
     terminals = np.zeros(t, bool)
     terminals[-1] = True  # Bridge marks the last step of a demonstration terminal
-    meta = {'source': 'bridge-raw', 'domain': src.domain, 'split': src.split, 'dir': str(d)}
+    meta = {'source': 'bridge-raw', 'domain': src.domain, 'split': src.split,
+            'collection': src.collection, 'dir': str(d)}
     return Trajectory(images=np.stack(frames), states=states[:t + 1],
                       actions=normalize_action(actions[:t]), rewards=np.zeros(t, np.float32),
                       terminals=terminals, task=src.task, success=True,
@@ -219,20 +256,25 @@ def detect_format(root: str | Path) -> str:
 
 
 def convert_bridge(src: str | Path, dst: str | Path, image_size: int | None = 64,
-                   fmt: str = 'auto', shard_episodes: int = 64, progress: bool = True) -> int:
-    """Write Bridge trajectories under src into our dataset format at dst; returns the count."""
+                   fmt: str = 'auto', shard_episodes: int = 64, progress: bool = True,
+                   domain_prefix: bool = False, say: Callable[[str], Any] = print) -> int:
+    """Write Bridge trajectories under src into our dataset format at dst; returns the count.
+    The task table (`task_table`) is said before anything is written."""
     from ptr_core.progress import progress as bar
 
     fmt = detect_format(src) if fmt == 'auto' else fmt
     if fmt == 'numpy':
-        trajs = load_numpy(src, image_size)
-        total = None
+        sources = find_numpy(src, domain_prefix)
+        trajs = load_numpy(src, image_size, domain_prefix=domain_prefix)
+        total, unit = None, 'out.npy files'
     elif fmt == 'raw':
-        sources = find_raw(src)
+        sources = find_raw(src, domain_prefix=domain_prefix)
         trajs = (raw_trajectory(s, image_size) for s in sources)
-        total = len(sources)
+        total, unit = len(sources), 'trajectories'
     else:
         raise ValueError(f"format: expected 'auto', 'numpy' or 'raw', got {fmt!r}")
+    say(f'{src}: Bridge {fmt} data, {len({s.task for s in sources})} tasks ({unit}):\n'
+        f'{task_table(sources)}')
     n = 0
     with DatasetWriter(dst, shard_episodes=shard_episodes, prefix='bridge') as w:
         for tr in bar(trajs, total=total, desc=f'bridge {fmt} -> {dst}', unit='traj',
@@ -250,9 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--image-size', type=int, default=64, help='square image size (128: paper)')
     ap.add_argument('--format', default='auto', choices=('auto', 'numpy', 'raw'))
     ap.add_argument('--shard-episodes', type=int, default=64)
+    ap.add_argument('--domain-prefix', action='store_true',
+                    help='name tasks <domain>.<task> (e.g. toykitchen2.set_table): keeps the same '
+                         'task of two kitchens apart')
     args = ap.parse_args(argv)
     try:
-        n = convert_bridge(args.src, args.dst, args.image_size, args.format, args.shard_episodes)
+        n = convert_bridge(args.src, args.dst, args.image_size, args.format, args.shard_episodes,
+                           domain_prefix=args.domain_prefix)
     except (BridgeError, ValueError) as e:
         print(f'ptr convert-bridge: {e}', file=sys.stderr)
         return 1
