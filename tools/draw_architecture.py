@@ -13,23 +13,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # Layers from the bottom: what a package may import sits below it.
-LAYERS = [['ptr_core'], ['ptr_ros', 'ptr_sim'], ['ptr_policy', 'ptr_reward'],
+LAYERS = [['ptr_core'], ['ptr_ros', 'ptr_sim'], ['ptr_policy', 'ptr_reward', 'ptr_safety'],
           ['ptr_reset', 'ptr_episodes', 'ptr_trainer'], ['ptr_bringup']]
 ROLE = {'ptr_core': 'data, nets, CQL, configs (no ROS)', 'ptr_ros': 'node plumbing, contracts',
         'ptr_sim': 'PyBullet arm + bridge node', 'ptr_policy': 'policy node',
         'ptr_reward': 'success classifier + node', 'ptr_reset': 'reset node',
+        'ptr_safety': 'safety filter, e-stop',
         'ptr_episodes': 'episode manager (robot)', 'ptr_trainer': 'trainer node (off-board)',
         'ptr_bringup': 'ptr CLI, graphs, demo'}
 # One episode, in order: (from, to, topic).
 EPISODE = [('sim_bridge', 'policy_node', 'camera/image_raw + robot/state'),
-           ('policy_node', 'sim_bridge', 'robot/action'),
+           ('policy_node', 'safety_filter', 'safety/action_in'),
+           ('safety_filter', 'sim_bridge', 'robot/action'),
            ('sim_bridge', 'reward_node', 'camera/image_raw'),
            ('reward_node', 'episode_manager', 'ptr/reward_info'),
            ('episode_manager', 'trainer_node', 'ptr/episode (+ episode_data if inline)'),
            ('trainer_node', 'policy_node', 'ptr/policy_weights (signed)'),
            ('episode_manager', 'reset_node', 'ptr/reset_scene'),
-           ('reset_node', 'sim_bridge', 'robot/action until reset')]
+           ('reset_node', 'safety_filter', 'safety/action_in until reset')]
 NODES = {'sim_bridge': (0.1, 0.5), 'policy_node': (0.45, 0.85), 'reward_node': (0.45, 0.15),
+         'safety_filter': (0.3, 0.5),
          'episode_manager': (0.8, 0.5), 'trainer_node': (0.8, 0.9), 'reset_node': (0.8, 0.1)}
 
 
@@ -52,12 +55,17 @@ def draw(path: Path) -> Path:
            for y, layer in enumerate(LAYERS) for i, p in enumerate(layer)}
     for src, dsts in package_imports().items():
         for dst in dsts:
+            # ptr_bringup starts every graph and imports nearly everything: faint and bent,
+            # so its arrows are not read as imports between the packages they pass.
+            top = src == 'ptr_bringup'
             ax1.annotate('', pos[dst], pos[src], arrowprops=dict(
-                arrowstyle='->', color='0.55', shrinkA=22, shrinkB=22, lw=1.0))
+                arrowstyle='->', color='0.8' if top else '0.45', shrinkA=22, shrinkB=22,
+                lw=0.8 if top else 1.1, linestyle=':' if top else '-',
+                connectionstyle='arc3,rad=0.25' if top else 'arc3'))
     for p, (x, y) in pos.items():
         ax1.text(x, y, f'{p}\n{ROLE[p]}', ha='center', va='center', fontsize=8.5,
                  bbox=dict(boxstyle='round', fc='#e8f0fb', ec='#4a72b0'))
-    ax1.set_title('packages (arrow: imports, read from the code)')
+    ax1.set_title('packages (arrow: imports, read from the code; dotted: ptr_bringup)')
     for a, b, topic in EPISODE:
         (x0, y0), (x1, y1) = NODES[a], NODES[b]
         ax2.annotate('', (x1, y1), (x0, y0), arrowprops=dict(

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'launch': ('ptr_bringup.launcher:main',
                'run a graph of launch/ as processes (no ros2 needed)'),
     'telemetry': ('ptr_trainer.telemetry:main', 'draw the telemetry PNG of an online run'),
+    'estop': ('ptr_safety.estop:main', "latch the running graph's e-stop (--reset clears it)"),
     'demo': ('ptr_bringup.demo:main', 'the whole story in sim (make demo)'),
 }
 

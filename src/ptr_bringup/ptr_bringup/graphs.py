@@ -126,7 +126,18 @@ def _policy(args: dict[str, str], ckpt: str, greedy: bool) -> NodeSpec:
                               'weights_key': args['weights_key']}
     if 'exploration_scale' in args:
         params['exploration_scale'] = _float('exploration_scale', args['exploration_scale'])
-    return NodeSpec('ptr_policy', 'policy_node', 'policy_node', args['namespace'], params)
+    return NodeSpec('ptr_policy', 'policy_node', 'policy_node', args['namespace'], params,
+                    THROUGH_SAFETY)
+
+
+# Every action source publishes robot/action; in a graph it reaches the robot only through the
+# safety filter (workspace box, step limits, watchdog, e-stop), which publishes robot/action.
+THROUGH_SAFETY = (('robot/action', 'safety/action_in'),)
+
+
+def _safety(args: dict[str, str]) -> NodeSpec:
+    return NodeSpec('ptr_safety', 'safety_node', 'safety_filter', args['namespace'],
+                    {'clock_mode': args['clock']})
 
 
 # Trainer settings a graph argument may set. Empty (the default) leaves the setting to the
@@ -209,7 +220,7 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
     if args['clock'] == 'lockstep':  # every step waits for its reward label: none goes missing
         extra['wait_for_reward'] = True
     robot = dataclasses.replace(robot, parameters=robot.parameters | extra)
-    nodes = [robot, _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    nodes = [robot, _safety(args), _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
     if not args['reward_ckpt']:
         raise GraphError('argument reward_ckpt: expected a classifier checkpoint path, got ""')
     nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', ns, {
@@ -223,7 +234,8 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
                                         or args['reward_ckpt']}
         if args['reset_classifier_ckpt']:
             reset_params['reset_when'] = 'above'
-        nodes.append(NodeSpec('ptr_reset', 'reset_node', 'reset_node', ns, reset_params))
+        nodes.append(NodeSpec('ptr_reset', 'reset_node', 'reset_node', ns, reset_params,
+                              THROUGH_SAFETY))
     elif args['robot'] != 'sim':
         raise GraphError('argument reset_ckpt: a real robot needs a reset policy, got ""')
     nodes.append(NodeSpec('ptr_episodes', 'episode_manager', 'episode_manager', ns, {
@@ -288,7 +300,7 @@ def _eval(args: dict[str, str]) -> list[NodeSpec]:
     robot = _robot(args, args['task'])
     # no episode manager here: the bridge restarts episodes itself and logs the success rate
     robot = dataclasses.replace(robot, parameters=robot.parameters | {'auto_reset': True})
-    nodes = [robot, _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    nodes = [robot, _safety(args), _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
     if args['reward_ckpt']:
         nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', args['namespace'],
                               {'classifier_ckpt': args['reward_ckpt']}, required=False))

@@ -149,9 +149,12 @@ def test_launch_description_conversion_with_recording_fakes():
     assert clock[2]['choices'] == ['lockstep', 'realtime'] and clock[2]['description']
     context = {a.name: a.default for a in graph.arguments} | {'policy_ckpt': '/p.pt'}
     nodes = actions[-1](context)
-    assert [n[2]['executable'] for n in nodes] == ['sim_bridge', 'policy_node']
-    assert nodes[1][2]['parameters'] == [{'checkpoint': '/p.pt', 'clock_mode': 'realtime',
+    assert [n[2]['executable'] for n in nodes] == ['sim_bridge', 'safety_node', 'policy_node']
+    assert nodes[2][2]['parameters'] == [{'checkpoint': '/p.pt', 'clock_mode': 'realtime',
                                           'greedy': True, 'weights_key': ''}]
+    # the policy's actions reach the robot only through the safety filter
+    assert nodes[2][2]['remappings'] == [('robot/action', 'safety/action_in')]
+    assert nodes[1][2]['parameters'] == [{'clock_mode': 'realtime'}]
     assert nodes[0][2]['on_exit'][0] == 'shutdown'
 
 

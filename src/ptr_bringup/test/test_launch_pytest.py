@@ -147,7 +147,7 @@ def test_eval_graph():
     finally:
         probe.close()
     yield
-    _all_exited_zero(EXITS['eval'], 3)  # bridge, policy, reward
+    _all_exited_zero(EXITS['eval'], 4)  # bridge, safety filter, policy, reward
 
 
 @launch_pytest.fixture
@@ -175,7 +175,7 @@ def test_online_finetune_graph_lockstep():
     finally:
         probe.close()
     yield
-    _all_exited_zero(EXITS['online'], 5)  # bridge, policy, reward, episode manager, trainer
+    _all_exited_zero(EXITS['online'], 6)  # + safety filter, episode manager, trainer
 
 
 @launch_pytest.fixture

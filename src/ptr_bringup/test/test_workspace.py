@@ -12,7 +12,7 @@ from ptr_bringup import cli
 from ptr_bringup.rosenv import WORKSPACE
 
 PACKAGES = ['ptr_core', 'ptr_ros', 'ptr_sim', 'ptr_policy', 'ptr_reward', 'ptr_reset',
-            'ptr_trainer', 'ptr_episodes', 'ptr_bringup']
+            'ptr_trainer', 'ptr_episodes', 'ptr_safety', 'ptr_bringup']
 ROS_DEPS = {'rclpy', 'std_msgs', 'sensor_msgs', 'std_srvs', 'rosgraph_msgs', 'geometry_msgs'}
 
 

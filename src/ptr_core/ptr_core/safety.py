@@ -1,8 +1,10 @@
-"""The action safety clamp every robot bridge applies before an action reaches the arm (pure).
+"""Action safety, pure: the clamp every robot bridge applies, and the safety filter's logic.
 
-It does not depend on the policy being any good: a wrong-size or non-finite action holds the arm
-where it is, and every value is clipped to the allowed range. Sim and real bridges import it from
-here, so the arm bridge does not need the simulator to be safe.
+Neither depends on the policy being any good: a wrong-size or non-finite action holds the arm
+where it is, every value is clipped to the allowed range (the clamp, in the bridges), and the
+safety filter node between every action source and the robot also keeps the target in a
+workspace box, limits each step and the gripper's rate, holds on stale inputs or a silent
+source, and latches an e-stop that only an explicit reset clears (SafetyFilter).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ptr_core.constants import ACTION_DIM, STATE_DIM
+from ptr_core.constants import ACTION_DIM, ACTION_HIGH, ACTION_LOW, STATE_DIM, denormalize_action
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,3 +50,133 @@ def clamp_action(action: Any, state: np.ndarray | None, limit: float = 1.0) -> C
     if np.any(clipped != a.astype(np.float32)):
         return ClampResult(clipped, f'clipped to +-{limit:g}')
     return ClampResult(clipped)
+
+
+@dataclasses.dataclass
+class SafetyConfig:
+    """What the safety filter node enforces between every action source and the robot."""
+
+    # End-effector box the next target must stay in (base frame, m): the WidowX 250's reach
+    # above the table (the state scaling box of ptr_core.constants).
+    workspace_low: tuple[float, float, float] = (0.15, -0.30, 0.015)
+    workspace_high: tuple[float, float, float] = (0.55, 0.30, 0.35)
+    # Per-step limits. The defaults are the action space's own bounds, so a policy trained on
+    # Bridge-like data acts as it learned to; lower them for a first run on a real arm.
+    max_step: float = 0.05  # largest translation per step and axis (m)
+    max_rot_step: float = 0.25  # largest rotation per step and axis (rad)
+    gripper_rate: float = 1.0  # largest gripper change per step (fraction of its range)
+    stale_after: float = 1.0  # s without a fresh state or image before actions become holds
+    quiet_periods: int = 3  # control periods without any action before the filter sends holds
+
+    def validate(self) -> 'SafetyConfig':
+        lo, hi = np.asarray(self.workspace_low), np.asarray(self.workspace_high)
+        if lo.shape != (3,) or hi.shape != (3,) or not np.all(lo < hi):
+            raise ValueError(f'safety: workspace: expected low < high per axis (3 each), got '
+                             f'{list(self.workspace_low)} .. {list(self.workspace_high)}')
+        steps = (self.max_step, self.max_rot_step, self.gripper_rate, self.stale_after)
+        if min(steps) <= 0 or self.quiet_periods < 1:
+            raise ValueError(f'safety: expected positive max_step, max_rot_step, gripper_rate, '
+                             f'stale_after and quiet_periods >= 1, got {steps}, '
+                             f'{self.quiet_periods}')
+        return self
+
+
+def limit_action(action: np.ndarray, state: np.ndarray, cfg: SafetyConfig) -> ClampResult:
+    """Cut a finite, in-range normalized action so that its step is small and its target stays
+    in the workspace box (from `state`), and the gripper moves at most `gripper_rate`."""
+    phys = denormalize_action(action).astype(np.float64)
+    out = phys.copy()
+    reasons = []
+    xyz = np.asarray(state[:3], np.float64)
+    lo, hi = np.asarray(cfg.workspace_low), np.asarray(cfg.workspace_high)
+    # Target inside the box, then at most max_step: both ends of every axis' move lie in the box
+    # when the state does, so the arm cannot leave it; from outside it is pulled back in steps.
+    move = np.clip(xyz + phys[:3], lo, hi) - xyz
+    if np.any(np.abs(move - phys[:3]) > 1e-9):
+        reasons.append('workspace')
+    out[:3] = np.clip(move, -cfg.max_step, cfg.max_step)
+    out[3:6] = np.clip(phys[3:6], -cfg.max_rot_step, cfg.max_rot_step)
+    if np.any(np.abs(np.clip(move, -cfg.max_step, cfg.max_step) - move) > 1e-9) or np.any(
+            np.abs(out[3:6] - phys[3:6]) > 1e-9):
+        reasons.append('step limit')
+    g = float(state[-1])
+    out[6] = np.clip(phys[6], max(0.0, g - cfg.gripper_rate), min(1.0, g + cfg.gripper_rate))
+    if abs(out[6] - phys[6]) > 1e-9:
+        reasons.append('gripper rate')
+    if not reasons:
+        return ClampResult(np.asarray(action, np.float32))
+    return ClampResult(physical_to_normalized(out), ', '.join(reasons))
+
+
+def physical_to_normalized(phys: np.ndarray) -> np.ndarray:
+    """Exact inverse of denormalize_action (no ACTION_CLIP): the filter must not move the
+    target it has just computed."""
+    return (2.0 * (np.asarray(phys, np.float64) - ACTION_LOW) / (ACTION_HIGH - ACTION_LOW)
+            - 1.0).astype(np.float32)
+
+
+class SafetyFilter:
+    """The safety filter's state: the latest state, input freshness, the latched e-stop.
+
+    `filter(action, now)` is what goes to the robot instead of `action`; `tick(now)` is a hold
+    when the action source has gone quiet (real time); the e-stop is cleared only by
+    `reset_estop()`, never by another message.
+    """
+
+    def __init__(self, cfg: SafetyConfig, period: float) -> None:
+        self.cfg = cfg.validate()
+        self.period = period
+        self.state: np.ndarray | None = None
+        self.state_time = self.image_time = self.action_time = -np.inf
+        self.estopped = False
+        self.estop_reason = ''
+
+    def on_state(self, state: np.ndarray, now: float) -> None:
+        s = np.asarray(state, np.float64).reshape(-1)
+        if s.size == STATE_DIM and np.all(np.isfinite(s)):
+            self.state, self.state_time = s, now
+
+    def on_image(self, now: float) -> None:
+        self.image_time = now
+
+    def estop(self, reason: str) -> None:
+        self.estopped, self.estop_reason = True, reason or 'e-stop'
+
+    def reset_estop(self) -> bool:
+        """Clear the latch; returns whether it was set."""
+        was = self.estopped
+        self.estopped, self.estop_reason = False, ''
+        return was
+
+    def stale(self, now: float) -> str:
+        """Why the inputs cannot be trusted now ('' when they can)."""
+        if self.state is None:
+            return 'no state yet'
+        if now - self.state_time > self.cfg.stale_after:
+            return f'state {now - self.state_time:.1f} s old'
+        if now - self.image_time > self.cfg.stale_after:
+            return f'image {now - self.image_time:.1f} s old'
+        return ''
+
+    def filter(self, action: Any, now: float, check_fresh: bool = True) -> ClampResult:
+        self.action_time = now
+        hold = hold_action(None if self.state is None else self.state.astype(np.float32))
+        if self.estopped:
+            return ClampResult(hold, f'e-stop ({self.estop_reason})')
+        first = clamp_action(action, self.state)
+        if first.reason and not first.reason.startswith('clipped'):
+            return first  # wrong size or non-finite: a hold already
+        why = self.stale(now) if check_fresh else ('no state yet' if self.state is None else '')
+        if why:
+            return ClampResult(hold, why)
+        limited = limit_action(first.action, self.state, self.cfg)
+        reason = ', '.join(r for r in (first.reason, limited.reason) if r)
+        return ClampResult(limited.action, reason)
+
+    def tick(self, now: float) -> ClampResult | None:
+        """A hold when no action came for `quiet_periods` periods (or the e-stop is set)."""
+        if not self.estopped and now - self.action_time < self.cfg.quiet_periods * self.period:
+            return None
+        hold = hold_action(None if self.state is None else self.state.astype(np.float32))
+        return ClampResult(hold, f'e-stop ({self.estop_reason})' if self.estopped
+                           else 'no action')

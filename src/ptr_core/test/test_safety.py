@@ -27,3 +27,4 @@ def test_clamp_rejects_bad_actions_and_clips():
     assert 'clipped' in r.reason
     r = clamp_action([0.5] * 7, state)
     assert r.reason == '' and r.action.dtype == np.float32
+

@@ -1,0 +1,147 @@
+"""The safety filter node over real DDS (in-process, its own domain): actions pass with their
+stamp tag, the box and bad input are enforced, the watchdog holds a silent or blind robot, and
+the e-stop latches until ptr/estop_reset (also through `ptr estop`)."""
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from ptr_ros.domains import private_domain
+
+from ptr_core.constants import denormalize_action, normalize_action
+
+pytestmark = pytest.mark.ros
+HI_X = 0.55
+
+
+@pytest.fixture()
+def graph():
+    import rclpy
+    from ptr_ros.qos import action_qos, latched_qos, sensor_qos
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Bool, Float32MultiArray, String
+
+    from ptr_safety.safety_node import SafetyNode
+    domain = private_domain()
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain)
+    node = SafetyNode(context=ctx, parameter_overrides=[
+        Parameter('clock_mode', value='realtime'), Parameter('stale_after', value=0.6),
+        Parameter('quiet_periods', value=2), Parameter('status_period', value=0.0)])
+    probe = rclpy.create_node('probe', context=ctx)
+    ex = MultiThreadedExecutor(2, context=ctx)
+    ex.add_node(node)
+    ex.add_node(probe)
+    threading.Thread(target=ex.spin, daemon=True).start()
+    g = type('G', (), {})()
+    g.node, g.probe, g.domain, g.out, g.status = node, probe, domain, [], []
+    g.pub_in = probe.create_publisher(Float32MultiArray, 'safety/action_in', action_qos())
+    g.pub_state = probe.create_publisher(Float32MultiArray, 'robot/state', sensor_qos())
+    from sensor_msgs.msg import Image
+    g.pub_image = probe.create_publisher(Image, 'camera/image_raw', sensor_qos())
+    g.pub_estop = probe.create_publisher(Bool, 'ptr/estop', latched_qos())
+    probe.create_subscription(Float32MultiArray, 'robot/action', g.out.append, action_qos())
+    probe.create_subscription(String, 'safety/status', g.status.append, latched_qos())
+    yield g
+    ex.shutdown()
+    node.destroy_node()
+    probe.destroy_node()
+    rclpy.shutdown(context=ctx)
+
+
+def _vec(values, stamp=None):
+    from std_msgs.msg import Float32MultiArray, MultiArrayDimension
+
+    from ptr_core import rosmsg
+    msg = rosmsg.numpy_to_float32(np.asarray(values, np.float32), Float32MultiArray())
+    return msg if stamp is None else rosmsg.tag_stamp(msg, stamp, MultiArrayDimension)
+
+
+def _observe(g, xyz=(0.3, 0.0, 0.2), stamp=1000):
+    from sensor_msgs.msg import Image
+    g.pub_state.publish(_vec([*xyz, 0.0, 1.0, 0.0, 0.5], stamp))
+    g.pub_image.publish(Image(height=1, width=1, encoding='rgb8', step=3, data=[0, 0, 0]))
+    time.sleep(0.1)  # another topic: let it arrive before the action that follows
+
+
+def _wait(cond, timeout=10.0):
+    end = time.monotonic() + timeout
+    while not cond() and time.monotonic() < end:
+        time.sleep(0.02)
+    return cond()
+
+
+def _send(g, action, stamp):
+    """One action in, and the filtered action for it out."""
+    from ptr_core import rosmsg
+    n = len(g.out)
+    g.pub_in.publish(_vec(action, stamp))
+    assert _wait(lambda: any(rosmsg.stamp_tag(m) == stamp for m in g.out[n:])), 'no output'
+    out = next(m for m in g.out[n:] if rosmsg.stamp_tag(m) == stamp)
+    return np.asarray(out.data, np.float32)
+
+
+def test_filter_passes_limits_and_holds(graph):
+    g = graph
+    assert _wait(lambda: g.pub_in.get_subscription_count() and g.pub_state
+                 .get_subscription_count() and g.probe.count_publishers('robot/action'))
+    for _ in range(5):  # best-effort state: send a few
+        _observe(g, xyz=(HI_X - 0.01, 0.0, 0.2))
+        time.sleep(0.05)
+    ok = normalize_action(np.array([-0.02, 0.01, 0, 0, 0, 0, 0.5], np.float32))
+    np.testing.assert_array_equal(_send(g, ok, 2000), ok)  # inside the box: untouched
+    push = normalize_action(np.array([0.05, 0, 0, 0, 0, 0, 0.5], np.float32))
+    _observe(g, xyz=(HI_X - 0.01, 0.0, 0.2))
+    cut = denormalize_action(_send(g, push, 2001))
+    assert cut[0] == pytest.approx(0.01, abs=1e-6)  # up to the wall, not through it
+    held = denormalize_action(_send(g, [0.1] * 5, 2002))  # wrong size: hold
+    np.testing.assert_allclose(held[:6], 0.0, atol=1e-7)
+    assert held[6] == pytest.approx(0.5)  # the gripper stays where it is
+    # blind: no state or image for longer than stale_after -> holds
+    time.sleep(0.8)
+    blind = denormalize_action(_send(g, ok, 2003))
+    np.testing.assert_allclose(blind[:6], 0.0, atol=1e-7)
+    # silent source: holds arrive on their own within quiet_periods (2 x 0.2 s) + a period
+    _observe(g)
+    n = len(g.out)
+    assert _wait(lambda: len(g.out) > n + 1, 3.0), 'the watchdog sent no hold'
+    assert all(not np.any(denormalize_action(np.asarray(m.data))[:6]) for m in g.out[n:])
+    assert g.node.counts['holds'] >= 3
+
+
+def test_estop_latches_until_the_reset_service_and_the_cli(graph):
+    from std_msgs.msg import Bool
+    g = graph
+    assert _wait(lambda: g.pub_estop.get_subscription_count() > 0)
+    _observe(g)
+    move = normalize_action(np.array([0.02, 0, 0, 0, 0, 0, 0.5], np.float32))
+    np.testing.assert_array_equal(_send(g, move, 3000), move)
+    env = dict(os.environ, ROS_DOMAIN_ID=str(g.domain))
+    cli = [sys.executable, '-m', 'ptr_safety.estop', '--timeout', '20']
+    out = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and 'e-stop latched' in out.stdout, out.stderr
+    assert g.node.filter.estopped
+    for k in range(3):
+        _observe(g)
+        assert not np.any(denormalize_action(_send(g, move, 3001 + k))[:6])
+    g.pub_estop.publish(Bool(data=False))  # not a way to clear it
+    time.sleep(0.3)
+    assert g.node.filter.estopped
+    assert _wait(lambda: any('estop' in m.data for m in g.status))
+    out = subprocess.run(cli + ['--reset'], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and 'e-stop cleared' in out.stdout, out.stderr
+    _observe(g)
+    np.testing.assert_array_equal(_send(g, move, 3010), move)
+
+
+def test_estop_cli_without_a_filter_fails_in_one_line():
+    env = dict(os.environ, ROS_DOMAIN_ID=str(private_domain()))
+    out = subprocess.run([sys.executable, '-m', 'ptr_safety.estop', '--timeout', '0.5'],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == \
+        'ptr estop: no safety filter subscribes to /ptr/estop within 0.5 s'
