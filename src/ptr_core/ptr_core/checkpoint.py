@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -39,9 +40,18 @@ def to_bytes(payload: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
+# Plain numpy arrays (the numpy RNG state of a resumable checkpoint) are data, not code: these
+# constructors are all a checkpoint may use beyond torch's own weights-only set.
+_NUMPY_DATA = [np._core.multiarray._reconstruct, np.ndarray, np.dtype] + [
+    type(np.dtype(t)) for t in (np.uint8, np.uint32, np.int64, np.float32, np.float64, np.bool_)]
+
+
 def from_bytes(data: bytes, where: str = 'checkpoint') -> dict[str, Any]:
+    """Unpickle with torch's weights-only loader: a checkpoint or a weights packet can carry
+    tensors, numbers, strings and containers, never code (weights also travel over DDS)."""
     try:
-        return torch.load(io.BytesIO(data), map_location='cpu', weights_only=False)
+        with torch.serialization.safe_globals(_NUMPY_DATA):
+            return torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for corrupt data
         raise CheckpointError(
             f'{where}: unreadable checkpoint ({type(e).__name__}: {e})') from None

@@ -51,3 +51,27 @@ def test_errors_name_the_file(tmp_path):
     ckpt.save(tmp_path / 'other.pt', {'format': 'something/1'})
     with pytest.raises(ckpt.CheckpointError, match="format: expected ptr-agent/1, got 'something"):
         Agent.load(tmp_path / 'other.pt')
+
+
+class _Payload:
+    """A pickle that would run code when loaded the unsafe way."""
+
+    def __reduce__(self):
+        import os
+        return (os.makedirs, ('/tmp/ptr-pwned-by-checkpoint',))
+
+
+def test_a_checkpoint_carrying_code_is_refused_not_run(tmp_path):
+    """Checkpoints and weights packets load weights-only: a pickle with code is an error."""
+    import os
+
+    import torch
+
+    from ptr_core import checkpoint
+    path = tmp_path / 'evil.pt'
+    torch.save({'format': checkpoint.AGENT_FORMAT, 'x': _Payload()}, path)
+    with pytest.raises(checkpoint.CheckpointError, match='evil.pt: unreadable checkpoint'):
+        checkpoint.load(path)
+    with pytest.raises(checkpoint.CheckpointError):
+        checkpoint.from_bytes(path.read_bytes(), 'ptr/policy_weights')
+    assert not os.path.exists('/tmp/ptr-pwned-by-checkpoint')
