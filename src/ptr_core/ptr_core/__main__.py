@@ -13,6 +13,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'train': ('ptr_core.cli:train_main', 'train --algo {cql,bc,awbc}: joint / target-only runs'),
     'select': ('ptr_core.select_cli:main', 'rank checkpoints by Q-value monotonicity'),
     'config': ('ptr_core.config_docs:main', 'show every config key, its value and meaning'),
+    'data': ('ptr_core.data.data_cli:main',
+             'datasets: info, show (PNG of an episode), from-bags, from-bridge'),
     'convert-bridge': ('ptr_core.data.bridge:main',
                        'convert Bridge (numpy or raw) into the dataset format'),
     'convert-bag': ('ptr_core.data.rosbag:main',

@@ -129,3 +129,15 @@ def test_conversion_and_errors(tmp_path):
     with pytest.raises(BagError, match='not found'):
         bag_to_trajectories(tmp_path / 'nobag', 'X')
     assert main([str(tmp_path / 'nobag'), '--task', 'X', '--out', str(tmp_path / 'o')]) == 1
+
+
+def test_ptr_data_from_bags_takes_a_folder_of_bags(tmp_path):
+    from ptr_core.data.data_cli import main as data_main
+    (tmp_path / 'bags').mkdir()
+    for name in ('ep_001', 'ep_000'):
+        _write(tmp_path / 'bags' / name, StoragePlugin.MCAP)
+    (tmp_path / 'bags' / 'notes').mkdir()  # not a bag: skipped
+    assert data_main(['from-bags', str(tmp_path / 'bags'), '--task', 'OpenDoor', '--out',
+                      str(tmp_path / 'ds')]) == 0
+    assert [len(t) for t in Dataset(tmp_path / 'ds')['OpenDoor']] == [6, 3, 6, 3]
+    assert data_main(['nonsense']) == 2

@@ -283,9 +283,9 @@ def convert_bags(bags: Sequence[str | Path], dst: str | Path, task: str,
     return n
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = 'ptr convert-bag') -> int:
     """`python -m ptr_core.data.rosbag BAG... --task T --out DST [--image-size N]`."""
-    ap = argparse.ArgumentParser(prog='ptr convert-bag',
+    ap = argparse.ArgumentParser(prog=prog,
                                  description='Convert rosbag2 recordings into a ptr dataset.')
     ap.add_argument('bags', nargs='+', help='rosbag2 folders (MCAP or sqlite3)')
     ap.add_argument('--task', required=True, help='task name of the recorded episodes')
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         n = convert_bags(args.bags, args.out, args.task, cfg)
     except ValueError as e:
-        print(f'ptr convert-bag: {e}', file=sys.stderr)
+        print(f'{prog}: {e}', file=sys.stderr)
         return 1
     print(f'wrote {n} episodes of {args.task} to {args.out}')
     return 0
