@@ -63,6 +63,7 @@ class Agent:
         self.cfg = cfg
         self.tasks, self.target_task = tasks, target_task
         self.changed_settings: dict[str, tuple[Any, Any]] = {}
+        self.loaded_extra: dict[str, Any] = {}  # a loaded checkpoint's extra (Agent.load)
         self.device = torch.device(device or cfg.train.device)
         torch.manual_seed(cfg.train.seed)
         algo = cfg.agent.algo
@@ -268,6 +269,7 @@ class Agent:
         agent = cls(cfg, payload.get('tasks'), payload.get('target_task'), device)
         agent.changed_settings = config_changes(before, cfg.to_dict())
         agent.load_state(payload, str(path), restore_rng)
+        agent.loaded_extra = dict(payload.get('extra') or {})  # what the saver added
         for key, (old, new) in agent.changed_settings.items():
             log.info('%s: %s %r -> %r (override)', path, key, old, new)
         return agent

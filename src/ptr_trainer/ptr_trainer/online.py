@@ -54,7 +54,7 @@ class OnlineTrainer:
 
     def __init__(self, agent: Learner, sampler: Any, buffer: EpisodeSink, cfg: OnlineConfig,
                  on_weights: WeightsCallback | None = None,
-                 save: Callable[[int], Any] | None = None,
+                 save: Callable[[int, dict[str, Any]], Any] | None = None,
                  on_event: Callable[[str], Any] | None = None,
                  telemetry: Any = None) -> None:
         self.agent, self.sampler, self.buffer = agent, sampler, buffer
@@ -68,6 +68,7 @@ class OnlineTrainer:
         self.env_steps = 0  # online transitions received
         self.episodes = 0
         self.runs: dict[str, int] = {}  # episodes per episode-writer run (meta 'run')
+        self.taken: set[str] = set()  # shards counted (their credit given), '<task>/<shard>'
         self.updates = 0
         self.version = 0
         self.last_metrics: dict[str, float] = {}
@@ -98,19 +99,44 @@ class OnlineTrainer:
 
     def add_episode(self, traj: Trajectory) -> int:
         """Store a finished episode (and take any other new one); returns the updates pending."""
-        self._take([x.traj for x in self.buffer.append(traj)])
+        self._take(self.buffer.append(traj))
         return self.pending
 
     def ingest(self) -> int:
         """Take the episodes that appeared in the buffer's folder (written by the robot's episode
-        manager or unpacked from a transfer); returns how many."""
-        new = [x.traj for x in self.buffer.refresh()]
-        self._take(new)
-        return len(new)
+        manager or unpacked from a transfer); returns how many were new to this run."""
+        return self._take(self.buffer.refresh())
 
-    def _take(self, trajs: list[Trajectory]) -> None:
-        for traj in trajs:
-            self._count(traj)
+    def _take(self, loaded: list[Any]) -> int:
+        """Count each loaded episode once: one a resumed checkpoint already counted is only
+        sampled from (`taken` holds the shard names, `<task>/<shard>`)."""
+        new = 0
+        for x in loaded:
+            name = f'{Path(x.shard).parent.name}/{Path(x.shard).name}'
+            if name in self.taken:
+                continue
+            self.taken.add(name)
+            self._count(x.traj)
+            new += 1
+        return new
+
+    def progress(self) -> dict[str, Any]:
+        """What a checkpoint keeps so a restarted trainer loses and repeats nothing."""
+        return {'episodes': self.episodes, 'env_steps': self.env_steps, 'updates': self.updates,
+                'version': self.version, 'credit': self.credit, 'runs': dict(self.runs),
+                'rollbacks': self.rollbacks, 'shards': sorted(self.taken)}
+
+    def restore(self, progress: dict[str, Any]) -> None:
+        """Continue from `progress()` of a checkpoint: counters, the weights version (the policy
+        only takes newer ones) and the episodes already counted."""
+        self.episodes, self.env_steps = int(progress['episodes']), int(progress['env_steps'])
+        self.updates, self.version = int(progress['updates']), int(progress['version'])
+        self.credit, self.rollbacks = float(progress['credit']), int(progress['rollbacks'])
+        self.runs = {str(k): int(v) for k, v in progress['runs'].items()}
+        self.taken = set(progress['shards'])
+        self.saved_at = self.updates
+        self._set_fractions()
+        self._snapshot()
 
     def _count(self, traj: Trajectory) -> None:
         """Credit, fractions, telemetry and the guard for one newly stored episode."""
@@ -175,7 +201,7 @@ class OnlineTrainer:
         return self.version
 
     def _save(self) -> None:
-        self.save(self.updates)  # type: ignore[misc]
+        self.save(self.updates, self.progress())  # type: ignore[misc]
         self.saved_at = self.updates
 
     def checkpoint_now(self) -> bool:
@@ -195,22 +221,38 @@ class OnlineTrainer:
                 **self.last_metrics}
 
 
+def latest_online_checkpoint(checkpoint_dir: str | Path | None) -> Path | None:
+    """The newest `online_<updates>.pt` a trainer of this run saved, or None."""
+    if checkpoint_dir is None:
+        return None
+    found = sorted(Path(checkpoint_dir).glob('online_*.pt'))
+    return found[-1] if found else None
+
+
 def _load_agent(agent_ckpt: str | Path, cfg: OnlineConfig, target_task: str,
-                say: Callable[[str], Any]) -> tuple[Any, Any]:
-    """The fine-tuned agent with the online settings applied (each change said), and its task
-    registry, which must know the target task."""
+                say: Callable[[str], Any], resume_from: Path | None = None
+                ) -> tuple[Any, Any, dict[str, Any] | None]:
+    """The fine-tuned agent with the online settings applied (each change said), or, resuming,
+    the run's own newest checkpoint as it was saved (its learned temperature and optimizers, not
+    re-overridden); its task registry, which must know the target task; the saved progress."""
     from ptr_core.agent import Agent
     from ptr_core.task_registry import TaskRegistry
-    agent = Agent.load(agent_ckpt, overrides=cfg.agent_overrides())
-    for key, (old, new) in agent.changed_settings.items():
-        say(f'online: {key} {old!r} -> {new!r}')
+    if resume_from is not None:
+        agent = Agent.load(resume_from)
+        path: str | Path = resume_from
+        say(f'online: resuming from {resume_from}')
+    else:
+        agent, path = Agent.load(agent_ckpt, overrides=cfg.agent_overrides()), agent_ckpt
+        for key, (old, new) in agent.changed_settings.items():
+            say(f'online: {key} {old!r} -> {new!r}')
     if agent.tasks is None:
-        raise ValueError(f'{agent_ckpt}: tasks: expected a task registry in the checkpoint')
+        raise ValueError(f'{path}: tasks: expected a task registry in the checkpoint')
     reg = TaskRegistry.from_dict(agent.tasks)
     if target_task not in reg:
-        raise ValueError(f'{agent_ckpt}: task registry: target task {target_task!r} not in '
+        raise ValueError(f'{path}: task registry: target task {target_task!r} not in '
                          f'{reg.task_names}')
-    return agent, reg
+    progress = agent.loaded_extra.get('progress') if resume_from is not None else None
+    return agent, reg, progress
 
 
 def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: str | Path,
@@ -219,10 +261,13 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
                   on_weights: WeightsCallback | None = None,
                   checkpoint_dir: str | Path | None = None,
                   on_event: Callable[[str], Any] | None = None,
-                  telemetry_dir: str | Path | None = None) -> OnlineTrainer:
+                  telemetry_dir: str | Path | None = None, resume: bool = True
+                  ) -> OnlineTrainer:
     """Wire the real pieces: the fine-tuned agent (alpha/Cal-QL set for online), the prior and
     target-demo buffers (PTR offline labels), the on-disk online buffer (classifier rewards on the
-    same scale) and the three-source MixedSampler.
+    same scale) and the three-source MixedSampler. With `resume` and a checkpoint of this run in
+    `checkpoint_dir`, the trainer continues from it: nothing it counted is counted again, every
+    episode stored since is taken, the weights versions go on.
     """
     from ptr_core.data import Dataset
     from ptr_core.data.augment import Augment
@@ -231,7 +276,10 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
     from ptr_core.data.sampler import MixedSampler, TransitionBuffer
 
     cfg.validate()
-    agent, reg = _load_agent(agent_ckpt, cfg, target_task, on_event or print)
+    say = on_event or print
+    agent, reg, progress = _load_agent(agent_ckpt, cfg, target_task, say,
+                                       latest_online_checkpoint(checkpoint_dir) if resume
+                                       else None)
     discount = agent.cfg.agent.discount
     offline = RewardConfig.ptr(discount)
     prior_ds = Dataset(prior_data)
@@ -247,8 +295,8 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
     labels = (RewardConfig(scale=cfg.reward_scale, shift=cfg.reward_shift, discount=discount)
               if cfg.labels == 'last_n' else
               RewardConfig.recorded(cfg.reward_scale, cfg.reward_shift, discount))
-    # Episodes already in the folder are taken by the first ingest(): a (re)started trainer, which
-    # starts from agent_ckpt again, trains on every stored episode.
+    # Episodes already in the folder are taken by the first ingest(): counted unless the resumed
+    # checkpoint had counted them (a fresh start from agent_ckpt trains on every one).
     online = OnlineBuffer(online_dir, reg, labels, load_existing=False)
     augment = Augment(seed=cfg.seed) if agent.cfg.train.augment else None
     sampler = MixedSampler([prior, target, online], list(cfg.beta), cfg.batch_size, augment,
@@ -257,12 +305,17 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
     if checkpoint_dir is not None:
         ckdir = Path(checkpoint_dir)
 
-        def save(updates: int) -> Path:
+        def save(updates: int, progress: dict[str, Any]) -> Path:
             return agent.save(ckdir / f'online_{updates:07d}.pt',
-                              extra={'online': dataclasses.asdict(cfg)})
+                              extra={'online': dataclasses.asdict(cfg), 'progress': progress})
     telemetry = None
     if telemetry_dir is not None:
         from ptr_trainer.telemetry import Telemetry
         telemetry = Telemetry(telemetry_dir, {'prior': prior, 'demos': target, 'online': online},
                               cfg.batch_size, seed=cfg.seed)
-    return OnlineTrainer(agent, sampler, online, cfg, on_weights, save, on_event, telemetry)
+    trainer = OnlineTrainer(agent, sampler, online, cfg, on_weights, save, on_event, telemetry)
+    if progress is not None:
+        trainer.restore(progress)
+        say(f'online: resumed at update {trainer.updates}, weights v{trainer.version}, '
+            f'{trainer.episodes} episodes counted')
+    return trainer

@@ -42,6 +42,7 @@ _NODE_PARAMETERS: dict[str, object] = {
     'target_task': 'OpenDoor',  # task being fine-tuned
     'online_dir': '',  # on-disk online buffer (survives restarts)
     'checkpoint_dir': '',  # agent checkpoints during online training ('' = none)
+    'resume': True,  # continue from the newest checkpoint in checkpoint_dir (a restart)
     'telemetry_dir': '',  # TensorBoard + telemetry.jsonl/png of the online run ('' = none)
     'online_config': '',  # YAML of OnlineConfig fields (parameters set explicitly win)
     'weights_key': '',  # HMAC key shared with the policy node ('' = $PTR_WEIGHTS_KEY)
@@ -84,7 +85,8 @@ class TrainerNode(Node):
                                      prior_tasks or None, self.publish_weights,
                                      p['checkpoint_dir'] or None,
                                      on_event=self.get_logger().warning,
-                                     telemetry_dir=self.telemetry_dir)
+                                     telemetry_dir=self.telemetry_dir,
+                                     resume=bool(p['resume']))
         self.fingerprint = self.trainer.agent.fingerprint
         depth = 1 if self.chunk_size <= 0 else 256
         self.pub_weights = self.create_publisher(UInt8MultiArray, 'ptr/policy_weights',

@@ -53,3 +53,46 @@ def test_build_trainer_end_to_end(tmp_path):
     assert not np.allclose(before, after)  # the policy now runs the updated weights
     np.testing.assert_allclose(after, trainer.agent.deployable('OpenDoor').act(img, state),
                                atol=1e-6)
+
+
+def test_a_killed_trainer_resumes_without_losing_or_recounting(tmp_path):
+    """Trainer 1 takes two episodes, trains and checkpoints at each published version; the
+    robot stores a third episode; trainer 1 dies (SIGKILL: no last checkpoint). Trainer 2
+    resumes from the newest checkpoint: the two counted episodes are not counted again, the
+    third is, the pending updates and the version numbers go on."""
+    reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
+    ckpt = Agent(tiny_config(), reg.to_dict(), 'OpenDoor').save(tmp_path / 'ft.pt')
+    with DatasetWriter(tmp_path / 'prior') as w:
+        w.add(traj('CloseDrawer', 1, success=True))
+    with DatasetWriter(tmp_path / 'demos') as w:
+        w.add(traj('OpenDoor', 10, success=True))
+    cfg = OnlineConfig(utd=2.0, publish_every=4, batch_size=16, warmup_episodes=0)
+    robot = DatasetWriter(tmp_path / 'online', shard_episodes=1, prefix='robot')
+
+    def start(versions, resume=True):
+        return build_trainer(ckpt, tmp_path / 'prior', tmp_path / 'demos', 'OpenDoor',
+                             tmp_path / 'online', cfg, checkpoint_dir=tmp_path / 'ckpts',
+                             on_weights=lambda v, b: versions.append(v), on_event=lambda s: None,
+                             resume=resume)
+    first_versions: list[int] = []
+    first = start(first_versions)
+    robot.add(traj('OpenDoor', 20, length=3))
+    robot.add(traj('OpenDoor', 21, length=4))
+    assert first.ingest() == 2 and first.pending == 14
+    assert first.train(max_updates=13) == 13  # checkpoints at updates 4, 8, 12 (each version)
+    assert first_versions == [1, 2, 3]
+    robot.add(traj('OpenDoor', 22, length=2))  # stored; the trainer dies before taking it
+    del first
+
+    second_versions: list[int] = []
+    second = start(second_versions)
+    assert (second.updates, second.version, second.episodes, second.env_steps) == (12, 3, 2, 7)
+    assert second.pending == 2  # owed at the checkpoint: update 13 was lost with trainer 1
+    assert second.ingest() == 1  # only the third episode is new
+    assert (second.episodes, second.env_steps, second.pending) == (3, 9, 6)
+    assert second.ingest() == 0 and len(second.buffer) == 9  # all three are sampled from
+    second.train()
+    assert second_versions == [4] and second.updates == 18  # versions go on: the policy takes v4
+
+    fresh = start([], resume=False)  # from agent_ckpt: every stored episode counts again
+    assert fresh.ingest() == 3 and (fresh.updates, fresh.version, fresh.pending) == (0, 0, 18)

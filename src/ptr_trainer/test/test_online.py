@@ -223,9 +223,9 @@ def test_the_published_summary_satisfies_the_trainer_status_contract(tmp_path):
 def test_a_stopping_trainer_checkpoints_only_what_changed(tmp_path):
     trainer, _, _, _ = make(tmp_path, utd=1.0, publish_every=100)
     saved = []
-    trainer.save = saved.append
+    trainer.save = lambda updates, progress: saved.append((updates, progress['episodes']))
     assert not trainer.checkpoint_now()  # nothing learned yet: nothing to save
     trainer.add_episode(traj('OpenDoor', 3.0, length=3))
     trainer.train()
-    assert trainer.checkpoint_now() and saved == [3]
-    assert not trainer.checkpoint_now() and saved == [3]  # unchanged since
+    assert trainer.checkpoint_now() and saved == [(3, 1)]
+    assert not trainer.checkpoint_now() and saved == [(3, 1)]  # unchanged since

@@ -122,3 +122,70 @@ def test_trainer_node_file_and_inline(setup):
         rclpy.shutdown(context=ctx)
     assert rc == 0, out
     assert 'published weights v3' in out
+
+
+def test_trainer_killed_and_restarted_loses_and_recounts_nothing(setup):
+    """SIGKILL mid-run, an episode stored while it is down, a restart: the trainer resumes from
+    its newest checkpoint, counts the two episodes once each, and its versions go on (the
+    policy node only takes versions newer than the one it runs)."""
+    import signal
+
+    import rclpy
+    from ptr_ros.episode_transfer import EpisodeWriter
+    from ptr_ros.qos import latched_qos
+    from rclpy.executors import SingleThreadedExecutor
+    from std_msgs.msg import String, UInt8MultiArray
+
+    from ptr_core import rosmsg, weights
+
+    tmp, ckpt = setup
+    domain = private_domain()
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PTR_WEIGHTS_KEY=KEY)
+    cmd = [sys.executable, '-m', 'ptr_trainer.trainer_node', '--ros-args',
+           '-p', f'agent_ckpt:={ckpt}', '-p', f'prior_data:={tmp / "prior"}',
+           '-p', f'target_data:={tmp / "demos"}', '-p', f'online_dir:={tmp / "online"}',
+           '-p', f'checkpoint_dir:={tmp / "ckpts"}', '-p', 'utd:=2.0', '-p', 'publish_every:=4',
+           '-p', 'batch_size:=16', '-p', 'warmup_episodes:=0']
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain)
+    procs = []
+    try:
+        node = rclpy.create_node('test_restart', context=ctx)
+        ex = SingleThreadedExecutor(context=ctx)
+        ex.add_node(node)
+        versions, status = [], []
+        node.create_subscription(UInt8MultiArray, 'ptr/policy_weights', lambda m: versions.append(
+            weights.decode(rosmsg.uint8_to_bytes(m), KEY.encode()).serial), latched_qos(256))
+        node.create_subscription(String, 'ptr/trainer_status',
+                                 lambda m: status.append(json.loads(m.data)), latched_qos())
+        pub = node.create_publisher(String, 'ptr/episode', latched_qos(100))
+        robot = EpisodeWriter(tmp / 'online', 'robot1')
+
+        def spin_until(cond, timeout=60):
+            end = time.monotonic() + timeout
+            while not cond() and time.monotonic() < end:
+                ex.spin_once(timeout_sec=0.1)
+            return cond()
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT))
+        pub.publish(robot.write(traj('OpenDoor', 60, length=4), 1)[0].to_msg())
+        assert spin_until(lambda: 2 in versions), 'first trainer published nothing'
+        # each version is checkpointed right after it is sent
+        assert spin_until(lambda: (tmp / 'ckpts' / 'online_0000008.pt').is_file(), 30)
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait(30)
+        pub.publish(robot.write(traj('OpenDoor', 61, length=3), 2)[0].to_msg())
+        status.clear()
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT))
+        assert spin_until(lambda: status and status[-1]['updates'] >= 14, 90), status[-1:]
+        st = status[-1]
+        assert (st['episodes'], st['env_steps'], st['runs']) == (2, 7, {'robot1': 2})
+        assert spin_until(lambda: 3 in versions)
+        assert sorted(set(versions)) == [1, 2, 3]  # continued, not restarted at 1
+    finally:
+        outs = [stop_process(p) for p in procs[1:]]
+        rclpy.shutdown(context=ctx)
+    rc, out = outs[0]
+    assert rc == 0, out
+    assert 'resumed at update 8, weights v2, 1 episodes counted' in out
