@@ -59,7 +59,7 @@ from std_srvs.srv import SetBool, Trigger
 from ptr_core import rosmsg, weights
 from ptr_core.atomic import write_json
 from ptr_core.constants import ACTION_DIM, CLOCK_MODES
-from ptr_episodes.episodes import EpisodeManager, ManagerConfig, unconnected_inputs
+from ptr_episodes.state_machine import EpisodeManager, ManagerConfig, unconnected_inputs
 
 C = TypeVar('C', bound=Contract)
 

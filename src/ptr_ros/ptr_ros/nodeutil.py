@@ -7,6 +7,7 @@ returning 0 on SIGINT/SIGTERM, 2 on a refused configuration and 1 on a crash (on
 """
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import threading
@@ -30,6 +31,26 @@ def require_choice(params: dict[str, Any], name: str, choices: tuple[str, ...]) 
     if value not in choices:
         raise ValueError(f'parameter {name}: expected one of {choices}, got {value!r}')
     return value
+
+
+def dataclass_parameters(cls: type) -> dict[str, Any]:
+    """Every field of a settings dataclass as a node parameter of the same name and default
+    (tuples become float lists: ROS parameters have no tuples), so the dataclass stays the one
+    home of each setting and its default."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        v = getattr(cls(), f.name)
+        out[f.name] = [float(x) for x in v] if isinstance(v, tuple) else v
+    return out
+
+
+def dataclass_values(cls: type, params: dict[str, Any], only_changed: bool = False
+                     ) -> dict[str, Any]:
+    """The declared values of `cls`'s fields back as field values (lists -> tuples); with
+    `only_changed`, just those that differ from the default (set on the command line)."""
+    defaults = dataclass_parameters(cls)
+    return {k: tuple(params[k]) if isinstance(d, list) else params[k]
+            for k, d in defaults.items() if not only_changed or params[k] != d}
 
 
 def declare(node: Node, parameters: dict[str, Any]) -> dict[str, Any]:

@@ -16,14 +16,20 @@ sim waits for every action) only the per-action limits and the e-stop apply.
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from typing import Any
 
 import numpy as np
 from ptr_ros.contracts import NodeStatus
-from ptr_ros.nodeutil import Throttle, declare, require_choice, run
+from ptr_ros.nodeutil import (
+    Throttle,
+    dataclass_parameters,
+    dataclass_values,
+    declare,
+    require_choice,
+    run,
+)
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -40,16 +46,8 @@ _NODE_PARAMETERS: dict[str, object] = {
 }
 
 
-def _config_parameters() -> dict[str, object]:
-    """Every SafetyConfig field as a parameter of the same name and default (one home)."""
-    out: dict[str, object] = {}
-    for f in dataclasses.fields(SafetyConfig):
-        v = getattr(SafetyConfig(), f.name)
-        out[f.name] = [float(x) for x in v] if isinstance(v, tuple) else v
-    return out
-
-
-PARAMETERS: dict[str, object] = _NODE_PARAMETERS | _config_parameters()
+# Every SafetyConfig field is a parameter of the same name and default (one home).
+PARAMETERS: dict[str, object] = _NODE_PARAMETERS | dataclass_parameters(SafetyConfig)
 
 
 class SafetyNode(Node):
@@ -60,9 +58,8 @@ class SafetyNode(Node):
         super().__init__('safety_filter', **node_options)
         p = declare(self, PARAMETERS)
         self.lockstep = require_choice(p, 'clock_mode', CLOCK_MODES) == 'lockstep'
-        values = {k: (tuple(p[k]) if isinstance(PARAMETERS[k], list) else p[k])
-                  for k in _config_parameters()}
-        self.filter = SafetyFilter(SafetyConfig(**values), period=1.0 / CONTROL_HZ)
+        self.filter = SafetyFilter(SafetyConfig(**dataclass_values(SafetyConfig, p)),
+                                   period=1.0 / CONTROL_HZ)
         self.state_stamp: int | None = None
         self.counts: dict[str, int] = {'actions': 0, 'changed': 0, 'holds': 0}
         self.throttle = Throttle(float(p['status_period']))

@@ -13,14 +13,20 @@ store bytes and wake it, so DDS keeps flowing while a long batch of updates runs
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 import threading
 from typing import Any
 
 from ptr_ros.contracts import ContractError, EpisodeAnnouncement, TrainerStatus
 from ptr_ros.episode_transfer import ANNOUNCE_DEPTH, DATA_DEPTH, EpisodeReceiver
-from ptr_ros.nodeutil import Throttle, declare, log_info, run
+from ptr_ros.nodeutil import (
+    Throttle,
+    dataclass_parameters,
+    dataclass_values,
+    declare,
+    log_info,
+    run,
+)
 from ptr_ros.qos import latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -50,15 +56,7 @@ _NODE_PARAMETERS: dict[str, object] = {
 }
 
 
-def _online_parameters() -> dict[str, object]:
-    out: dict[str, object] = {}
-    for f in dataclasses.fields(OnlineConfig):
-        v = getattr(OnlineConfig(), f.name)
-        out[f.name] = [float(x) for x in v] if isinstance(v, tuple) else v
-    return out
-
-
-PARAMETERS: dict[str, object] = _NODE_PARAMETERS | _online_parameters()
+PARAMETERS: dict[str, object] = _NODE_PARAMETERS | dataclass_parameters(OnlineConfig)
 
 
 class TrainerNode(Node):
@@ -74,10 +72,8 @@ class TrainerNode(Node):
         self.key = weights.resolve_key(p['weights_key'])
         self.chunk_size = int(p['chunk_size'])
         # Parameters given on the command line or by launch override the YAML file.
-        defaults = _online_parameters()
-        given = {name for name, default in defaults.items() if p[name] != default}
         cfg = load_online_config(p['online_config'] or None,
-                                 {k: (tuple(p[k]) if k == 'beta' else p[k]) for k in given})
+                                 dataclass_values(OnlineConfig, p, only_changed=True))
         prior_tasks = [t.strip() for t in str(p['prior_tasks']).split(',') if t.strip()]
         self.telemetry_dir = p['telemetry_dir'] or None
         self.trainer = build_trainer(p['agent_ckpt'], p['prior_data'], p['target_data'],

@@ -34,6 +34,16 @@ def setup(tmp_path):
     return tmp_path, ckpt
 
 
+def trainer_command(tmp, ckpt, *extra: str) -> list[str]:
+    """The trainer node on the fixture's data: utd 2, a version every 4 updates, and every
+    episode earning updates (the warm-up is test_online's)."""
+    params = [f'agent_ckpt:={ckpt}', f'prior_data:={tmp / "prior"}',
+              f'target_data:={tmp / "demos"}', f'online_dir:={tmp / "online"}', 'utd:=2.0',
+              'publish_every:=4', 'batch_size:=16', 'warmup_episodes:=0', *extra]
+    return [sys.executable, '-m', 'ptr_trainer.trainer_node', '--ros-args'] + [
+        x for p in params for x in ('-p', p)]
+
+
 def test_trainer_node_file_and_inline(setup):
     import rclpy
     from ptr_ros.episode_transfer import EpisodeWriter
@@ -47,12 +57,7 @@ def test_trainer_node_file_and_inline(setup):
     tmp, ckpt = setup
     domain = private_domain()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PTR_WEIGHTS_KEY=KEY)
-    cmd = [sys.executable, '-m', 'ptr_trainer.trainer_node', '--ros-args',
-           '-p', f'agent_ckpt:={ckpt}', '-p', f'prior_data:={tmp / "prior"}',
-           '-p', f'target_data:={tmp / "demos"}', '-p', f'online_dir:={tmp / "online"}',
-           '-p', 'utd:=2.0', '-p', 'publish_every:=4', '-p', 'batch_size:=16',
-           '-p', 'chunk_size:=20000',
-           '-p', 'warmup_episodes:=0']  # every episode earns updates (the warm-up: test_online)
+    cmd = trainer_command(tmp, ckpt, 'chunk_size:=20000')
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
@@ -141,11 +146,7 @@ def test_trainer_killed_and_restarted_loses_and_recounts_nothing(setup):
     tmp, ckpt = setup
     domain = private_domain()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PTR_WEIGHTS_KEY=KEY)
-    cmd = [sys.executable, '-m', 'ptr_trainer.trainer_node', '--ros-args',
-           '-p', f'agent_ckpt:={ckpt}', '-p', f'prior_data:={tmp / "prior"}',
-           '-p', f'target_data:={tmp / "demos"}', '-p', f'online_dir:={tmp / "online"}',
-           '-p', f'checkpoint_dir:={tmp / "ckpts"}', '-p', 'utd:=2.0', '-p', 'publish_every:=4',
-           '-p', 'batch_size:=16', '-p', 'warmup_episodes:=0']
+    cmd = trainer_command(tmp, ckpt, f'checkpoint_dir:={tmp / "ckpts"}')
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
     procs = []

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ptr_episodes.episodes import (
+from ptr_episodes.state_machine import (
     EpisodeManager,
     EpisodeRecorder,
     ManagerConfig,
