@@ -1,5 +1,7 @@
 """Draw docs/architecture.png: the packages with their imports (read from the code), and the
-topics one online episode travels through. Run: .venv/bin/python tools/draw_architecture.py"""
+topics one online episode travels through. Run: .venv/bin/python tools/draw_architecture.py
+[OUT.png [SRC_ROOT]]: with another checkout's root (e.g. a `git worktree` of an older commit),
+its packages as they were (those it lacks are left out), to compare before and after."""
 from __future__ import annotations
 
 import ast
@@ -38,7 +40,7 @@ NODES = {'sim_bridge': (0.1, 0.5), 'policy_node': (0.45, 0.85), 'reward_node': (
 
 def package_imports() -> dict[str, set[str]]:
     """package -> the other ptr packages its non-test modules import."""
-    names = {p for layer in LAYERS for p in layer}
+    names = {p for layer in LAYERS for p in layer if (ROOT / 'src' / p / p).is_dir()}
     out: dict[str, set[str]] = {p: set() for p in names}
     for pkg in names:
         for path in (ROOT / 'src' / pkg / pkg).rglob('*.py'):
@@ -51,8 +53,9 @@ def package_imports() -> dict[str, set[str]]:
 
 def draw(path: Path) -> Path:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 6.5))
+    layers = [[p for p in layer if (ROOT / 'src' / p / p).is_dir()] for layer in LAYERS]
     pos = {p: ((i + 0.5) / len(layer), 0.1 + 0.2 * y)
-           for y, layer in enumerate(LAYERS) for i, p in enumerate(layer)}
+           for y, layer in enumerate(layers) for i, p in enumerate(layer)}
     for src, dsts in package_imports().items():
         for dst in dsts:
             # ptr_bringup starts every graph and imports nearly everything: faint and bent,
@@ -90,4 +93,6 @@ def draw(path: Path) -> Path:
 
 
 if __name__ == '__main__':
+    if len(sys.argv) > 2:
+        ROOT = Path(sys.argv[2]).resolve()
     print(draw(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / 'docs' / 'architecture.png'))
