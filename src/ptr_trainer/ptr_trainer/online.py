@@ -255,6 +255,20 @@ def _load_agent(agent_ckpt: str | Path, cfg: OnlineConfig, target_task: str,
     return agent, reg, progress
 
 
+def _checkpointer(agent: Any, cfg: OnlineConfig, checkpoint_dir: str | Path | None
+                  ) -> Callable[[int, dict[str, Any]], Path] | None:
+    """save(updates, progress): the agent, the online settings and the trainer's progress as
+    CHECKPOINT_DIR/online_<updates>.pt (what `latest_online_checkpoint` resumes from)."""
+    if checkpoint_dir is None:
+        return None
+    ckdir = Path(checkpoint_dir)
+
+    def save(updates: int, progress: dict[str, Any]) -> Path:
+        return agent.save(ckdir / f'online_{updates:07d}.pt',
+                          extra={'online': dataclasses.asdict(cfg), 'progress': progress})
+    return save
+
+
 def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: str | Path,
                   target_task: str, online_dir: str | Path, cfg: OnlineConfig,
                   prior_tasks: list[str] | None = None,
@@ -301,13 +315,7 @@ def build_trainer(agent_ckpt: str | Path, prior_data: str | Path, target_data: s
     augment = Augment(seed=cfg.seed) if agent.cfg.train.augment else None
     sampler = MixedSampler([prior, target, online], list(cfg.beta), cfg.batch_size, augment,
                            cfg.seed)
-    save = None
-    if checkpoint_dir is not None:
-        ckdir = Path(checkpoint_dir)
-
-        def save(updates: int, progress: dict[str, Any]) -> Path:
-            return agent.save(ckdir / f'online_{updates:07d}.pt',
-                              extra={'online': dataclasses.asdict(cfg), 'progress': progress})
+    save = _checkpointer(agent, cfg, checkpoint_dir)
     telemetry = None
     if telemetry_dir is not None:
         from ptr_trainer.telemetry import Telemetry
