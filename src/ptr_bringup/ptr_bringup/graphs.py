@@ -22,7 +22,7 @@ class Argument:
     """A launch argument: `name:=value` on the command line of both runners."""
 
     name: str
-    default: str
+    default: str | None  # None: required (ros2 launch then reports it missing, as ptr launch)
     description: str
     choices: tuple[str, ...] = ()
 
@@ -55,7 +55,11 @@ class Graph:
             if name not in known:
                 raise GraphError(f'{self.name}: unknown argument {name!r}; expected one of '
                                  f'{sorted(known)}')
-        out = {a.name: given.get(a.name, a.default) for a in self.arguments}
+        missing = [a.name for a in self.arguments if a.default is None and a.name not in given]
+        if missing:
+            raise GraphError(f'{self.name}: required argument(s) missing: '
+                             f'{", ".join(f"{m}:=..." for m in missing)}')
+        out = {a.name: given.get(a.name, a.default) or '' for a in self.arguments}
         for a in self.arguments:
             if a.choices and out[a.name] not in a.choices:
                 raise GraphError(f'{self.name}: argument {a.name}: expected one of '
@@ -187,10 +191,10 @@ TRAINER_DATA_ARGUMENTS = (
 # -- online fine-tuning (PTR V-F) ---------------------------------------------------------------
 
 ONLINE_ARGUMENTS = _common_arguments('lockstep', 'false') + (
-    Argument('policy_ckpt', '', 'fine-tuned agent or policy checkpoint the policy node starts '
+    Argument('policy_ckpt', None, 'fine-tuned agent or policy checkpoint the policy node starts '
              'from (ptr finetune)'),
     Argument('agent_ckpt', '', 'agent checkpoint the trainer continues (default: policy_ckpt)'),
-    Argument('reward_ckpt', '', 'success classifier checkpoint (ptr train-reward)'),
+    Argument('reward_ckpt', None, 'success classifier checkpoint (ptr train-reward)'),
     Argument('reset_ckpt', '', 'reset policy checkpoint (CloseDoor); empty: no reset node, '
              'robot/reset alone restores the scene (sim only)'),
     Argument('reset_classifier_ckpt', '', 'classifier deciding "reset reached" '
@@ -278,7 +282,7 @@ TRAINER_ARGUMENTS = (
     Argument('task', 'OpenDoor', 'target task being fine-tuned'),
     Argument('namespace', '', 'ROS namespace (the same as the robot graph)'),
     Argument('weights_key', '', 'HMAC key shared with the policy node (empty: $PTR_WEIGHTS_KEY)'),
-    Argument('agent_ckpt', '', 'fine-tuned agent checkpoint to continue online'),
+    Argument('agent_ckpt', None, 'fine-tuned agent checkpoint to continue online'),
     *TRAINER_DATA_ARGUMENTS,
 )
 
@@ -290,7 +294,7 @@ def _trainer_only(args: dict[str, str]) -> list[NodeSpec]:
 # -- evaluation: the policy acting in the sim ---------------------------------------------------
 
 EVAL_ARGUMENTS = _common_arguments('realtime', 'true') + (
-    Argument('policy_ckpt', '', 'agent or policy checkpoint to run'),
+    Argument('policy_ckpt', None, 'agent or policy checkpoint to run'),
     Argument('reward_ckpt', '', 'optional success classifier: publishes ptr/reward alongside '
              'the privileged sim/success'),
 )

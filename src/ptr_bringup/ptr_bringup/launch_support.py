@@ -16,7 +16,9 @@ def to_launch_description(graph: Graph, launch: ModuleType, launch_ros: ModuleTy
     """Declare every argument (description, choices), then build the nodes once they resolve."""
     actions: list[Any] = []
     for a in graph.arguments:
-        kwargs: dict[str, Any] = {'default_value': a.default, 'description': a.description}
+        kwargs: dict[str, Any] = {'description': a.description}
+        if a.default is not None:  # no default: launch itself reports the argument missing
+            kwargs['default_value'] = a.default
         if a.choices:
             kwargs['choices'] = list(a.choices)
         actions.append(launch.actions.DeclareLaunchArgument(a.name, **kwargs))

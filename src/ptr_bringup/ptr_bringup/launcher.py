@@ -286,7 +286,8 @@ def graph_help(graph: Graph) -> str:
     lines = [f'{graph.name}: {graph.description}', '', 'arguments (name:=value):']
     for a in graph.arguments:
         choices = f' {{{"|".join(a.choices)}}}' if a.choices else ''
-        lines.append(f'  {a.name}{choices} (default {a.default!r}): {a.description}')
+        default = 'required' if a.default is None else f'default {a.default!r}'
+        lines.append(f'  {a.name}{choices} ({default}): {a.description}')
     return '\n'.join(lines)
 
 

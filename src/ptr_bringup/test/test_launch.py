@@ -90,8 +90,10 @@ def test_arguments_are_checked():
         g.nodes(FULL_ARGS['online_finetune'] | {'clock': 'fast'})
     with pytest.raises(graphs.GraphError, match='widowx is not yet supported'):
         g.nodes(FULL_ARGS['online_finetune'] | {'robot': 'widowx'})
-    with pytest.raises(graphs.GraphError, match='argument policy_ckpt'):
+    with pytest.raises(graphs.GraphError, match=r'required argument\(s\) missing: policy_ckpt'):
         g.nodes({'reward_ckpt': 'r'})
+    with pytest.raises(graphs.GraphError, match='argument policy_ckpt: expected a policy'):
+        g.nodes({'reward_ckpt': 'r', 'policy_ckpt': ''})
     with pytest.raises(graphs.GraphError, match='argument image_size: expected an integer'):
         graphs.GRAPHS['eval'].nodes(FULL_ARGS['eval'] | {'image_size': 'big'})
 
@@ -147,6 +149,9 @@ def test_launch_description_conversion_with_recording_fakes():
     assert [a[1][0] for a in declared] == [a.name for a in graph.arguments]
     clock = next(a for a in declared if a[1][0] == 'clock')
     assert clock[2]['choices'] == ['lockstep', 'realtime'] and clock[2]['description']
+    # a required argument has no default: launch itself reports it missing
+    ckpt = next(a for a in declared if a[1][0] == 'policy_ckpt')
+    assert 'default_value' not in ckpt[2] and clock[2]['default_value'] == 'realtime'
     context = {a.name: a.default for a in graph.arguments} | {'policy_ckpt': '/p.pt'}
     nodes = actions[-1](context)
     assert [n[2]['executable'] for n in nodes] == ['sim_bridge', 'safety_node', 'policy_node']
@@ -257,7 +262,11 @@ def test_cli_errors_are_one_line_and_nonzero(capsys):
     assert launcher.main(['no_such_graph']) == 2
     err = capsys.readouterr().err
     assert 'no_such_graph.launch.py: not found' in err and err.count('\n') == 1
-    assert launcher.main(['online_finetune', 'robot:=widowx', 'policy_ckpt:=x']) == 2
+    assert launcher.main(['eval']) == 2
+    assert capsys.readouterr().err == \
+        'ptr launch: eval: required argument(s) missing: policy_ckpt:=...\n'
+    assert launcher.main(['online_finetune', 'robot:=widowx', 'policy_ckpt:=x',
+                          'reward_ckpt:=y']) == 2
     assert 'not yet supported' in capsys.readouterr().err
     assert launcher.main(['eval', '--help']) == 0
     assert 'clock {lockstep|realtime}' in capsys.readouterr().out
