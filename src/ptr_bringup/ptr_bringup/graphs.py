@@ -7,10 +7,16 @@ here, where the `launch` package is not available. Nothing in this module import
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Callable
 
 from ptr_core.constants import CLOCK_MODES
 from ptr_core.online_config import OnlineConfig
+
+# Arguments named like these are paths. A relative one resolves against the directory the graph
+# is launched from (`ros2 launch` or `ptr launch`), and reaches the nodes absolute: every node,
+# whatever its own working directory, and every log line names the same file.
+PATH_SUFFIXES = ('_ckpt', '_data', '_dir', '_config')
 
 
 class GraphError(ValueError):
@@ -60,6 +66,9 @@ class Graph:
             raise GraphError(f'{self.name}: required argument(s) missing: '
                              f'{", ".join(f"{m}:=..." for m in missing)}')
         out = {a.name: given.get(a.name, a.default) or '' for a in self.arguments}
+        for name, value in out.items():
+            if name.endswith(PATH_SUFFIXES) and value:
+                out[name] = os.path.abspath(os.path.expanduser(value))
         for a in self.arguments:
             if a.choices and out[a.name] not in a.choices:
                 raise GraphError(f'{self.name}: argument {a.name}: expected one of '

@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from ptr_ros.domains import DomainError, check_environment
 
-from ptr_bringup.graphs import Graph, GraphError, NodeSpec
+from ptr_bringup.graphs import PATH_SUFFIXES, Graph, GraphError, NodeSpec
 
 PACKAGE = 'ptr_bringup'
 
@@ -288,6 +288,8 @@ def graph_help(graph: Graph) -> str:
         choices = f' {{{"|".join(a.choices)}}}' if a.choices else ''
         default = 'required' if a.default is None else f'default {a.default!r}'
         lines.append(f'  {a.name}{choices} ({default}): {a.description}')
+    lines += ['', f'Paths (*{", *".join(PATH_SUFFIXES)}) are relative to the directory the graph '
+              'is launched from; the nodes get them absolute.']
     return '\n'.join(lines)
 
 

@@ -2,6 +2,7 @@
 import importlib
 import importlib.metadata
 import io
+import os
 import signal
 import sys
 import textwrap
@@ -108,6 +109,22 @@ def test_arguments_reach_the_nodes():
     assert specs['policy_node'].parameters['clock_mode'] == 'realtime'
     assert all(s.namespace == 'cell1' for s in specs.values())
     assert specs['reset_node'].parameters['reset_when'] == 'above'
+
+
+def test_relative_paths_resolve_against_the_launch_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    specs = {s.name: s for s in graphs.GRAPHS['online_finetune'].nodes(
+        {'policy_ckpt': 'c/policy.pt', 'reward_ckpt': '~/r.pt', 'prior_data': '/abs/prior',
+         'target_data': 'demos', 'run_dir': 'runs/x'})}
+    assert specs['policy_node'].parameters['checkpoint'] == str(tmp_path / 'c/policy.pt')
+    assert specs['reward_node'].parameters['classifier_ckpt'] == \
+        os.path.join(os.path.expanduser('~'), 'r.pt')
+    assert specs['trainer_node'].parameters['prior_data'] == '/abs/prior'
+    assert specs['trainer_node'].parameters['target_data'] == str(tmp_path / 'demos')
+    assert specs['episode_manager'].parameters['episode_dir'] == str(tmp_path / 'runs/x/episodes')
+    assert specs['trainer_node'].parameters['online_config'] == ''  # empty stays empty
+    assert 'relative to the directory the graph is launched from' in \
+        launcher.graph_help(graphs.GRAPHS['eval'])
 
 
 @pytest.mark.parametrize('value', ['OpenDoor', '', 'true', '5', '1e-3', 'a: b', '/tmp/x y.pt',
