@@ -19,10 +19,12 @@ import json
 import os
 import struct
 import warnings
+from pathlib import Path
 
 MAGIC = b'PTRP'
 FORMAT = 1
 KEY_ENV = 'PTR_WEIGHTS_KEY'
+KEY_FILE_ENV = 'PTR_WEIGHTS_KEY_FILE'  # a file holding the key, readable by its owner only
 # Used only when no key is configured: it stops accidental mixing of graphs, not an attacker.
 DEV_KEY = b'ptr-ros development key (set PTR_WEIGHTS_KEY)'
 TAG_BYTES = 32
@@ -47,13 +49,32 @@ class Packet:
     payload: bytes
 
 
+def read_key_file(path: str | os.PathLike) -> bytes:
+    """A key from a file only its owner can read (like an ssh key): a key others can read is no
+    secret, so that is refused in one line rather than used."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+        key = Path(path).read_bytes().strip()
+    except OSError as e:
+        raise PacketError(f'{KEY_FILE_ENV}={path}: unreadable ({e.strerror})') from None
+    if mode & 0o077:
+        raise PacketError(f'{KEY_FILE_ENV}={path}: mode {mode:04o}: expected no group or other '
+                          f'access (chmod 600)')
+    if not key:
+        raise PacketError(f'{KEY_FILE_ENV}={path}: expected a key, the file is empty')
+    return key
+
+
 def resolve_key(param: str | bytes | None = None) -> bytes:
-    """The shared HMAC key: the node parameter, else $PTR_WEIGHTS_KEY, else the development key."""
+    """The shared HMAC key: the node parameter, else $PTR_WEIGHTS_KEY, else the file named by
+    $PTR_WEIGHTS_KEY_FILE (owner-only), else the development key (with a warning)."""
     if param:
         return param.encode() if isinstance(param, str) else bytes(param)
     env = os.environ.get(KEY_ENV, '')
     if env:
         return env.encode()
+    if os.environ.get(KEY_FILE_ENV, ''):
+        return read_key_file(os.environ[KEY_FILE_ENV])
     warnings.warn(f'no weights key configured ({KEY_ENV}); using the development key',
                   stacklevel=2)
     return DEV_KEY

@@ -122,3 +122,28 @@ def test_episode_assembler_keeps_several_payloads_and_bounds_memory():
     asm.add(c[0])  # a third partial payload evicts the oldest (a)
     assert asm.add(a[1]) is None and asm.add(a[2]) is None  # a restarts from scratch
     assert asm.add(c[1]) is None and asm.add(c[2]).payload == b'c' * 30
+
+
+def test_key_from_an_owner_only_file(tmp_path, monkeypatch):
+    """The key may come from a file; one that others can read is refused, not used."""
+    import os
+
+    from ptr_core import packets
+    monkeypatch.delenv(W.KEY_ENV, raising=False)
+    key = tmp_path / 'weights.key'
+    key.write_text('s3cret\n')
+    os.chmod(key, 0o600)
+    monkeypatch.setenv(packets.KEY_FILE_ENV, str(key))
+    assert W.resolve_key('') == b's3cret'
+    assert W.resolve_key('param-wins') == b'param-wins'
+    os.chmod(key, 0o644)
+    with pytest.raises(packets.PacketError, match=r'mode 0644: expected no group or other '
+                                                  r'access \(chmod 600\)'):
+        W.resolve_key('')
+    key.write_text('')
+    os.chmod(key, 0o600)
+    with pytest.raises(packets.PacketError, match='the file is empty'):
+        W.resolve_key('')
+    monkeypatch.setenv(packets.KEY_FILE_ENV, str(tmp_path / 'none'))
+    with pytest.raises(packets.PacketError, match='none: unreadable'):
+        W.resolve_key('')
