@@ -184,9 +184,9 @@ def test_trainer_killed_and_restarted_loses_and_recounts_nothing(setup):
         assert (st['episodes'], st['env_steps'], st['runs']) == (2, 7, {'robot1': 2})
         assert spin_until(lambda: 3 in versions)
         assert sorted(set(versions)) == [1, 2, 3]  # continued, not restarted at 1
-    finally:
-        outs = [stop_process(p) for p in procs[1:]]
+    finally:  # whatever failed, no trainer outlives the test
+        outs = [stop_process(p) if p.poll() is None else (p.returncode, '') for p in procs]
         rclpy.shutdown(context=ctx)
-    rc, out = outs[0]
+    rc, out = outs[-1]
     assert rc == 0, out
     assert 'resumed at update 8, weights v2, 1 episodes counted' in out
