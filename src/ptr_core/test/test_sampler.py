@@ -128,7 +128,8 @@ def test_online_buffer_persists_and_sees_other_writers(tmp_path):
     ep = Trajectory.from_arrays(_traj('T', 3, 0).images, _traj('T', 3, 0).states,
                                 _traj('T', 3, 0).actions, rec, rec > 0, task='T', success=True)
     new = ob.append(ep)
-    assert len(new) == 1 and new[0].shard.parent == tmp_path / 'T' and len(new[0].traj) == 3
+    assert len(new) == 1 and new[0].shard.parent == tmp_path / 'T' and len(new[0].episode) == 3
+    assert new[0].episode.success and new[0].episode.rewards.tolist() == [0, 0, 1]
     ob.append(_traj('T', 4, 1))
     assert len(ob) == 7 and ob.num_episodes == 2 and ob.returns == [1.0, 0.0]
     # another process (a second writer) adds an episode; refresh picks it up once
@@ -160,7 +161,7 @@ def test_online_buffer_skips_a_bad_shard_once_and_can_leave_old_ones_to_refresh(
     ob = OnlineBuffer(tmp_path, reg, RewardConfig.recorded(), load_existing=False)
     assert len(ob) == 0 and ob.rejected == []
     loaded = ob.refresh()
-    assert [len(x.traj) for x in loaded] == [3] and len(ob) == 3
+    assert [len(x.episode) for x in loaded] == [3] and len(ob) == 3
     assert len(ob.rejected) == 2
     assert 'Nope' in ob.rejected[0] and 'images: expected shape (6, 6, 3), got (8, 8, 3)' \
         in ob.rejected[1]
@@ -203,3 +204,26 @@ def test_sampler_applies_augmentation_to_images_only():
     assert not torch.equal(aug['next_image'], plain['next_image'])
     for k in ('state', 'next_state', 'action', 'reward', 'terminal', 'task', 'mc_return'):
         assert torch.equal(aug[k], plain[k])
+
+
+def test_online_buffer_loads_more_shards_than_open_files_allowed(tmp_path):
+    """A trainer restarting on thousands of stored episodes: loading must not keep each shard's
+    memory-mapped files open (5 per shard). 300 shards under a limit of 256 open files."""
+    import subprocess
+    import sys
+    with DatasetWriter(tmp_path, shard_episodes=1, prefix='r') as w:
+        for i in range(300):
+            w.add(_traj('T', 2, i, size=4))
+    code = (
+        'import resource, sys\n'
+        'resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit('
+        'resource.RLIMIT_NOFILE)[1]))\n'
+        'from ptr_core.data.online_buffer import OnlineBuffer\n'
+        'from ptr_core.task_registry import TaskRegistry\n'
+        f'buf = OnlineBuffer({str(tmp_path)!r}, TaskRegistry.create(["T"]), '
+        'load_existing=False)\n'
+        'loaded = buf.refresh()\n'
+        'print(len(loaded), len(buf), len(buf.rejected))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ['300', '600', '0']

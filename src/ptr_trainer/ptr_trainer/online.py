@@ -32,7 +32,7 @@ class Learner(Protocol):
 
 class EpisodeSink(Protocol):
     """What OnlineTrainer needs of ptr_core.data.online_buffer.OnlineBuffer: both return the
-    episodes newly loaded (objects with `.traj`)."""
+    episodes newly loaded (objects with `.shard` and `.episode`)."""
 
     def append(self, traj: Trajectory) -> list[Any]: ...
 
@@ -116,7 +116,7 @@ class OnlineTrainer:
             if name in self.taken:
                 continue
             self.taken.add(name)
-            self._count(x.traj)
+            self._count(x.episode)
             new += 1
         return new
 
@@ -138,7 +138,7 @@ class OnlineTrainer:
         self._set_fractions()
         self._snapshot()
 
-    def _count(self, traj: Trajectory) -> None:
+    def _count(self, traj: Any) -> None:
         """Credit, fractions, telemetry and the guard for one newly stored episode."""
         run = str(traj.meta.get('run', ''))
         self.runs[run] = self.runs.get(run, 0) + 1

@@ -192,11 +192,13 @@ class TaskDataset:
         self.task = self.dir.name
         self.shards: list[dict[str, np.ndarray]] = []
         self.episodes: list[EpisodeRef] = []
-        shard_dirs = sorted(p for p in self.dir.iterdir()
-                            if p.is_dir() and _SHARD_RE.match(p.name))
-        if only is not None:
-            wanted = {Path(p).name for p in only}
-            shard_dirs = [p for p in shard_dirs if p.name in wanted]
+        if only is None:
+            shard_dirs = sorted(p for p in self.dir.iterdir()
+                                if p.is_dir() and _SHARD_RE.match(p.name))
+        else:  # without listing the folder: an online buffer opens one shard of thousands
+            shard_dirs = sorted({self.dir / Path(p).name for p in only
+                                 if _SHARD_RE.match(Path(p).name)
+                                 and (self.dir / Path(p).name).is_dir()})
         if not shard_dirs:
             raise DatasetError(f'{self.dir}: expected shard-* folders, found none')
         self.shard_dirs: list[Path] = shard_dirs

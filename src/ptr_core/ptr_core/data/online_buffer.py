@@ -10,6 +10,7 @@ disk, or unpacked from a transfer), so there is no second store and no ledger of
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,11 +22,27 @@ from ptr_core.data.sampler import NumpyBatch, TransitionBuffer, _task_id
 from ptr_core.data.trajectory import Trajectory
 
 
+@dataclass(frozen=True)
+class StoredEpisode:
+    """What the learner needs to know of a loaded episode, without its images: holding 10,000
+    trajectories (each a view on memory-mapped files) would hold 50,000 open files and their
+    pixels; the pixels are in the buffer already."""
+
+    task: str
+    length: int
+    success: bool
+    rewards: np.ndarray  # the recorded (classifier) rewards
+    meta: dict
+
+    def __len__(self) -> int:
+        return self.length
+
+
 class Loaded(NamedTuple):
     """An episode `refresh()` loaded, and the shard it came from."""
 
     shard: Path
-    traj: Trajectory
+    episode: StoredEpisode
 
 
 class OnlineBuffer:
@@ -87,11 +104,14 @@ class OnlineBuffer:
         trajs = [td.trajectory(i) for i in range(len(td))]
         for traj in trajs:
             self._check_images(traj, str(shard))
+        out = []
         for traj in trajs:
-            self.buffer.extend([traj], {traj.task: tid})
+            self.buffer.extend([traj], {traj.task: tid})  # copies: the shard's files close
             self.returns.append(float(self.buffer.field('reward')[-len(traj):].sum()))
             self.successes.append(bool(traj.success))
-        return [Loaded(shard, t) for t in trajs]
+            out.append(Loaded(shard, StoredEpisode(traj.task, len(traj), bool(traj.success),
+                                                   np.array(traj.rewards), dict(traj.meta))))
+        return out
 
     @property
     def num_episodes(self) -> int:
