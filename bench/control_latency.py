@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +29,6 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs) * 1e3, q))
 
 
-def timed_act(policy, image, state) -> float:
-    t = time.perf_counter()
-    policy.act(image, state)
-    return time.perf_counter() - t
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--ticks', type=int, default=1000)
@@ -46,14 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
 
     rig = PolicyRig(args.image_size, prefix='ptr-latency-')
-    agent, peer, image, state = rig.agent, rig.peer, rig.image, rig.state
+    agent = rig.agent
     code = 0
     try:
         print(f'policy node: {rig.cmd[0]} (domain {rig.domain}); waiting for it ...')
         rig.start()
         for _ in range(args.warmup):
             rig.tick()
-            timed_act(peer, image, state)
+            rig.bare_act()
         lat, bare, lost = [], [], 0
         load = os.getloadavg()[0]
         for _ in tqdm(range(args.ticks), desc='ROS ticks + bare act()'):
@@ -62,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                 lost += 1
             else:
                 lat.append(dt)
-            bare.append(timed_act(peer, image, state))
+            bare.append(rig.bare_act())
         load = (load + os.getloadavg()[0]) / 2
         payload = agent.policy_state_bytes()
         swaps = []

@@ -113,6 +113,12 @@ class PolicyRig:
             return None
         return self.got.pop(stamp) - t0
 
+    def bare_act(self) -> float:
+        """Seconds of the same network's act() in this process: the peer without ROS."""
+        t = time.perf_counter()
+        self.peer.act(self.image, self.state)
+        return time.perf_counter() - t
+
     def swap(self, version: int, payload: bytes) -> float:
         """Seconds from publishing signed weights to the node reporting them running."""
         from std_msgs.msg import UInt8MultiArray

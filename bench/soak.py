@@ -72,6 +72,17 @@ def buffer_soak(n: int, steps: int, size: int) -> list[tuple[int, float, float, 
     return rows
 
 
+def buffer_report(rows: list[tuple[int, float, float, float]], args) -> None:
+    print(f'part 1: online buffer of one-episode shards ({args.steps} steps, {args.size} px)')
+    print(f'  {"episodes":>9s} {"first scan s":>13s} {"per episode ms":>15s} '
+          f'{"empty rescan ms":>16s} {"RSS MB":>8s}')
+    for n, first, rescan, rss in rows:
+        print(f'  {n:9d} {first:13.2f} {first / n * 1e3:15.3f} {rescan:16.1f} {rss:8.1f}')
+    (n0, f0, r0, m0), (n1, f1, r1, m1) = rows
+    print(f'  ratio {n1 // n0}x episodes: first scan {f1 / f0:.1f}x, empty rescan '
+          f'{r1 / r0:.1f}x, memory {m1 / max(m0, 1e-9):.1f}x')
+
+
 def policy_soak(ticks: int, window: int) -> int:
     """The node's resident memory and latency over the first and the last `window` ticks."""
     import torch
@@ -80,6 +91,7 @@ def policy_soak(ticks: int, window: int) -> int:
     torch.set_num_threads(1)
     rig = PolicyRig(64, prefix='ptr-soak-')
     lat: list[float] = []
+    bare: list[float] = []  # the peer: the same act() in-process, interleaved tick by tick
     rss: list[tuple[int, float]] = []
     lost = 0
     try:
@@ -89,21 +101,24 @@ def policy_soak(ticks: int, window: int) -> int:
             if dt is None:
                 lost += 1
             lat.append(np.nan if dt is None else dt)
+            bare.append(rig.bare_act())
             if k % 200 == 0 or k == ticks - 1:
                 rss.append((k, rss_mb(rig.proc.pid)))
     finally:
         code = rig.close()
-    lat_ms = np.asarray(lat) * 1e3
+    lat_ms, bare_ms = np.asarray(lat) * 1e3, np.asarray(bare) * 1e3
     first, last = lat_ms[:window], lat_ms[-window:]
     m_first = np.mean([m for k, m in rss if k < window])
     m_last = np.mean([m for k, m in rss if k >= ticks - window])
     print(f'part 2: policy node, {ticks} lock-step ticks of a 64 px image '
           f'({ticks / 30 / 60:.1f} min of a 30 Hz camera), {lost} lost')
-    print(f'  {"window":>14s} {"p50 ms":>8s} {"p99 ms":>8s} {"RSS MB":>8s}')
-    for name, xs, m in (('first', first, m_first), ('last', last, m_last)):
+    b_first, b_last = np.median(bare_ms[:window]), np.median(bare_ms[-window:])
+    print(f'  {"window":>14s} {"p50 ms":>8s} {"p99 ms":>8s} {"bare p50":>9s} {"RSS MB":>8s}')
+    for name, xs, b, m in (('first', first, b_first, m_first), ('last', last, b_last, m_last)):
         print(f'  {name + f" {window}":>14s} {np.nanpercentile(xs, 50):8.2f} '
-              f'{np.nanpercentile(xs, 99):8.2f} {m:8.1f}')
-    print(f'  last / first: p50 {np.nanpercentile(last, 50) / np.nanpercentile(first, 50):.2f}x, '
+              f'{np.nanpercentile(xs, 99):8.2f} {b:9.2f} {m:8.1f}')
+    drift = np.nanpercentile(last, 50) / np.nanpercentile(first, 50)
+    print(f'  last / first: p50 {drift:.2f}x (bare act() {b_last / b_first:.2f}x: the machine), '
           f'RSS {m_last / m_first:.3f}x ({m_last - m_first:+.1f} MB)')
     return code
 
@@ -117,15 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--window', type=int, default=2000, help='ticks per compared window')
     args = ap.parse_args(argv)
 
-    print(f'part 1: online buffer of one-episode shards ({args.steps} steps, {args.size} px)')
-    rows = buffer_soak(args.episodes, args.steps, args.size)
-    print(f'  {"episodes":>9s} {"first scan s":>13s} {"per episode ms":>15s} '
-          f'{"empty rescan ms":>16s} {"RSS MB":>8s}')
-    for n, first, rescan, rss in rows:
-        print(f'  {n:9d} {first:13.2f} {first / n * 1e3:15.3f} {rescan:16.1f} {rss:8.1f}')
-    (n0, f0, r0, m0), (n1, f1, r1, m1) = rows
-    print(f'  ratio {n1 // n0}x episodes: first scan {f1 / f0:.1f}x, empty rescan '
-          f'{r1 / r0:.1f}x, memory {m1 / max(m0, 1e-9):.1f}x')
+    if args.episodes >= 10:
+        buffer_report(buffer_soak(args.episodes, args.steps, args.size), args)
     code = policy_soak(args.ticks, args.window) if args.ticks else 0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f'peak RSS of this process: {peak:.0f} MB')
