@@ -96,8 +96,7 @@ def limit_action(action: np.ndarray, state: np.ndarray, cfg: SafetyConfig) -> Cl
         reasons.append('workspace')
     out[:3] = np.clip(move, -cfg.max_step, cfg.max_step)
     out[3:6] = np.clip(phys[3:6], -cfg.max_rot_step, cfg.max_rot_step)
-    if np.any(np.abs(np.clip(move, -cfg.max_step, cfg.max_step) - move) > 1e-9) or np.any(
-            np.abs(out[3:6] - phys[3:6]) > 1e-9):
+    if np.any(np.abs(out[:3] - move) > 1e-9) or np.any(np.abs(out[3:6] - phys[3:6]) > 1e-9):
         reasons.append('step limit')
     g = float(state[-1])
     out[6] = np.clip(phys[6], max(0.0, g - cfg.gripper_rate), min(1.0, g + cfg.gripper_rate))
@@ -148,6 +147,10 @@ class SafetyFilter:
         self.estopped, self.estop_reason = False, ''
         return was
 
+    def hold(self) -> np.ndarray:
+        """The action that keeps the arm where the last good state says it is."""
+        return hold_action(None if self.state is None else self.state.astype(np.float32))
+
     def stale(self, now: float) -> str:
         """Why the inputs cannot be trusted now ('' when they can)."""
         if self.state is None:
@@ -160,7 +163,7 @@ class SafetyFilter:
 
     def filter(self, action: Any, now: float, check_fresh: bool = True) -> ClampResult:
         self.action_time = now
-        hold = hold_action(None if self.state is None else self.state.astype(np.float32))
+        hold = self.hold()
         if self.estopped:
             return ClampResult(hold, f'e-stop ({self.estop_reason})')
         first = clamp_action(action, self.state)
@@ -177,6 +180,5 @@ class SafetyFilter:
         """A hold when no action came for `quiet_periods` periods (or the e-stop is set)."""
         if not self.estopped and now - self.action_time < self.cfg.quiet_periods * self.period:
             return None
-        hold = hold_action(None if self.state is None else self.state.astype(np.float32))
-        return ClampResult(hold, f'e-stop ({self.estop_reason})' if self.estopped
+        return ClampResult(self.hold(), f'e-stop ({self.estop_reason})' if self.estopped
                            else 'no action')
