@@ -17,6 +17,11 @@ from ptr_core.online_config import OnlineConfig
 # is launched from (`ros2 launch` or `ptr launch`), and reaches the nodes absolute: every node,
 # whatever its own working directory, and every log line names the same file.
 PATH_SUFFIXES = ('_ckpt', '_data', '_dir', '_config')
+PATH_NAMES = ('out',)
+
+
+def is_path_argument(name: str) -> bool:
+    return name.endswith(PATH_SUFFIXES) or name in PATH_NAMES
 
 
 class GraphError(ValueError):
@@ -45,6 +50,7 @@ class NodeSpec:
     remappings: tuple[tuple[str, str], ...] = ()
     respawn: bool = False
     required: bool = True  # the graph shuts down (non-zero) when a required node dies
+    terminal: bool = False  # reads the person's keys: `ptr launch` forwards its terminal to it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +73,7 @@ class Graph:
                              f'{", ".join(f"{m}:=..." for m in missing)}')
         out = {a.name: given.get(a.name, a.default) or '' for a in self.arguments}
         for name, value in out.items():
-            if name.endswith(PATH_SUFFIXES) and value:
+            if is_path_argument(name) and value:
                 out[name] = os.path.abspath(os.path.expanduser(value))
         for a in self.arguments:
             if a.choices and out[a.name] not in a.choices:
@@ -320,6 +326,41 @@ def _eval(args: dict[str, str]) -> list[NodeSpec]:
     return nodes
 
 
+# -- teleoperated demonstrations, one bag per episode (issue 9) ----------------------------------
+
+TELEOP_ARGUMENTS = (
+    Argument('robot', 'sim', 'which robot: the PyBullet WidowX 250 or the real arm',
+             ('sim', 'widowx')),
+    Argument('task', 'OpenDoor', 'task being demonstrated (recorded with every episode)'),
+    Argument('out', 'demos', 'folder the bags are written to (one per episode)'),
+    Argument('input', 'keyboard', 'motion from the keyboard or a SpaceMouse (pyspacemouse); '
+             'episode commands always come from the keys', ('keyboard', 'spacemouse')),
+    Argument('notes', '', 'operator notes stored with every episode'),
+    Argument('image_size', '64', "camera image size in pixels (the policy's training size)"),
+    Argument('seed', '-1', 'sim seed (episode i uses seed + i; -1: random)'),
+    Argument('namespace', '', 'ROS namespace of every node'),
+    Argument('teleop', 'true', 'run the teleop node here (false: run `ros2 run ptr_teleop '
+             'teleop_node` in its own terminal, e.g. under ros2 launch)', ('true', 'false')),
+    Argument('keys_from', '', 'a FIFO or file the teleop node reads keys from instead of the '
+             'terminal (scripted operators)'),
+)
+
+
+def _teleop_record(args: dict[str, str]) -> list[NodeSpec]:
+    task, ns = args['task'], args['namespace']
+    if not args['out']:
+        raise GraphError('argument out: expected the folder to record bags into, got ""')
+    live = args | {'clock': 'realtime'}  # a person acts at the robot's own pace
+    nodes = [_robot(live, task), _safety(live)]
+    if _bool(args['teleop']):
+        nodes.append(NodeSpec('ptr_teleop', 'teleop_node', 'teleop', ns, {
+            'task': task, 'input': args['input'], 'notes': args['notes'],
+            'keys_from': args['keys_from']}, THROUGH_SAFETY, terminal=True))
+    nodes.append(NodeSpec('ptr_teleop', 'recorder_node', 'bag_recorder', ns,
+                          {'out': args['out']}))
+    return nodes
+
+
 GRAPHS: dict[str, Graph] = {
     'online_finetune': Graph('online_finetune', 'autonomous online fine-tuning (PTR V-F): '
                              'robot, policy, reward classifier, reset policy, episode manager, '
@@ -329,4 +370,7 @@ GRAPHS: dict[str, Graph] = {
     'trainer': Graph('trainer', 'the off-board trainer alone (GPU machine); the robot graph runs '
                      'online_finetune trainer:=false transfer:=inline', TRAINER_ARGUMENTS,
                      _trainer_only),
+    'teleop_record': Graph('teleop_record', 'record teleoperated demonstrations, one rosbag2 '
+                           '(MCAP) bag per episode: robot, safety filter, teleop, recorder',
+                           TELEOP_ARGUMENTS, _teleop_record),
 }

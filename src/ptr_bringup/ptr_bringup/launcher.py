@@ -30,7 +30,8 @@ from typing import Any, TextIO
 
 from ptr_ros.domains import DomainError, check_environment
 
-from ptr_bringup.graphs import PATH_SUFFIXES, Graph, GraphError, NodeSpec
+from ptr_bringup.graphs import PATH_NAMES, PATH_SUFFIXES, Graph, GraphError, NodeSpec
+from ptr_bringup.terminal import forward_keys, isatty, keys_mode
 
 PACKAGE = 'ptr_bringup'
 
@@ -183,14 +184,22 @@ class GraphRunner:
             self.out.flush()
 
     def _start(self, p: _Proc) -> None:
-        p.popen = subprocess.Popen(p.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=self.env, text=True,
+        # A terminal node (teleop) gets the keys typed here, and our terminal for its live line.
+        live = p.spec.terminal and self.out is sys.stdout and isatty(sys.stdout)
+        p.popen = subprocess.Popen(p.cmd, stdout=None if live else subprocess.PIPE,
+                                   stderr=None if live else subprocess.STDOUT,
+                                   stdin=subprocess.PIPE if p.spec.terminal
+                                   else subprocess.DEVNULL, env=self.env, text=True,
                                    encoding='utf-8', errors='replace', bufsize=1,
                                    start_new_session=True, preexec_fn=_die_with_parent)
         p.starts += 1
-        p.reader = threading.Thread(target=_pump, args=(p.spec.name, p.popen.stdout, self.out,
-                                                        self.lock), daemon=True)
-        p.reader.start()
+        if p.spec.terminal:
+            threading.Thread(target=forward_keys, args=(p.popen.stdin, self.stop_requested),
+                             daemon=True).start()
+        if not live:
+            p.reader = threading.Thread(target=_pump, args=(p.spec.name, p.popen.stdout,
+                                                            self.out, self.lock), daemon=True)
+            p.reader.start()
         self._say(f'started {p.spec.name} (pid {p.popen.pid})')
 
     def pids(self) -> list[int]:
@@ -199,12 +208,13 @@ class GraphRunner:
     def run(self) -> int:
         """Run until a stop is requested or a required node exits; returns the exit code."""
         code = 0
-        try:
-            for p in self.procs:
-                self._start(p)
-            code = self._watch()
-        finally:
-            self.stop()
+        with keys_mode(any(p.spec.terminal for p in self.procs)):
+            try:
+                for p in self.procs:
+                    self._start(p)
+                code = self._watch()
+            finally:
+                self.stop()
         return code
 
     def _watch(self) -> int:
@@ -288,7 +298,8 @@ def graph_help(graph: Graph) -> str:
         choices = f' {{{"|".join(a.choices)}}}' if a.choices else ''
         default = 'required' if a.default is None else f'default {a.default!r}'
         lines.append(f'  {a.name}{choices} ({default}): {a.description}')
-    lines += ['', f'Paths (*{", *".join(PATH_SUFFIXES)}) are relative to the directory the graph '
+    lines += ['', f'Paths (*{", *".join(PATH_SUFFIXES)}, {", ".join(PATH_NAMES)}) are relative '
+              'to the directory the graph '
               'is launched from; the nodes get them absolute.']
     return '\n'.join(lines)
 

@@ -24,6 +24,7 @@ FULL_ARGS = {
                         'target_data': '/d/target', 'reset_classifier_ckpt': '/c/rc.pt'},
     'eval': {'policy_ckpt': '/c/policy.pt', 'reward_ckpt': '/c/reward.pt'},
     'trainer': {'agent_ckpt': '/c/agent.pt', 'prior_data': '/d/prior', 'target_data': '/d/t'},
+    'teleop_record': {'out': '/d/demos', 'notes': 'operator A'},
 }
 
 
@@ -109,6 +110,22 @@ def test_arguments_reach_the_nodes():
     assert specs['policy_node'].parameters['clock_mode'] == 'realtime'
     assert all(s.namespace == 'cell1' for s in specs.values())
     assert specs['reset_node'].parameters['reset_when'] == 'above'
+
+
+def test_teleop_graph_records_what_goes_through_the_safety_filter(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    specs = {s.name: s for s in graphs.GRAPHS['teleop_record'].nodes({'task': 'OpenDrawer'})}
+    assert list(specs) == ['sim_bridge', 'safety_filter', 'teleop', 'bag_recorder']
+    assert specs['sim_bridge'].parameters['clock_mode'] == 'realtime'  # a person's pace
+    assert specs['safety_filter'].parameters['clock_mode'] == 'realtime'
+    assert specs['teleop'].remappings == (('robot/action', 'safety/action_in'),)
+    assert specs['teleop'].terminal and not specs['bag_recorder'].terminal
+    assert specs['teleop'].parameters['task'] == 'OpenDrawer'
+    assert specs['bag_recorder'].parameters['out'] == str(tmp_path / 'demos')  # absolute
+    no_keys = graphs.GRAPHS['teleop_record'].nodes({'teleop': 'false'})
+    assert [s.name for s in no_keys] == ['sim_bridge', 'safety_filter', 'bag_recorder']
+    with pytest.raises(graphs.GraphError, match='argument input: expected one of'):
+        graphs.GRAPHS['teleop_record'].nodes({'input': 'joystick'})
 
 
 def test_relative_paths_resolve_against_the_launch_directory(tmp_path, monkeypatch):

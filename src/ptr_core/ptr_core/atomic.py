@@ -52,3 +52,12 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + '\n').encode())
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make a folder's entries (a rename into it) durable, not only the files' bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -141,3 +141,45 @@ def test_ptr_data_from_bags_takes_a_folder_of_bags(tmp_path):
                       str(tmp_path / 'ds')]) == 0
     assert [len(t) for t in Dataset(tmp_path / 'ds')['OpenDoor']] == [6, 3, 6, 3]
     assert data_main(['nonsense']) == 2
+
+
+def _teleop_bag(out, name, outcome, gap_after=None):
+    """A one-episode recording as ptr_teleop's recorder writes it: 5 Hz actions, 10 Hz camera,
+    the operator's verdict in the metadata; optionally a 2 s hole after action `gap_after`."""
+    from ptr_core.data.bag_writer import EpisodeBag
+    bag = EpisodeBag(out, name, {'/camera/image_raw': IMG, '/robot/state': F32A,
+                                 '/robot/action': F32A})
+    shift = 0
+    for k in range(6):
+        t = (200 * k + 100) * MS + shift
+        for j in (0, 1):
+            ti = t + j * 100 * MS
+            bag.write('/camera/image_raw', ti + 2 * MS, TS.serialize_cdr(_image(2 * k + j, ti),
+                                                                         IMG))
+            bag.write('/robot/state', ti + 1 * MS, TS.serialize_cdr(_array(_vec(2 * k + j)),
+                                                                    F32A))
+        if k < 5:
+            bag.write('/robot/action', t + 30 * MS, TS.serialize_cdr(_array(_vec(0.1)), F32A))
+        if k == gap_after:
+            shift += 2000 * MS
+    return bag.finish({'ptr.task': 'OpenDoor', 'ptr.outcome': outcome})
+
+
+def test_teleop_recording_takes_the_operators_verdict_as_its_reward(tmp_path):
+    (ep,) = bag_to_trajectories(_teleop_bag(tmp_path, 'ok', 'success'), 'OpenDoor')
+    assert len(ep.actions) == 5 and ep.success and ep.meta['outcome'] == 'success'
+    assert ep.rewards.tolist() == [0, 0, 0, 0, 1] and ep.terminals.tolist() == [0, 0, 0, 0, 1]
+    (ep,) = bag_to_trajectories(_teleop_bag(tmp_path, 'no', 'failure'), 'OpenDoor')
+    assert not ep.success and not ep.rewards.any() and not ep.terminals.any()
+    (ep,) = bag_to_trajectories(tmp_path / 'no', 'OpenDoor', BagConfig(success=True))
+    assert ep.success  # --success overrides the verdict
+
+
+def test_a_gap_inside_a_teleop_recording_is_refused_naming_bag_topic_and_time(tmp_path):
+    bag = _teleop_bag(tmp_path, 'holed', 'success', gap_after=2)
+    with pytest.raises(BagError) as e:
+        bag_to_trajectories(bag, 'OpenDoor')
+    msg = str(e.value)
+    assert msg.startswith(f'{bag}: robot/action: gap of 2.20 s in a one-episode recording '
+                          'at t=0.530 s'), msg
+    assert '\n' not in msg

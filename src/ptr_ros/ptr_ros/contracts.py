@@ -202,3 +202,29 @@ class NodeStatus(Contract):
     state: str
     message: str = ''
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TeleopEvent(Contract):
+    """teleop/episode: the operator started an episode or ended it (success, failure, discard).
+
+    `stamp_ns` is the stamp of the episode's first observation (robot/reset's reply), so the
+    recorder can keep that observation although it came before this event."""
+
+    TOPIC: ClassVar[str] = 'teleop/episode'
+    event: str
+    episode: int
+    task: str
+    stamp_ns: int = 0
+    notes: str = ''
+
+
+@dataclass
+class BagRecorded(Contract):
+    """teleop/recorded: an episode's bag is closed and in place (or was discarded: path '')."""
+
+    TOPIC: ClassVar[str] = 'teleop/recorded'
+    episode: int
+    outcome: str
+    path: str = ''
+    messages: int = 0

@@ -57,6 +57,8 @@ class BagConfig:
     success: bool | None = None
     """Success flag of every episode; None: from the reward topic (False without one)."""
     meta: dict = field(default_factory=dict)
+    single_episode: bool = False
+    """The bag holds one episode (a teleop recording): a gap in it is an error, not a cut."""
 
 
 @dataclass
@@ -191,7 +193,7 @@ def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
     state_vals = np.stack(st.values)
     state_by_tag = {int(k): i for i, k in enumerate(st.keys) if k >= 0}
     r_vals = np.asarray(rew.values, np.float32)
-    breaks = np.flatnonzero(np.diff(a_times) > cfg.gap_periods * period) + 1
+    breaks = _episode_breaks(a_times, cfg, period)
     out = []
     for seg in np.split(np.arange(len(a_times)), breaks):
         # s' of the last action: the latest image within one period after it; if no newer
@@ -228,6 +230,18 @@ def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
     return out
 
 
+def _episode_breaks(a_times: np.ndarray, cfg: BagConfig, period: int) -> np.ndarray:
+    """Where a pause between actions starts a new episode; in a one-episode recording a pause
+    is a gap in the data, an error naming the topic and the time."""
+    breaks = np.flatnonzero(np.diff(a_times) > cfg.gap_periods * period) + 1
+    if cfg.single_episode and len(breaks):
+        i = int(breaks[0])
+        raise BagError(f'{cfg.action_topic}: gap of {(a_times[i] - a_times[i - 1]) / 1e9:.2f} s '
+                       f'in a one-episode recording at t={a_times[i - 1] / 1e9:.3f} s (bag time; '
+                       f'at most {cfg.gap_periods:g} control periods allowed)')
+    return breaks
+
+
 def _segment_rewards(r_times: np.ndarray, r_vals: np.ndarray, a_times: np.ndarray,
                      period: int) -> np.ndarray:
     """Reward of each action: the largest reward received after it and up to the next action
@@ -245,20 +259,52 @@ def _resize(image: np.ndarray, size: int | None) -> np.ndarray:
     return resize(image, size)
 
 
+def bag_custom_data(bag: Path) -> dict[str, str]:
+    """metadata.yaml's custom_data (what ptr_teleop's recorder says of the episode), or {}."""
+    import yaml
+    try:
+        info = yaml.safe_load((bag / 'metadata.yaml').read_text())
+        return dict(info['rosbag2_bagfile_information'].get('custom_data') or {})
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def recorded_episode(bag: Path, cfg: BagConfig) -> BagConfig:
+    """A teleop recording (one episode, its outcome in the metadata): success from the
+    operator's verdict unless given, and a gap inside it is an error."""
+    from dataclasses import replace
+
+    from ptr_core.data.bag_writer import META_NOTES, META_OUTCOME, OUTCOMES
+    custom = bag_custom_data(bag)
+    outcome = custom.get(META_OUTCOME)
+    if outcome not in OUTCOMES:
+        return cfg
+    success = cfg.success if cfg.success is not None else outcome == 'success'
+    meta = cfg.meta | {'outcome': outcome, 'notes': custom.get(META_NOTES, '')}
+    return replace(cfg, success=success, single_episode=True, meta=meta)
+
+
 def bag_to_trajectories(bag: str | Path, task: str, cfg: BagConfig | None = None
                         ) -> list[Trajectory]:
     """All episodes in one rosbag2 folder (MCAP or sqlite3) as Trajectories."""
     bag = Path(bag)
     if not bag.exists():
         raise BagError(f'{bag}: not found (expected a rosbag2 folder with metadata.yaml)')
-    cfg = cfg or BagConfig()
+    cfg = recorded_episode(bag, cfg or BagConfig())
     streams, image_topic = _read(bag, cfg)
-    episodes = align(streams, cfg)
+    try:
+        episodes = align(streams, cfg)
+    except BagError as e:
+        raise BagError(f'{bag}: {e}') from None
     ordinal = streams['image'].values
     wanted = {ordinal[i] for ep in episodes for i in ep.frames}
     images = _decode_images(bag, image_topic, wanted, cfg.image_size)
     trajs = []
     for i, ep in enumerate(episodes):
+        if cfg.single_episode and ep.success and not ep.terminals.any():
+            # the operator's verdict is the reward: +1 on the last step, which ends the episode
+            # (what the sim's terminate_on_success writes for a collected success)
+            ep.rewards[-1], ep.terminals[-1] = 1.0, True
         trajs.append(Trajectory(
             images=np.stack([images[ordinal[f]] for f in ep.frames]), states=ep.states,
             actions=ep.actions, rewards=ep.rewards, terminals=ep.terminals, task=task,
@@ -292,7 +338,8 @@ def main(argv: list[str] | None = None, prog: str = 'ptr convert-bag') -> int:
     ap.add_argument('--out', required=True, help='dataset root to write')
     ap.add_argument('--image-size', type=int, default=None, help='resize images (square)')
     ap.add_argument('--success', action=argparse.BooleanOptionalAction, default=None,
-                    help='mark every episode successful (default: from ptr/reward)')
+                    help='mark every episode successful (default: the verdict in a teleop '
+                    'recording, else from ptr/reward)')
     args = ap.parse_args(argv)
     cfg = BagConfig(image_size=args.image_size, success=args.success)
     try:

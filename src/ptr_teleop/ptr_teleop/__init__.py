@@ -1,0 +1,1 @@
+"""Teleoperated demonstrations: the teleop node (keyboard, SpaceMouse) and the bag recorder."""
