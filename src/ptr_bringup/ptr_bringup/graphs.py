@@ -145,8 +145,10 @@ def _policy(args: dict[str, str], ckpt: str, greedy: bool) -> NodeSpec:
                               'weights_key': args['weights_key']}
     if 'exploration_scale' in args:
         params['exploration_scale'] = _float('exploration_scale', args['exploration_scale'])
+    # Respawned if it dies: it holds no state of its own (the checkpoint, then the trainer's
+    # newest weights, which are latched); meanwhile the robot holds (the bridge gets no action).
     return NodeSpec('ptr_policy', 'policy_node', 'policy_node', args['namespace'], params,
-                    THROUGH_SAFETY)
+                    THROUGH_SAFETY, respawn=True)
 
 
 # Every action source publishes robot/action; in a graph it reaches the robot only through the
@@ -242,10 +244,13 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
     nodes = [robot, _safety(args), _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
     if not args['reward_ckpt']:
         raise GraphError('argument reward_ckpt: expected a classifier checkpoint path, got ""')
+    # Respawned if it dies (stateless, like the policy): until it is back no observation is
+    # labeled, so episodes pause (lock-step: the bridge waits for each label) or end at their
+    # last labeled step (real time) instead of being stored with unlabeled steps.
     nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', ns, {
         'classifier_ckpt': args['reward_ckpt'],
         'threshold': _float('reward_threshold', args['reward_threshold']),
-    }))
+    }, respawn=True))
     use_reset = bool(args['reset_ckpt'])
     if use_reset:
         reset_params: dict[str, Any] = {'policy_ckpt': args['reset_ckpt'],

@@ -129,6 +129,7 @@ class SafetyFilter:
         self.state_time = self.image_time = self.action_time = -np.inf
         self.estopped = False
         self.estop_reason = ''
+        self.gripper_cmd: float | None = None  # normalized gripper of the last action sent
 
     def on_state(self, state: np.ndarray, now: float) -> None:
         s = np.asarray(state, np.float64).reshape(-1)
@@ -148,8 +149,15 @@ class SafetyFilter:
         return was
 
     def hold(self) -> np.ndarray:
-        """The action that keeps the arm where the last good state says it is."""
-        return hold_action(None if self.state is None else self.state.astype(np.float32))
+        """The action that keeps the arm where it is and the gripper as last commanded.
+
+        Why the command and not the measured opening: fingers closed on an object read as
+        partly open, and commanding that reading would loosen the grasp and drop the object.
+        """
+        a = hold_action(None if self.state is None else self.state.astype(np.float32))
+        if self.gripper_cmd is not None:
+            a[-1] = np.float32(self.gripper_cmd)
+        return a
 
     def stale(self, now: float) -> str:
         """Why the inputs cannot be trusted now ('' when they can)."""
@@ -173,6 +181,7 @@ class SafetyFilter:
         if why:
             return ClampResult(hold, why)
         limited = limit_action(first.action, self.state, self.cfg)
+        self.gripper_cmd = float(limited.action[-1])
         reason = ', '.join(r for r in (first.reason, limited.reason) if r)
         return ClampResult(limited.action, reason)
 

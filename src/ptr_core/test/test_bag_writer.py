@@ -85,14 +85,14 @@ def test_discard_leaves_nothing_and_an_existing_bag_is_never_overwritten(tmp_pat
 
 def test_a_killed_writer_leaves_no_bag_that_looks_complete(tmp_path):
     """SIGKILL mid-episode: nothing under the bag's name; `ptr data from-bags` finds no bag."""
-    code = textwrap.dedent(f'''
+    code = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from test_bag_writer import _record
         bag = _record({str(tmp_path)!r})
         print('writing', flush=True)
         time.sleep(60)
-    ''')
+    """)
     proc = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == 'writing'
     proc.send_signal(signal.SIGKILL)

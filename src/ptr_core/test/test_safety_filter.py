@@ -61,6 +61,23 @@ def test_stale_inputs_hold_and_a_quiet_source_gets_holds():
     assert SafetyFilter(CFG, 0.2).filter(move, 0.0).reason == 'no state yet'
 
 
+def test_holds_keep_the_gripper_as_commanded_not_as_measured():
+    """Fingers closed on an object read as partly open (0.3 here): a hold that commanded the
+    measured opening would loosen the grasp. Before any action, the measured one is all we have.
+    (abs=0.01: actions are clipped to 0.99 of their range.)"""
+    f = _fresh(grip=0.3)
+    assert denormalize_action(f.hold())[6] == pytest.approx(0.3)
+    close = normalize_action(np.array([0, 0, 0, 0, 0, 0, 0.0], np.float32))
+    assert f.filter(close, 10.1).reason == ''
+    f.on_state(_state((0.3, 0.0, 0.2), grip=0.3), 10.2)  # the object keeps the fingers apart
+    assert denormalize_action(f.tick(10.1 + 0.61).action)[6] == pytest.approx(0.0, abs=0.01)
+    f.estop('operator')
+    assert denormalize_action(f.filter(close, 10.8).action)[6] == pytest.approx(0.0, abs=0.01)
+    r = f.filter(close, 12.0)  # stale inputs: a hold, the grasp kept
+    assert r.reason.startswith('e-stop')
+    assert denormalize_action(r.action)[6] == pytest.approx(0.0, abs=0.01)
+
+
 def test_estop_latches_until_reset_only():
     f = _fresh()
     f.estop('operator')

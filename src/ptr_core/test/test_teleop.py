@@ -1,4 +1,4 @@
-"""Keys -> actions and the operator's episode commands (ptr_core.teleop), by hand-computed numbers."""
+"""Keys -> actions and the operator's episode commands (ptr_core.teleop), by hand."""
 import numpy as np
 import pytest
 

@@ -216,10 +216,11 @@ class EpisodeManagerNode(Node):
         return response
 
     # ---- service calls from the worker thread ------------------------------------------
-    def call(self, client, request, required: bool = True):
+    def call(self, client, request, required: bool = True, attempt: float | None = None):
         timeout = float(self.p['service_timeout'])
         try:
-            return call_service(client, request, timeout, wait=min(timeout, 30.0))
+            return call_service(client, request, timeout, wait=min(timeout, 30.0),
+                                attempt=attempt)
         except ServiceUnavailable as e:
             if required:
                 raise
@@ -227,7 +228,8 @@ class EpisodeManagerNode(Node):
             return None
 
     def enable(self, on: bool) -> None:
-        self.call(self.cli_enable, SetBool.Request(data=on), required=False)
+        # idempotent and instant: resent every 2 s, so a respawned policy node gets it
+        self.call(self.cli_enable, SetBool.Request(data=on), required=False, attempt=2.0)
 
     def status(self, message: str = '') -> None:
         if not self.context.ok():

@@ -65,18 +65,29 @@ class ServiceUnavailable(RuntimeError):
     """No server answered `wait_for_service` in time."""
 
 
-def call_service(client: Any, request: Any, timeout: float, wait: float = 30.0) -> Any:
+def call_service(client: Any, request: Any, timeout: float, wait: float = 30.0,
+                 attempt: float | None = None) -> Any:
     """Call a service and block until its answer: for worker threads only (a callback of the
     node's executor would wait for itself). Raises ServiceUnavailable when no server appears
-    within `wait` s and TimeoutError when the answer takes over `timeout` s, naming the service."""
-    if not client.wait_for_service(timeout_sec=wait):
-        raise ServiceUnavailable(f'{client.srv_name}: service not available')
-    done = threading.Event()
-    fut = client.call_async(request)
-    fut.add_done_callback(lambda _: done.set())
-    if not done.wait(timeout):
-        raise TimeoutError(f'{client.srv_name}: no answer within {timeout:g} s')
-    return fut.result()
+    within `wait` s and TimeoutError when no answer came within `timeout` s, naming the service.
+
+    With `attempt`, a request unanswered after that many seconds is sent again (until
+    `timeout`): a server that died with the request (a respawned node) never answers it, and
+    DDS may report the dead server as present for its whole lease, so only a resend reaches
+    the new one. Only for idempotent requests (enable, pause)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not client.wait_for_service(timeout_sec=wait):
+            raise ServiceUnavailable(f'{client.srv_name}: service not available')
+        done = threading.Event()
+        fut = client.call_async(request)
+        fut.add_done_callback(lambda _, d=done: d.set())
+        left = deadline - time.monotonic()
+        if done.wait(max(0.0, min(left, attempt or left))):
+            return fut.result()
+        client.remove_pending_request(fut)
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f'{client.srv_name}: no answer within {timeout:g} s')
 
 
 def log_info(node: Node, text: str) -> None:

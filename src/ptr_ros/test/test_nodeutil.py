@@ -50,6 +50,30 @@ def test_call_service_answers_names_a_missing_server_and_a_slow_one(node):
     time.sleep(1.0)  # the slow answer completes before the node goes away
 
 
+def test_call_service_resends_a_request_that_a_dead_server_took_with_it(node):
+    """The first request is lost (as with a server killed while it held it); with `attempt`
+    the call sends it again and gets the new server's answer, within the overall timeout."""
+    from rclpy.callback_groups import ReentrantCallbackGroup
+    from std_srvs.srv import SetBool
+
+    got = []
+
+    def answer(request, response):
+        got.append(request.data)
+        if len(got) == 1:
+            time.sleep(1.5)  # never answered in time: the caller has moved on
+        response.success, response.message = True, f'answer {len(got)}'
+        return response
+    group = ReentrantCallbackGroup()
+    node.create_service(SetBool, 'svc2', answer, callback_group=group)
+    client = node.create_client(SetBool, 'svc2', callback_group=group)
+    t0 = time.monotonic()
+    assert call_service(client, SetBool.Request(data=True), 5.0, attempt=0.4).message == \
+        'answer 2'
+    assert time.monotonic() - t0 < 1.4 and got == [True, True]
+    time.sleep(1.5)  # the first, late answer completes before the node goes away
+
+
 def test_require_choice_names_parameter_choices_and_value():
     assert require_choice({'clock': 'lockstep'}, 'clock', ('lockstep', 'realtime')) == 'lockstep'
     with pytest.raises(ValueError, match=r"^parameter clock: expected one of \('lockstep', "
