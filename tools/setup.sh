@@ -42,7 +42,7 @@ if [ "$(cat "$ROOT/install/.src-stamp" 2>/dev/null)" != "$src_stamp" ]; then
     say "colcon build failed (see log/colcon-build.txt)"; exit 1; }
   say "installing packages editable into .venv"
   pkgs=()
-  for p in ptr_core ptr_ros ptr_sim ptr_policy ptr_reward ptr_reset ptr_trainer ptr_episodes ptr_safety ptr_teleop ptr_bringup; do
+  for p in ptr_core ptr_ros ptr_sim ptr_policy ptr_reward ptr_reset ptr_trainer ptr_episodes ptr_safety ptr_teleop ptr_arm ptr_bringup; do
     pkgs+=(-e "src/$p")
   done
   "$VENV/bin/pip" install -q --no-deps --no-build-isolation "${pkgs[@]}"

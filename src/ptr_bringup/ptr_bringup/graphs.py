@@ -6,119 +6,59 @@ here, where the `launch` package is not available. Nothing in this module import
 """
 from __future__ import annotations
 
-import dataclasses
-import os
 from typing import Any, Callable
 
+from ptr_bringup.graph_model import (  # noqa: F401 - re-exported: the graphs' vocabulary
+    PATH_NAMES,
+    PATH_SUFFIXES,
+    Argument,
+    Graph,
+    GraphError,
+    NodeSpec,
+    is_path_argument,
+)
+from ptr_bringup.graph_model import parse_bool as _bool
+from ptr_bringup.graph_model import parse_float as _float
+from ptr_bringup.graph_model import parse_int as _int
 from ptr_core.constants import CLOCK_MODES
 from ptr_core.online_config import OnlineConfig
 
-# Arguments named like these are paths. A relative one resolves against the directory the graph
-# is launched from (`ros2 launch` or `ptr launch`), and reaches the nodes absolute: every node,
-# whatever its own working directory, and every log line names the same file.
-PATH_SUFFIXES = ('_ckpt', '_data', '_dir', '_config')
-PATH_NAMES = ('out',)
 
-
-def is_path_argument(name: str) -> bool:
-    return name.endswith(PATH_SUFFIXES) or name in PATH_NAMES
-
-
-class GraphError(ValueError):
-    """Bad launch arguments or an unsupported configuration; the text says which and why."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Argument:
-    """A launch argument: `name:=value` on the command line of both runners."""
-
-    name: str
-    default: str | None  # None: required (ros2 launch then reports it missing, as ptr launch)
-    description: str
-    choices: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class NodeSpec:
-    """One node process: the installed executable, its name, parameters and remappings."""
-
-    package: str
-    executable: str
-    name: str
-    namespace: str = ''
-    parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
-    remappings: tuple[tuple[str, str], ...] = ()
-    respawn: bool = False
-    required: bool = True  # the graph shuts down (non-zero) when a required node dies
-    terminal: bool = False  # reads the person's keys: `ptr launch` forwards its terminal to it
-
-
-@dataclasses.dataclass(frozen=True)
-class Graph:
-    name: str
-    description: str
-    arguments: tuple[Argument, ...]
-    build: Callable[[dict[str, str]], list[NodeSpec]]
-
-    def resolve(self, given: dict[str, str]) -> dict[str, str]:
-        """Defaults overlaid with `given`; unknown names and values outside choices are errors."""
-        known = {a.name: a for a in self.arguments}
-        for name in given:
-            if name not in known:
-                raise GraphError(f'{self.name}: unknown argument {name!r}; expected one of '
-                                 f'{sorted(known)}')
-        missing = [a.name for a in self.arguments if a.default is None and a.name not in given]
-        if missing:
-            raise GraphError(f'{self.name}: required argument(s) missing: '
-                             f'{", ".join(f"{m}:=..." for m in missing)}')
-        out = {a.name: given.get(a.name, a.default) or '' for a in self.arguments}
-        for name, value in out.items():
-            if is_path_argument(name) and value:
-                out[name] = os.path.abspath(os.path.expanduser(value))
-        for a in self.arguments:
-            if a.choices and out[a.name] not in a.choices:
-                raise GraphError(f'{self.name}: argument {a.name}: expected one of '
-                                 f'{list(a.choices)}, got {out[a.name]!r}')
-        return out
-
-    def nodes(self, given: dict[str, str] | None = None) -> list[NodeSpec]:
-        return self.build(self.resolve(dict(given or {})))
-
-
-def _bool(value: str) -> bool:
-    v = value.strip().lower()
-    if v in ('true', '1', 'yes', 'on'):
-        return True
-    if v in ('false', '0', 'no', 'off'):
-        return False
-    raise GraphError(f'expected a boolean (true/false), got {value!r}')
-
-
-def _int(name: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise GraphError(f'argument {name}: expected an integer, got {value!r}') from None
-
-
-def _float(name: str, value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise GraphError(f'argument {name}: expected a number, got {value!r}') from None
-
-
-def _robot(args: dict[str, str], task: str) -> NodeSpec:
-    """The robot side of a graph: the sim bridge, or the arm bridge once it exists."""
+def _robot(args: dict[str, str], task: str, sim: dict[str, Any] | None = None
+           ) -> list[NodeSpec]:
+    """The robot side of a graph: the sim bridge (with the graph's sim-only settings `sim`), or
+    the arm bridge and the camera node, which serve the same topics."""
     if args['robot'] == 'widowx':
-        raise GraphError('robot:=widowx is not yet supported: the WidowX arm bridge '
-                         '(interbotix_xs_modules + camera) is not written yet; use robot:=sim')
-    return NodeSpec('ptr_sim', 'sim_bridge', 'sim_bridge', args['namespace'], {
+        _require_interbotix()
+        ns = args['namespace']
+        return [NodeSpec('ptr_arm', 'arm_bridge', 'arm_bridge', ns, {'task': task}),
+                NodeSpec('ptr_arm', 'camera_node', 'camera', ns, {
+                    'device': args['camera'],
+                    'image_size': _int('image_size', args['image_size'])})]
+    return [NodeSpec('ptr_sim', 'sim_bridge', 'sim_bridge', args['namespace'], {
         'task': task,
         'image_size': _int('image_size', args['image_size']),
         'clock_mode': args['clock'],
         'seed': _int('seed', args['seed']),
-    })
+    } | (sim or {}))]
+
+
+def _require_interbotix() -> None:
+    """robot:=widowx fails at once, in one line saying what to install, without interbotix."""
+    from ptr_arm.hardware import InterbotixMissing, require_interbotix
+    try:
+        require_interbotix()
+    except InterbotixMissing as e:
+        raise GraphError(str(e)) from None
+
+
+def _on_time(args: dict[str, str]) -> dict[str, str]:
+    """A real arm runs in real time whatever `clock` says (lock-step is the sim's mode)."""
+    return args | {'clock': 'realtime'} if args['robot'] == 'widowx' else args
+
+
+CAMERA_ARGUMENT = Argument('camera', '0', 'robot:=widowx: the camera (OpenCV device index, '
+                           '/dev/videoN, or a video file or stream URL)')
 
 
 def _common_arguments(clock_default: str, greedy_default: str) -> tuple[Argument, ...]:
@@ -131,6 +71,7 @@ def _common_arguments(clock_default: str, greedy_default: str) -> tuple[Argument
         Argument('image_size', '64', 'camera image size in pixels (must match the checkpoint)'),
         Argument('seed', '0', 'sim seed (episode i uses seed + i; -1: random)'),
         Argument('namespace', '', 'ROS namespace of every node (several graphs on one domain)'),
+        CAMERA_ARGUMENT,
         Argument('weights_key', '', 'HMAC key shared by trainer, policy and episode manager: '
                  'signs weights and inline episodes (empty: $PTR_WEIGHTS_KEY)'),
         Argument('greedy', greedy_default, 'policy acts with the mean action (false: samples '
@@ -232,16 +173,16 @@ ONLINE_ARGUMENTS = _common_arguments('lockstep', 'false') + (
 
 
 def _online(args: dict[str, str]) -> list[NodeSpec]:
+    args = _on_time(args)
     task, ns = args['task'], args['namespace']
     run_dir = args['run_dir'].rstrip('/')
-    robot = _robot(args, task)
     # Episodes end on the classifier or the horizon, as on the arm: a sim-only end at success
     # would store a success the classifier missed as a failure.
     extra: dict[str, Any] = {'terminate_on_success': False}
     if args['clock'] == 'lockstep':  # every step waits for its reward label: none goes missing
         extra['wait_for_reward'] = True
-    robot = dataclasses.replace(robot, parameters=robot.parameters | extra)
-    nodes = [robot, _safety(args), _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    nodes = [*_robot(args, task, extra), _safety(args),
+             _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
     if not args['reward_ckpt']:
         raise GraphError('argument reward_ckpt: expected a classifier checkpoint path, got ""')
     # Respawned if it dies (stateless, like the policy): until it is back no observation is
@@ -321,10 +262,11 @@ EVAL_ARGUMENTS = _common_arguments('realtime', 'true') + (
 
 
 def _eval(args: dict[str, str]) -> list[NodeSpec]:
-    robot = _robot(args, args['task'])
-    # no episode manager here: the bridge restarts episodes itself and logs the success rate
-    robot = dataclasses.replace(robot, parameters=robot.parameters | {'auto_reset': True})
-    nodes = [robot, _safety(args), _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    args = _on_time(args)
+    # no episode manager here: the sim bridge restarts episodes itself and logs the success
+    # rate (on the arm a person resets the scene)
+    nodes = [*_robot(args, args['task'], {'auto_reset': True}), _safety(args),
+             _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
     if args['reward_ckpt']:
         nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', args['namespace'],
                               {'classifier_ckpt': args['reward_ckpt']}, required=False))
@@ -344,6 +286,7 @@ TELEOP_ARGUMENTS = (
     Argument('image_size', '64', "camera image size in pixels (the policy's training size)"),
     Argument('seed', '-1', 'sim seed (episode i uses seed + i; -1: random)'),
     Argument('namespace', '', 'ROS namespace of every node'),
+    CAMERA_ARGUMENT,
     Argument('teleop', 'true', 'run the teleop node here (false: run `ros2 run ptr_teleop '
              'teleop_node` in its own terminal, e.g. under ros2 launch)', ('true', 'false')),
     Argument('keys_from', '', 'a FIFO or file the teleop node reads keys from instead of the '
@@ -356,7 +299,7 @@ def _teleop_record(args: dict[str, str]) -> list[NodeSpec]:
     if not args['out']:
         raise GraphError('argument out: expected the folder to record bags into, got ""')
     live = args | {'clock': 'realtime'}  # a person acts at the robot's own pace
-    nodes = [_robot(live, task), _safety(live)]
+    nodes = [*_robot(live, task), _safety(live)]
     if _bool(args['teleop']):
         nodes.append(NodeSpec('ptr_teleop', 'teleop_node', 'teleop', ns, {
             'task': task, 'input': args['input'], 'notes': args['notes'],

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 import yaml
@@ -40,8 +41,11 @@ def _specs():
     out = []
     for path in LAUNCH_FILES:
         graph = launcher.load_launch_module(path).GRAPH
-        for spec in graph.nodes(FULL_ARGS[graph.name]):
-            out.append(pytest.param(graph.name, spec, id=f'{graph.name}-{spec.name}'))
+        for robot in graph.arguments[0].choices:  # sim, widowx (as if interbotix were there)
+            with mock.patch.object(graphs, '_require_interbotix', lambda: None):
+                specs = graph.nodes(FULL_ARGS[graph.name] | {'robot': robot})
+            for spec in specs:
+                out.append(pytest.param(graph.name, spec, id=f'{graph.name}-{robot}-{spec.name}'))
     return out
 
 
@@ -90,7 +94,7 @@ def test_arguments_are_checked():
         g.nodes({'polcy_ckpt': 'x'})
     with pytest.raises(graphs.GraphError, match='argument clock: expected one of'):
         g.nodes(FULL_ARGS['online_finetune'] | {'clock': 'fast'})
-    with pytest.raises(graphs.GraphError, match='widowx is not yet supported'):
+    with pytest.raises(graphs.GraphError, match='^robot:=widowx needs interbotix_xs_modules'):
         g.nodes(FULL_ARGS['online_finetune'] | {'robot': 'widowx'})
     with pytest.raises(graphs.GraphError, match=r'required argument\(s\) missing: policy_ckpt'):
         g.nodes({'reward_ckpt': 'r'})
@@ -110,6 +114,24 @@ def test_arguments_reach_the_nodes():
     assert specs['policy_node'].parameters['clock_mode'] == 'realtime'
     assert all(s.namespace == 'cell1' for s in specs.values())
     assert specs['reset_node'].parameters['reset_when'] == 'above'
+
+
+def test_widowx_graphs_run_the_arm_bridge_and_camera_in_real_time(monkeypatch):
+    monkeypatch.setattr(graphs, '_require_interbotix', lambda: None)
+    args = FULL_ARGS['online_finetune'] | {'robot': 'widowx', 'camera': '/dev/video2',
+                                           'image_size': '128'}
+    specs = {s.name: s for s in graphs.GRAPHS['online_finetune'].nodes(args)}
+    assert 'sim_bridge' not in specs and specs['arm_bridge'].package == 'ptr_arm'
+    assert specs['camera'].parameters == {'device': '/dev/video2', 'image_size': 128}
+    assert specs['arm_bridge'].parameters == {'task': 'OpenDoor'}
+    # lock-step is the sim's clock: on the arm every node runs in real time
+    for name in ('safety_filter', 'policy_node', 'episode_manager'):
+        assert specs[name].parameters['clock_mode'] == 'realtime', name
+    with pytest.raises(graphs.GraphError, match='a real robot needs a reset policy'):
+        graphs.GRAPHS['online_finetune'].nodes({k: v for k, v in args.items()
+                                               if k != 'reset_ckpt'})
+    teleop = [s.name for s in graphs.GRAPHS['teleop_record'].nodes({'robot': 'widowx'})]
+    assert teleop == ['arm_bridge', 'camera', 'safety_filter', 'teleop', 'bag_recorder']
 
 
 def test_teleop_graph_records_what_goes_through_the_safety_filter(tmp_path, monkeypatch):
@@ -301,7 +323,8 @@ def test_cli_errors_are_one_line_and_nonzero(capsys):
         'ptr launch: eval: required argument(s) missing: policy_ckpt:=...\n'
     assert launcher.main(['online_finetune', 'robot:=widowx', 'policy_ckpt:=x',
                           'reward_ckpt:=y']) == 2
-    assert 'not yet supported' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert 'robot:=widowx needs interbotix_xs_modules' in err and err.count('\n') == 1
     assert launcher.main(['eval', '--help']) == 0
     assert 'clock {lockstep|realtime}' in capsys.readouterr().out
     assert launcher.main(['eval', '--dry-run', 'policy_ckpt:=/p.pt']) == 0

@@ -27,6 +27,16 @@ ACTION_CLIP = 0.99
 STATE_LOW = np.array([0.15, -0.30, 0.015, -0.6, 0.7, -1.6, 0.0], dtype=np.float32)
 STATE_HIGH = np.array([0.55, 0.30, 0.35, 0.6, 1.45, 1.6, 1.0], dtype=np.float32)
 
+# The WidowX 250's end-effector workspace box (base frame, m), orientation bounds (rad) and home
+# pose: one home for the sim arm and the real-arm controller. The box keeps IK well posed and the
+# pitch away from the rpy singularity at pi/2.
+WS_LOW = np.array([0.15, -0.30, 0.015])
+WS_HIGH = np.array([0.55, 0.30, 0.35])
+RPY_LOW = np.array([-0.6, 0.7, -1.6])
+RPY_HIGH = np.array([0.6, 1.45, 1.6])
+HOME_XYZ = np.array([0.28, 0.0, 0.18])
+HOME_RPY = np.array([0.0, 1.3, 0.0])
+
 
 def normalize_action(action: np.ndarray) -> np.ndarray:
     """Physical action -> [-ACTION_CLIP, ACTION_CLIP] (learning space)."""

@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pybullet as pb
 
-from ptr_core.constants import denormalize_action
+from ptr_core.constants import (
+    HOME_RPY,
+    HOME_XYZ,
+    RPY_HIGH,
+    RPY_LOW,
+    WS_HIGH,
+    WS_LOW,
+    denormalize_action,
+)
 from ptr_core.kinematics import (
     ARM_JOINTS,
     matrix_to_rpy,
@@ -22,14 +30,8 @@ from ptr_core.kinematics import (
 from ptr_sim.robot_model import urdf_path
 
 FINGER_MIN, FINGER_MAX = 0.015, 0.037  # left finger travel (m); right finger mirrors it
-# End-effector workspace box (base frame, m) and orientation bounds (rad): keeps IK well posed and
-# the pitch away from the rpy singularity at pi/2.
-WS_LOW = np.array([0.15, -0.30, 0.015])
-WS_HIGH = np.array([0.55, 0.30, 0.35])
-RPY_LOW = np.array([-0.6, 0.7, -1.6])
-RPY_HIGH = np.array([0.6, 1.45, 1.6])
-HOME_XYZ = np.array([0.28, 0.0, 0.18])
-HOME_RPY = np.array([0.0, 1.3, 0.0])
+# The workspace box, orientation bounds and home pose (WS_*, RPY_*, HOME_*) live in
+# ptr_core.constants, shared with the real arm; they stay importable from here.
 # Episodes start anywhere in HOME +- this box (uniform), as Bridge episodes start wherever the
 # last one left the arm. Why: with one fixed start, a deterministic policy on a fixed fixture
 # (drawer, door) runs the same trajectory every episode, so N evaluation episodes are one trial.
