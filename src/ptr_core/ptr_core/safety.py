@@ -13,7 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from ptr_core.constants import ACTION_DIM, ACTION_HIGH, ACTION_LOW, STATE_DIM, denormalize_action
+from ptr_core.constants import (
+    ACTION_DIM,
+    ACTION_HIGH,
+    ACTION_LOW,
+    STATE_DIM,
+    WS_HIGH,
+    WS_LOW,
+    denormalize_action,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +66,8 @@ class SafetyConfig:
 
     # End-effector box the next target must stay in (base frame, m): the WidowX 250's reach
     # above the table (the state scaling box of ptr_core.constants).
-    workspace_low: tuple[float, float, float] = (0.15, -0.30, 0.015)
-    workspace_high: tuple[float, float, float] = (0.55, 0.30, 0.35)
+    workspace_low: tuple[float, float, float] = tuple(float(v) for v in WS_LOW)  # type: ignore
+    workspace_high: tuple[float, float, float] = tuple(float(v) for v in WS_HIGH)  # type: ignore
     # Per-step limits. The defaults are the action space's own bounds, so a policy trained on
     # Bridge-like data acts as it learned to; lower them for a first run on a real arm.
     max_step: float = 0.05  # largest translation per step and axis (m)
