@@ -24,12 +24,22 @@ def encode(payload: bytes, version: int, fingerprint: str, key: bytes,
     return packets.encode(payload, key, KIND, version, fingerprint, chunk_size)
 
 
-def decode(packet: bytes, key: bytes, expected_fingerprint: str | None = None) -> Packet:
-    """Verify one packet (serial = version, label = fingerprint); raises WeightsError."""
+def decode(packet: bytes, key: bytes, expected_fingerprint: str | None = None,
+           max_bytes: int | None = None) -> Packet:
+    """Verify one packet (serial = version, label = fingerprint); raises WeightsError.
+
+    `max_bytes` bounds the packet and the payload it declares: an oversized one is refused
+    before its HMAC is computed (a flood of huge packets costs no hashing) and before any
+    chunk of it is kept."""
+    if max_bytes is not None and len(packet) > max_bytes:
+        raise WeightsError(f'weights packet: {len(packet)} bytes, over the limit of {max_bytes}')
     try:
         part = packets.decode(packet, key, KIND)
     except PacketError as e:
         raise WeightsError(str(e)) from None
+    if max_bytes is not None and part.size > max_bytes:
+        raise WeightsError(f'weights v{part.serial}: declares {part.size} bytes, over the limit '
+                           f'of {max_bytes}')
     if expected_fingerprint is not None and part.label != expected_fingerprint:
         raise WeightsError(f'weights v{part.serial}: architecture fingerprint mismatch, expected '
                            f'{expected_fingerprint}, got {part.label}')

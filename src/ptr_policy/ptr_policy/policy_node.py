@@ -18,6 +18,7 @@ pauses and resumes acting (the reset node drives the arm meanwhile).
 """
 from __future__ import annotations
 
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,7 @@ PARAMETERS = {
     'torch_threads': 1,
     'enabled': True,
     'seed': -1,
+    'max_weights_mb': 512.0,  # larger weight packets (or declared payloads) are refused unread
 }
 
 
@@ -76,7 +78,8 @@ class PolicyNode(Node):
             self.generator.seed()
         policy = load_policy(p['checkpoint']) if policy is None else policy
         self.swapper = WeightSwapper(policy, weights.resolve_key(p['weights_key']),
-                                     version=int(getattr(policy, 'version', 0) or 0))
+                                     version=int(getattr(policy, 'version', 0) or 0),
+                                     max_bytes=int(float(p['max_weights_mb']) * 2**20))
         self.greedy = bool(p['greedy'])
         self.exploration_scale = float(p['exploration_scale'])
         if not 0.0 <= self.exploration_scale <= 10.0:
@@ -171,7 +174,9 @@ class PolicyNode(Node):
         try:
             new = self.swapper.offer(packet)
         except Exception as e:  # noqa: BLE001 - on a worker thread: say it, keep running
-            self.get_logger().error(f'ptr/policy_weights refused: {e}')
+            # once per kind of refusal and 5 s: a flood of bad packets cannot flood the log
+            if self.warn('weights:' + re.sub(r'\d+', 'N', str(e))[:60]):
+                self.get_logger().error(f'ptr/policy_weights refused: {e}')
             return
         if new is not None:
             self.get_logger().info(f'running weights version {new.version}')

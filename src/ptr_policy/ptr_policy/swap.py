@@ -28,11 +28,13 @@ class WeightSwapper:
     """Holds the running policy; `offer(packet)` installs newer verified weights atomically."""
 
     def __init__(self, policy: Any, key: bytes, version: int = 0,
-                 clone: Callable[[Any], Any] = copy.deepcopy) -> None:
+                 clone: Callable[[Any], Any] = copy.deepcopy,
+                 max_bytes: int | None = None) -> None:
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()  # one load at a time; the control path never takes it
         self._clone = clone
         self._key = key
+        self._max_bytes = max_bytes
         self._assembler = weights.ChunkAssembler()
         self._running = Running(policy, version, str(policy.fingerprint))
 
@@ -44,15 +46,20 @@ class WeightSwapper:
     def offer(self, packet: bytes) -> Running | None:
         """Verify one packet (or chunk); when a complete newer version is there, swap it in.
 
-        Returns the new Running on a swap, None when nothing changed (an older or equal version,
+        Returns the new Running on a swap, None when nothing changed (the running version again,
         or a chunk of an incomplete payload). Raises weights.WeightsError / ValueError with the
-        reason when the packet must not be loaded; the old policy keeps running.
+        reason when the packet must not be loaded (an older version too); the old policy keeps
+        running.
         """
         with self._load_lock:
             running = self.current
-            part = weights.decode(packet, self._key, expected_fingerprint=running.fingerprint)
-            if part.serial <= running.version:
-                return None
+            part = weights.decode(packet, self._key, expected_fingerprint=running.fingerprint,
+                                  max_bytes=self._max_bytes)
+            if part.serial < running.version:  # a replay, or a trainer restarted from scratch
+                raise weights.WeightsError(f'weights v{part.serial}: older than the running '
+                                           f'v{running.version}; not loaded')
+            if part.serial == running.version:
+                return None  # a repeat of what runs (latched history): nothing to do
             whole = self._assembler.add(part)
             if whole is None:
                 return None

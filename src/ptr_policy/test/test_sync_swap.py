@@ -101,7 +101,16 @@ def test_swap_installs_newer_versions_only_and_refuses_bad_packets():
     np.testing.assert_allclose(running.act(None, state), before)  # the old object was not touched
     assert swapper.offer(pkt) is None  # same version again
     [old] = _packet(trained.state_bytes(), 2)
-    assert swapper.offer(old) is None
+    with pytest.raises(weights.WeightsError, match='weights v2: older than the running v3'):
+        swapper.offer(old)  # a replay
+    small = WeightSwapper(StandInPolicy(), KEY, max_bytes=len(pkt) - 1)
+    with pytest.raises(weights.WeightsError, match=rf'{len(pkt)} bytes, over the limit'):
+        small.offer(pkt)
+    big_claim = _packet(trained.state_bytes(), 4, chunk=64)[0]  # one small chunk of a large one
+    limit = len(big_claim) + 1
+    assert len(trained.state_bytes()) > limit
+    with pytest.raises(weights.WeightsError, match=f'declares .* over the limit of {limit}'):
+        WeightSwapper(StandInPolicy(), KEY, max_bytes=limit).offer(big_claim)
     with pytest.raises(weights.WeightsError, match='HMAC'):
         swapper.offer(_packet(trained.state_bytes(), 4, key=b'other')[0])
     with pytest.raises(weights.WeightsError, match='expected fp1, got fp2'):

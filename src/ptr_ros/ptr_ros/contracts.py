@@ -224,6 +224,7 @@ class BagRecorded(Contract):
     """teleop/recorded: an episode's bag is closed and in place (or was discarded: path '')."""
 
     TOPIC: ClassVar[str] = 'teleop/recorded'
+    DEPTH: ClassVar[int] = 10  # latched: a confirmation sent before the teleop node matched
     episode: int
     outcome: str
     path: str = ''

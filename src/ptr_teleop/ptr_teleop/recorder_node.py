@@ -23,7 +23,7 @@ from typing import Any
 
 from ptr_ros.contracts import BagRecorded, ContractError, TeleopEvent
 from ptr_ros.nodeutil import declare, run
-from ptr_ros.qos import action_qos, event_qos, sensor_qos
+from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, String
@@ -77,7 +77,8 @@ class RecorderNode(Node):
         self.bag: EpisodeBag | None = None
         self.event: TeleopEvent | None = None
         self.latest: dict[str, tuple[int, bytes]] = {}
-        self.pub_done = self.create_publisher(String, BagRecorded.TOPIC, event_qos())
+        self.pub_done = self.create_publisher(String, BagRecorded.TOPIC,
+                                              latched_qos(BagRecorded.DEPTH))
         for topic, msgtype in self.topics.items():
             if msgtype == STRING:
                 continue

@@ -24,7 +24,7 @@ from typing import Any
 import rclpy
 from ptr_ros.contracts import BagRecorded, ContractError, ResetReply, TeleopEvent
 from ptr_ros.nodeutil import dataclass_parameters, dataclass_values, declare, require_choice, run
-from ptr_ros.qos import action_qos, event_qos, sensor_qos
+from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from std_msgs.msg import Float32MultiArray, String
 from std_srvs.srv import Trigger
@@ -43,6 +43,7 @@ PARAMETERS: dict[str, object] = {
     'first_episode': 0,
     'status_every': 1.0,  # s between status lines when the output is not a terminal
     'reset_timeout': 30.0,
+    'require_recorder': True,  # start an episode only when a recorder listens
 } | dataclass_parameters(TeleopConfig)
 
 
@@ -57,6 +58,7 @@ class TeleopNode(Node):
         self.session = Session(str(p['task']), int(p['first_episode']))
         self.notes = str(p['notes'])
         self.reset_timeout = float(p['reset_timeout'])
+        self.require_recorder = bool(p['require_recorder'])
         self.status_every = float(p['status_every'])
         self.live = sys.stdout.isatty()
         self.keys: collections.deque[str] = collections.deque()
@@ -69,7 +71,8 @@ class TeleopNode(Node):
         self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action', action_qos())
         self.pub_event = self.create_publisher(String, TeleopEvent.TOPIC, event_qos())
         self.create_subscription(Float32MultiArray, 'robot/state', self.on_state, sensor_qos())
-        self.create_subscription(String, BagRecorded.TOPIC, self.on_recorded, event_qos())
+        self.create_subscription(String, BagRecorded.TOPIC, self.on_recorded,
+                                 latched_qos(BagRecorded.DEPTH))
         self.reset_client = self.create_client(Trigger, 'robot/reset')
         self.create_timer(0.02, self.on_keys)
         fd, self._owned = open_keys(str(p['keys_from']))
@@ -129,6 +132,11 @@ class TeleopNode(Node):
         if not self.reset_client.service_is_ready():
             self.session.ended()
             self.say('teleop: robot/reset is not available (is the robot bridge running?)')
+            return
+        if self.require_recorder and self.pub_event.get_subscription_count() == 0:
+            self.session.ended()  # a demonstration nobody records is lost work
+            self.say(f'teleop: no bag recorder is listening on {TeleopEvent.TOPIC}; episode '
+                     'not started (require_recorder:=false to drive without recording)')
             return
         self.starting = time.monotonic()
         self.mixer.reset()

@@ -53,9 +53,12 @@ class Operator:
         self.proc.stdin.write(keys)
         self.proc.stdin.flush()
 
-    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match:
+    def wait_for(self, *patterns: str, timeout: float = 60.0) -> None:
+        """Until a line matching each pattern has come (in any order: the nodes start in
+        any order)."""
+        left = list(patterns)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while left and time.monotonic() < deadline:
             try:
                 line = self.lines.get(timeout=0.5)
             except queue.Empty:
@@ -63,15 +66,34 @@ class Operator:
                     break
                 continue
             self.log.append(line)
-            m = re.search(pattern, line)
-            if m:
-                return m
-        raise AssertionError(f'no line matching {pattern!r}; last lines:\n'
+            left = [p for p in left if not re.search(p, line)]
+        if left:
+            raise AssertionError(f'no line matching {left}; last lines:\n'
+                                 + ''.join(self.log[-30:]))
+
+    def wait_any(self, *patterns: str, timeout: float = 60.0) -> str:
+        """The first of the patterns a line matches."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            self.log.append(line)
+            for p in patterns:
+                if re.search(p, line):
+                    return p
+        raise AssertionError(f'no line matching any of {patterns}; last lines:\n'
                              + ''.join(self.log[-30:]))
 
     def episode(self, k: int, keys: str, taps: int, verdict: str) -> None:
-        self.type('n')
-        self.wait_for(rf'teleop: episode {k} started')
+        started = rf'teleop: episode {k} started'
+        for _ in range(10):  # as a person would: the robot was not up yet, press n again
+            self.type('n')
+            if self.wait_any(started, 'robot/reset is not available',
+                             'no bag recorder is listening') == started:
+                break
+            time.sleep(1.0)
         time.sleep(0.4)
         for _ in range(taps):
             self.type(keys)
@@ -90,9 +112,7 @@ def _record(tmp_path, out):
         env=env, cwd=tmp_path, start_new_session=True)
     op = Operator(proc)
     try:
-        op.wait_for(r'n    new episode')  # the key map is shown
-        op.wait_for(r'recording episodes into')
-        time.sleep(2.0)  # every node up: the first reset has a server
+        op.wait_for(r'n    new episode', r'recording episodes into', r'sim bridge: task')
         for k, (keys, taps, verdict) in enumerate(PLAN):
             op.episode(k, keys, taps, verdict)
         op.type('q')
