@@ -55,12 +55,6 @@ def keys_mode(on: bool) -> Iterator[None]:
     if not on or not isatty(sys.stdin):
         yield
         return
-    import termios
-    import tty
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd)
+    from ptr_teleop.keyboard import cbreak
+    with cbreak(sys.stdin.fileno()):
         yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
