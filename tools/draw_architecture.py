@@ -15,12 +15,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # Layers from the bottom: what a package may import sits below it.
-LAYERS = [['ptr_core'], ['ptr_ros', 'ptr_sim'], ['ptr_policy', 'ptr_reward', 'ptr_safety'],
+LAYERS = [['ptr_core'], ['ptr_ros', 'ptr_sim', 'ptr_arm'],
+          ['ptr_policy', 'ptr_reward', 'ptr_safety', 'ptr_teleop'],
           ['ptr_reset', 'ptr_episodes', 'ptr_trainer'], ['ptr_bringup']]
 ROLE = {'ptr_core': 'data, nets, CQL, configs (no ROS)', 'ptr_ros': 'node plumbing, contracts',
         'ptr_sim': 'PyBullet arm + bridge node', 'ptr_policy': 'policy node',
         'ptr_reward': 'success classifier + node', 'ptr_reset': 'reset node',
-        'ptr_safety': 'safety filter, e-stop',
+        'ptr_safety': 'safety filter, e-stop', 'ptr_teleop': 'teleop + bag recorder',
+        'ptr_arm': 'WidowX 250 bridge + camera',
         'ptr_episodes': 'episode manager (robot)', 'ptr_trainer': 'trainer node (off-board)',
         'ptr_bringup': 'ptr CLI, graphs, demo'}
 # One episode, in order: (from, to, topic).
