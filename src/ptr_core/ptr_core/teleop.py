@@ -158,6 +158,13 @@ class Session:
         raise ValueError(f'unknown teleop command {name!r}; expected one of '
                          f'{sorted(set(COMMAND_KEYS.values()))}')
 
+    def cancel(self) -> None:
+        """The episode just started never began (no reset, no recorder): nothing was recorded,
+        so its number is given to the next one (bags and logs count without holes)."""
+        if self.episode is not None and self.episode.number == self.next_number - 1:
+            self.next_number -= 1
+        self.episode = None
+
     def ended(self) -> Episode | None:
         """The episode that the last outcome ended (call after an outcome command)."""
         ep, self.episode = self.episode, None

@@ -67,6 +67,9 @@ def test_session_commands_and_refusals():
     assert s.command('start') == 'start' and s.episode.number == 4
     assert s.command('discard') == 'discard' and s.ended().number == 4
     assert s.kept == {'success': 0, 'failure': 1, 'discard': 1}
+    assert s.command('start') == 'start' and s.episode.number == 5
+    s.cancel()  # the robot did not answer the reset: episode 5 never began
+    assert not s.recording and s.command('start') == 'start' and s.episode.number == 5
     assert s.command('quit') == 'quit'
     with pytest.raises(ValueError, match="unknown teleop command 'jump'"):
         s.command('jump')

@@ -110,7 +110,7 @@ class TeleopNode(Node):
                 self.command(COMMAND_KEYS[key])
         if self.starting is not None and time.monotonic() - self.starting > self.reset_timeout:
             self.starting = None
-            self.session.ended()
+            self.session.cancel()
             self.say(f'teleop: robot/reset did not answer within {self.reset_timeout:g} s; '
                      'episode not started')
 
@@ -130,11 +130,11 @@ class TeleopNode(Node):
 
     def start_episode(self) -> None:
         if not self.reset_client.service_is_ready():
-            self.session.ended()
+            self.session.cancel()
             self.say('teleop: robot/reset is not available (is the robot bridge running?)')
             return
         if self.require_recorder and self.pub_event.get_subscription_count() == 0:
-            self.session.ended()  # a demonstration nobody records is lost work
+            self.session.cancel()  # a demonstration nobody records is lost work
             self.say(f'teleop: no bag recorder is listening on {TeleopEvent.TOPIC}; episode '
                      'not started (require_recorder:=false to drive without recording)')
             return
@@ -155,7 +155,7 @@ class TeleopNode(Node):
         else:
             why = reply.message
         if stamp < 0 or ep is None:
-            self.session.ended()
+            self.session.cancel()
             self.say(f'teleop: reset failed ({why}); episode not started')
             return
         self.start_stamp = stamp
