@@ -15,6 +15,9 @@ from ptr_core.constants import denormalize_action, normalize_action
 
 pytestmark = pytest.mark.ros
 HI_X = 0.55
+# Long enough that a first message still in discovery (reliable resend) is not yet stale: the
+# test once saw an action arrive 0.8 s after the state it followed, on a 0.6 s setting.
+STALE = 2.0
 
 
 @pytest.fixture()
@@ -30,7 +33,7 @@ def graph():
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
     node = SafetyNode(context=ctx, parameter_overrides=[
-        Parameter('clock_mode', value='realtime'), Parameter('stale_after', value=0.6),
+        Parameter('clock_mode', value='realtime'), Parameter('stale_after', value=STALE),
         Parameter('quiet_periods', value=2), Parameter('status_period', value=0.0)])
     probe = rclpy.create_node('probe', context=ctx)
     ex = MultiThreadedExecutor(2, context=ctx)
@@ -95,6 +98,7 @@ def test_filter_passes_limits_and_holds(graph):
     g = graph
     assert _wait(lambda: g.pub_in.get_subscription_count() and g.pub_state
                  .get_subscription_count() and g.probe.count_publishers('robot/action'))
+    _send(g, np.zeros(7, np.float32), 1999)  # the action path is matched both ways
     _observe(g, xyz=(HI_X - 0.01, 0.0, 0.2))
     ok = normalize_action(np.array([-0.02, 0.01, 0, 0, 0, 0, 0.5], np.float32))
     np.testing.assert_array_equal(_send(g, ok, 2000), ok)  # inside the box: untouched
@@ -106,7 +110,7 @@ def test_filter_passes_limits_and_holds(graph):
     np.testing.assert_allclose(held[:6], 0.0, atol=1e-7)
     assert held[6] == pytest.approx(0.5)  # the gripper stays where it is
     # blind: no state or image for longer than stale_after -> holds
-    time.sleep(0.8)
+    time.sleep(STALE + 0.2)
     blind = denormalize_action(_send(g, ok, 2003))
     np.testing.assert_allclose(blind[:6], 0.0, atol=1e-7)
     # silent source: holds arrive on their own within quiet_periods (2 x 0.2 s) + a period
