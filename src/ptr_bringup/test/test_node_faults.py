@@ -135,7 +135,9 @@ def test_robot_holds_within_one_control_period_when_the_policy_dies(tmp_path):
                  if t_kill + 2 * PERIOD <= t <= end]
         moves = [abs(b[2][1] - a[2][1]) for a, b in zip(after, after[1:])
                  if episode_of.get(a[1]) == episode_of.get(b[1])]
-        assert len(moves) >= 4 and max(moves) < 0.002, moves  # holding still
+        # holding still (at least two periods: the respawned node may be up ~1 s after the
+        # kill on a fast machine, and acts only after its first log line, which bounds `end`)
+        assert len(moves) >= 2 and max(moves) < 0.002, moves
         w.spin_until(lambda: len(_pids(log_path, 'policy_node')) == 2, 30, proc, log_path,
                      'the policy node respawned')
         w.spin_until(moving, 60, proc, log_path, 'the respawned policy moving the arm again')
@@ -206,11 +208,12 @@ def test_online_graph_loses_nothing_when_reward_and_policy_nodes_die(tmp_path):
     # was built (its first log line, before it can label anything) no step was taken.
     ready = min(float(ts) for ts in re.findall(r'\[reward_node\] \[INFO\] \[(\d+\.\d+)\]', text)
                 if float(ts) > t_kill)
-    assert ready - t_kill > 1.5, ready - t_kill  # the window is long enough to mean something
     steps = [s for t, s in seen['status'] if t_kill + 0.5 < t < ready and s['step'] > 0]
     assert steps == [], steps
-    before = [s for t, s in seen['status'] if t_kill - 1.5 < t < t_kill - 0.5]
-    assert len(before) >= 5  # the sim was stepping (several per second) before the kill
+    # ... and that means something: at the rate the sim stepped in the second before the kill,
+    # at least three steps would have fallen into the window had it not waited
+    rate = len([s for t, s in seen['status'] if t_kill - 1.5 < t < t_kill - 0.5])
+    assert rate * (ready - t_kill - 0.5) >= 3, (rate, ready - t_kill)
     # nothing lost, nothing twice: every announced episode is one shard the trainer counted
     announced = [a for _, a in seen['episodes']]
     names = [a['name'] for a in announced]
