@@ -48,6 +48,19 @@ def test_session_reports_episode_end_and_keeps_stepping_until_reset():
     assert s.ticks == 3
 
 
+def test_session_holds_keep_the_commanded_gripper_until_a_reset():
+    env = RecordingEnv(succeed_at=9)
+    s = SimSession(env)
+    s.reset()
+    assert s.hold()[6] == np.float32(-0.5)  # nothing commanded yet: the measured 0.25
+    s.step([0, 0, 0, 0, 0, 0, -1.0])  # close (the state still reads 0.25: an object)
+    np.testing.assert_array_equal(s.hold(), [0, 0, 0, 0, 0, 0, -1.0])
+    s.step([0.5] * 3)  # malformed: held, the gripper kept closed
+    np.testing.assert_array_equal(env.actions[-1], [0, 0, 0, 0, 0, 0, -1.0])
+    s.reset()
+    assert s.hold()[6] == np.float32(-0.5)
+
+
 def test_lockstep_gate_waits_for_action_and_reward_of_the_current_observation():
     from ptr_sim.session import LockstepGate
     a = np.ones(7, np.float32)

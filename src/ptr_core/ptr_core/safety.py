@@ -32,28 +32,35 @@ class ClampResult:
     reason: str = ''
 
 
-def hold_action(state: np.ndarray | None) -> np.ndarray:
-    """The normalized action that keeps the arm still: zero deltas, the gripper where it is.
+def hold_action(state: np.ndarray | None, gripper: float | None = None) -> np.ndarray:
+    """The normalized action that keeps the arm still: zero deltas, the gripper as it was.
 
     A plain zero vector would command the gripper to its half-open middle (0 -> 0.5 after
-    denormalization), so the gripper value is taken from the state ([0, 1] -> [-1, 1]).
+    denormalization). `gripper`, the last commanded (normalized) value, wins when known: fingers
+    closed on an object read as partly open, and commanding that reading would loosen the grasp.
+    Else the gripper value is taken from the state ([0, 1] -> [-1, 1]).
     """
     a = np.zeros(ACTION_DIM, dtype=np.float32)
-    if state is not None and len(state) == STATE_DIM:
+    if gripper is not None:
+        a[-1] = np.float32(gripper)
+    elif state is not None and len(state) == STATE_DIM:
         a[-1] = np.float32(np.clip(2.0 * float(state[-1]) - 1.0, -1.0, 1.0))
     return a
 
 
-def clamp_action(action: Any, state: np.ndarray | None, limit: float = 1.0) -> ClampResult:
-    """Safety filter for a normalized action: wrong size or non-finite -> hold; else clip to limit.
+def clamp_action(action: Any, state: np.ndarray | None, limit: float = 1.0,
+                 gripper: float | None = None) -> ClampResult:
+    """Safety filter for a normalized action: wrong size or non-finite -> hold (`gripper`: the
+    last commanded one, see hold_action); else clip to limit.
 
     Returns the action to execute; `reason` says what was changed so the node can warn (throttled).
     """
     a = np.asarray(action, dtype=np.float64).reshape(-1)
     if a.size != ACTION_DIM:
-        return ClampResult(hold_action(state), f'expected {ACTION_DIM} floats, got {a.size}')
+        return ClampResult(hold_action(state, gripper),
+                           f'expected {ACTION_DIM} floats, got {a.size}')
     if not np.all(np.isfinite(a)):
-        return ClampResult(hold_action(state), 'non-finite values')
+        return ClampResult(hold_action(state, gripper), 'non-finite values')
     clipped = np.clip(a, -limit, limit).astype(np.float32)
     if np.any(clipped != a.astype(np.float32)):
         return ClampResult(clipped, f'clipped to +-{limit:g}')
@@ -157,15 +164,9 @@ class SafetyFilter:
         return was
 
     def hold(self) -> np.ndarray:
-        """The action that keeps the arm where it is and the gripper as last commanded.
-
-        Why the command and not the measured opening: fingers closed on an object read as
-        partly open, and commanding that reading would loosen the grasp and drop the object.
-        """
-        a = hold_action(None if self.state is None else self.state.astype(np.float32))
-        if self.gripper_cmd is not None:
-            a[-1] = np.float32(self.gripper_cmd)
-        return a
+        """The action that keeps the arm where it is and the gripper as last commanded."""
+        return hold_action(None if self.state is None else self.state.astype(np.float32),
+                           self.gripper_cmd)
 
     def stale(self, now: float) -> str:
         """Why the inputs cannot be trusted now ('' when they can)."""
@@ -182,7 +183,7 @@ class SafetyFilter:
         hold = self.hold()
         if self.estopped:
             return ClampResult(hold, f'e-stop ({self.estop_reason})')
-        first = clamp_action(action, self.state)
+        first = clamp_action(action, self.state, gripper=self.gripper_cmd)
         if first.reason and not first.reason.startswith('clipped'):
             return first  # wrong size or non-finite: a hold already
         why = self.stale(now) if check_fresh else ('no state yet' if self.state is None else '')

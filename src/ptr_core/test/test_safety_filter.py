@@ -171,3 +171,14 @@ def test_physical_round_trip_is_exact_enough():
     np.testing.assert_allclose(denormalize_action(physical_to_normalized(phys)), phys, atol=1e-7)
     assert np.all(ACTION_LOW <= denormalize_action(physical_to_normalized(phys)) + 1e-7)
     assert np.all(denormalize_action(physical_to_normalized(phys)) <= ACTION_HIGH + 1e-7)
+
+
+def test_a_malformed_action_holds_with_the_commanded_gripper_too():
+    """The wrong-size and non-finite holds go through the same rule as the watchdog's."""
+    f = _fresh(grip=0.3)
+    close = normalize_action(np.array([0, 0, 0, 0, 0, 0, 0.0], np.float32))
+    f.filter(close, 10.1)
+    for bad in ([0.1] * 5, [np.nan] * 7):
+        r = f.filter(bad, 10.2)
+        assert not np.any(r.action[:6])
+        assert denormalize_action(r.action)[6] == pytest.approx(0.0, abs=0.01), r.reason

@@ -37,7 +37,6 @@ from std_srvs.srv import Trigger
 
 from ptr_core import rosmsg
 from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ
-from ptr_core.safety import hold_action
 from ptr_sim.session import LockstepGate, SimSession, StepOutcome
 
 PARAMETERS = {
@@ -148,7 +147,6 @@ class SimBridgeNode(Node):
         self.session.ticks += 1  # a reset takes a tick: stamps never repeat
         self.stamp_ns = self._now_ns()
         self.pending = None
-        self.gripper_cmd: float | None = None
         self.pub_task.publish(TaskInfo(self.session.task, out.episode).to_msg())
         self._publish(out)
         self._announce(out)
@@ -157,7 +155,6 @@ class SimBridgeNode(Node):
 
     def _apply(self, action: np.ndarray) -> None:
         out, clamp = self.session.step(action)
-        self.gripper_cmd = float(clamp.action[-1])
         if clamp.reason and self.warn('clamp'):
             self.get_logger().warn(f'robot/action: {clamp.reason}')
         self.stamp_ns = self._now_ns()
@@ -198,13 +195,10 @@ class SimBridgeNode(Node):
             self._apply(ready)
 
     def _tick(self) -> None:
-        last = self.session.last
         action = self.pending
         self.pending = None
-        if action is None:  # hold; the gripper as last commanded (a grasp is not loosened)
-            action = hold_action(None if last is None else last.state)
-            if self.gripper_cmd is not None:
-                action[-1] = self.gripper_cmd
+        if action is None:
+            action = self.session.hold()
         self._apply(action)
 
     def _resend(self) -> None:

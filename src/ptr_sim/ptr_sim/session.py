@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ptr_core.safety import ClampResult, clamp_action
+from ptr_core.safety import ClampResult, clamp_action, hold_action
 
 
 @dataclasses.dataclass
@@ -46,6 +46,7 @@ class SimSession:
         self.episode = -1
         self.ticks = 0  # control ticks since start, across episodes: the sim clock
         self.last: StepOutcome | None = None
+        self.gripper_cmd: float | None = None  # normalized gripper of the last applied action
 
     @property
     def task(self) -> str:
@@ -57,14 +58,20 @@ class SimSession:
         self.episode += 1
         seed = None if self.seed is None else self.seed + self.episode
         obs, _ = self.env.reset(seed=seed)
+        self.gripper_cmd = None
         self.last = StepOutcome(obs['image'], np.asarray(obs['state'], np.float32), 0.0, False,
                                 False, False, 0, self.episode)
         return self.last
 
+    def hold(self) -> np.ndarray:
+        """The action that keeps the arm still and the gripper as last commanded."""
+        return hold_action(None if self.last is None else self.last.state, self.gripper_cmd)
+
     def step(self, action: Any) -> tuple[StepOutcome, ClampResult]:
         if self.last is None:
             raise RuntimeError('SimSession.step before reset')
-        clamp = clamp_action(action, self.last.state, self.action_limit)
+        clamp = clamp_action(action, self.last.state, self.action_limit, self.gripper_cmd)
+        self.gripper_cmd = float(clamp.action[-1])
         obs, reward, terminated, truncated, info = self.env.step(clamp.action)
         self.ticks += 1
         self.last = StepOutcome(obs['image'], np.asarray(obs['state'], np.float32),
