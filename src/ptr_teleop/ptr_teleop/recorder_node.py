@@ -25,6 +25,7 @@ from ptr_ros.contracts import BagRecorded, ContractError, TeleopEvent
 from ptr_ros.nodeutil import declare, run
 from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, String
 
@@ -99,7 +100,6 @@ class RecorderNode(Node):
         return on_message
 
     def on_event(self, data: bytes) -> None:
-        from rclpy.serialization import deserialize_message
         t = time.time_ns()
         try:
             event = TeleopEvent.from_msg(deserialize_message(data, String))

@@ -16,6 +16,7 @@ start and a live line shows the episode, the step and the last action.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import sys
 import time
@@ -62,7 +63,6 @@ class TeleopNode(Node):
         self.status_every = float(p['status_every'])
         self.live = sys.stdout.isatty()
         self.keys: collections.deque[str] = collections.deque()
-        self.quitting = False
         self.starting: float | None = None  # monotonic time a reset was requested
         self.start_stamp = 0
         self.last_action = self.mixer.take()
@@ -75,10 +75,11 @@ class TeleopNode(Node):
                                  latched_qos(BagRecorded.DEPTH))
         self.reset_client = self.create_client(Trigger, 'robot/reset')
         self.create_timer(0.02, self.on_keys)
-        fd, self._owned = open_keys(str(p['keys_from']))
-        self.fd = fd
-        self._terminal = cbreak(fd)
-        self._terminal.__enter__()
+        fd, owned = open_keys(str(p['keys_from']))
+        self._exit = contextlib.ExitStack()  # undone in close(), in reverse order
+        if owned:
+            self._exit.callback(os.close, fd)
+        self._exit.enter_context(cbreak(fd))
         self.reader = KeyReader(fd, self.keys.append, lambda: self.keys.append('<eof>'))
         self.reader.start()
         print(key_map_text(), flush=True)
@@ -171,7 +172,6 @@ class TeleopNode(Node):
     def quit(self) -> None:
         if self.session.recording:
             self.end_episode('discard')
-        self.quitting = True
         self.say('teleop: quit')
         rclpy.try_shutdown()  # the executor returns; main() exits with code 0
 
@@ -208,11 +208,9 @@ class TeleopNode(Node):
 
     def close(self) -> None:
         self.reader.stop()
-        self._terminal.__exit__(None, None, None)
+        self._exit.close()  # the terminal restored, our descriptor closed
         if self.live:
             sys.stdout.write('\n')
-        if self._owned:
-            os.close(self.fd)
 
 
 def teleop() -> TeleopNode:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -272,8 +272,6 @@ def bag_custom_data(bag: Path) -> dict[str, str]:
 def recorded_episode(bag: Path, cfg: BagConfig) -> BagConfig:
     """A teleop recording (one episode, its outcome in the metadata): success from the
     operator's verdict unless given, and a gap inside it is an error."""
-    from dataclasses import replace
-
     from ptr_core.data.bag_writer import META_NOTES, META_OUTCOME, OUTCOMES
     custom = bag_custom_data(bag)
     outcome = custom.get(META_OUTCOME)
