@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 
@@ -35,3 +37,15 @@ def process_alive(pid: int) -> bool:
         return Path(f'/proc/{pid}/stat').read_text().split()[2] != 'Z'
     except FileNotFoundError:
         return False
+
+
+def interrupt_like_ros2_launch(proc, timeout: float = 30.0) -> tuple[int, str, str, float]:
+    """Ctrl-C as `ros2 launch` delivers it to a node started in its own session: SIGINT to its
+    process group (the terminal), then again (launch). Returns (exit code, stdout, stderr,
+    seconds from the first SIGINT to the exit)."""
+    os.killpg(proc.pid, signal.SIGINT)
+    t0 = time.monotonic()
+    time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out or '', err or '', time.monotonic() - t0
