@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'telemetry': ('ptr_trainer.telemetry:main', 'draw the telemetry PNG of an online run'),
     'estop': ('ptr_safety.estop:main', "latch the running graph's e-stop (--reset clears it)"),
     'demo': ('ptr_bringup.demo:main', 'the whole story in sim (make demo)'),
+    'experiment': ('ptr_bringup.experiments.cli:main',
+                   "reproduce one of the papers' tables in sim (docs/results/)"),
 }
 
 

@@ -69,7 +69,7 @@ def _config(args: argparse.Namespace) -> Config:
 def _reward(mode: str, cfg: Config) -> RewardConfig:
     d = cfg.agent.discount
     if mode == 'last_n':
-        return RewardConfig.ptr(discount=d)
+        return RewardConfig(last_n=cfg.train.reward_last_n, discount=d)
     if mode == 'zero':
         return RewardConfig.cog_prior(discount=d)
     return RewardConfig.recorded(discount=d)

@@ -89,6 +89,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the update (only if it pays on this machine)
     augment: bool = True  # random shift + color jitter on observations
     prefetch: int = 2  # batches sampled ahead in a background thread (0: sample inline)
+    reward_last_n: int = 3  # last_n labels: final transitions of a success that get +1 (PTR: 3)
 
 
 @dataclass
@@ -328,6 +329,7 @@ def validate(cfg: Config) -> None:
         ('agent.polyak', 0.0 < a.polyak <= 1.0, 'in (0, 1]', a.polyak),
         ('agent.num_next_actions', a.num_next_actions >= 1, '>= 1', a.num_next_actions),
         ('train.batch_size', t.batch_size >= 1, '>= 1', t.batch_size),
+        ('train.reward_last_n', t.reward_last_n >= 1, '>= 1', t.reward_last_n),
         ('train.tau', 0.0 <= t.tau <= 1.0, 'in [0, 1]', t.tau),
     ]
     for key, ok, want, got in checks:

@@ -35,8 +35,12 @@ class WorkerResult:
     steps: int = 0
 
 
-def rollout(env, policy, task: str, seed: int, noise: float):
-    """One scripted episode -> ptr_core.data.Trajectory (rewards: 1.0 where s' succeeds)."""
+def rollout(env, policy, task: str, seed: int, noise: float,
+            stop: Callable[[], bool] | None = None):
+    """One scripted episode -> ptr_core.data.Trajectory (rewards: 1.0 where s' succeeds).
+
+    `stop()` true after a step ends the episode early (a script with nothing left to do).
+    """
     from ptr_core.data import Trajectory
 
     obs, _ = env.reset(seed=seed)
@@ -51,7 +55,7 @@ def rollout(env, policy, task: str, seed: int, noise: float):
         rewards.append(r)
         terminals.append(bool(info['success']))
         success = success or bool(info['success'])
-        if terminated or truncated:
+        if terminated or truncated or (stop is not None and stop()):
             break
     return Trajectory.from_arrays(np.stack(images), np.stack(states), np.stack(actions),
                                   np.asarray(rewards, np.float32), np.asarray(terminals),

@@ -36,6 +36,11 @@ class Script:
         self.i = 0
         self.count = 0
 
+    @property
+    def finished(self) -> bool:
+        """Every stage done (the script now holds still)."""
+        return self.i >= len(self.stages)
+
     def __call__(self, obs=None) -> Action:
         s = self.env.unwrapped.privileged()
         a = None
@@ -147,9 +152,18 @@ def door_close_stages(thr: float) -> list:
             goto(lambda s: np.array([*s.ee[:2], 0.2]), 1.0, 0.02, 5)]
 
 
+SKILLS = ('all', 'prefix')
+
+
 def make_scripted_policy(task: str, env, noise: float = 0.1,
-                         rng: np.random.Generator | None = None) -> Callable[..., Action]:
-    """A fresh scripted policy for one episode of `task` in `env` (call after env.reset)."""
+                         rng: np.random.Generator | None = None, skills: str = 'all') -> Script:
+    """A fresh scripted policy for one episode of `task` in `env` (call after env.reset).
+
+    skills='prefix' keeps only what comes before a drawer-grasp task's final grasp (unblock,
+    open): COG's prior behaviours, which never reach the task's reward.
+    """
+    if skills not in SKILLS:
+        raise ValueError(f'skills: expected one of {SKILLS}, got {skills!r}')
     t = T.get_task(task)
     rng = rng if rng is not None else np.random.default_rng()
     k = T.KITCHENS[t.kitchen]
@@ -167,7 +181,8 @@ def make_scripted_policy(task: str, env, noise: float = 0.1,
             stages += grasp_stages('blocker', thr) + place_stages(k.containers['side_tray'], thr)
         if t.drawer_start in ('closed', 'blocked'):
             stages += drawer_open_stages(thr)
-        stages += grasp_stages('drawer_cube', thr, lift=0.15)
+        if skills == 'all':
+            stages += grasp_stages('drawer_cube', thr, lift=0.15)
     elif t.kind == 'open_door':
         stages = door_open_stages(thr)
     elif t.kind == 'close_door':

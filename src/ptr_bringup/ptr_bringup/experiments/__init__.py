@@ -1,0 +1,1 @@
+"""`ptr experiment`: the papers' tables reproduced in sim as cached stage graphs."""

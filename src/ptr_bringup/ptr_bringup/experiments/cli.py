@@ -1,0 +1,120 @@
+"""`ptr experiment NAME`: run one of the papers' tables end to end and write its report.
+
+Data generation, training, checkpoint selection and evaluation run as cached stages under
+--store (re-running skips finished stages and resumes a killed training from its newest
+checkpoint); the report goes to --results/NAME.md with its PNGs in --results/NAME/.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ptr_bringup.experiments.engine import StageFailed, load_result, run_stages
+from ptr_bringup.experiments.presets import PRESETS, PresetError, as_dict, with_overrides
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ptr_bringup.experiments.tables import TABLES
+    keys = '\n'.join(f'  {k} = {v}' for k, v in as_dict(PRESETS['cpu']).items())
+    ap = argparse.ArgumentParser(
+        prog='ptr experiment', description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 1)[1] + f'\npreset keys (cpu values):\n{keys}')
+    ap.add_argument('name', choices=sorted(TABLES), help='the table to produce')
+    ap.add_argument('--preset', choices=sorted(PRESETS), default='cpu',
+                    help="cpu: this 2-core machine, < 2 h; full: the papers' scale on a GPU")
+    ap.add_argument('--seeds', type=int, help="seeds (default: the preset's)")
+    ap.add_argument('--jobs', type=int, help="stages at once (default: the preset's)")
+    ap.add_argument('--set', dest='overrides', action='append', default=[],
+                    metavar='KEY=VALUE', help='override a preset field (repeatable)')
+    ap.add_argument('--store', default='runs/experiments',
+                    help='stage cache shared by every table (data, runs, evaluations)')
+    ap.add_argument('--results', default='docs/results', help='where NAME.md and plots go')
+    ap.add_argument('--report-only', action='store_true',
+                    help='write the report from finished stages; run nothing')
+    return ap
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
+                               capture_output=True, text=True,
+                               cwd=Path(__file__).parent).stdout.strip()
+        return out + ('+changes' if dirty else '')
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
+def _machine() -> str:
+    import os
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f'{os.cpu_count()} CPU cores ({cpu})'
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from ptr_bringup.experiments import report
+    from ptr_bringup.experiments.tables import TABLES
+    try:
+        extra = list(args.overrides)
+        extra += [f'seeds={args.seeds}'] if args.seeds is not None else []
+        extra += [f'jobs={args.jobs}'] if args.jobs is not None else []
+        preset = with_overrides(PRESETS[args.preset], extra)
+    except PresetError as e:
+        print(f'ptr experiment: {e}', file=sys.stderr)
+        return 2
+    table = TABLES[args.name](preset)
+    store = Path(args.store)
+    t0 = time.monotonic()
+    cell_keys = {c.stage.key for c in table.cells}
+    failed = ''
+    if not args.report_only:
+        say = lambda m: print(f'[experiment {args.name}] {m}', flush=True)  # noqa: E731
+        try:
+            run_stages(table.stages(), store, preset.jobs, 1, say,
+                       count=lambda s: s.key in cell_keys)
+        except StageFailed as e:
+            failed = str(e)
+    from ptr_bringup.experiments.engine import all_stages
+    stages = all_stages(table.stages())
+    results = {s.key: r for s in stages if (r := load_result(store, s)) is not None}
+    out_dir = Path(args.results)
+    plots_dir = out_dir / args.name
+    plots = {}
+    if any(c.stage.key in results for c in table.cells):
+        plots['success per method'] = str(
+            report.plot_success(table, results, plots_dir / 'success.png').relative_to(out_dir))
+        if (sel := report.plot_selection(table, results, plots_dir / 'selection.png')):
+            plots['held-out selection score per checkpoint'] = str(sel.relative_to(out_dir))
+    command = 'ptr experiment ' + shlex.join(argv if argv is not None else sys.argv[1:])
+    meta = {'command': command, 'commit': _commit(), 'machine': _machine(),
+            'date': datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+            'wall_min': (time.monotonic() - t0) / 60,
+            'compute_min': sum(r.get('wall_s', 0.0) for r in results.values()) / 60}
+    from ptr_core.atomic import write_bytes
+    text = report.render(table, results, meta, plots)
+    if failed:
+        text += f'\n**Incomplete: a stage failed.** {failed}\n'
+    write_bytes(out_dir / f'{args.name}.md', text.encode())
+    done = sum(c.stage.key in results for c in table.cells)
+    print(f'ptr experiment: wrote {out_dir / (args.name + ".md")} ({done}/{len(table.cells)} '
+          f'cells)')
+    if failed:
+        print(f'ptr experiment: {failed}', file=sys.stderr)
+        return 1
+    return 0

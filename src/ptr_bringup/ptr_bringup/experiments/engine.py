@@ -1,0 +1,177 @@
+"""Stages cached by the hash of what they compute, run by a small process-pool scheduler.
+
+Why a stage graph: a table's cells share most of their work (one pre-training feeds PTR, the
+zero-shot row and AW-BC; the same data feeds every method), and a two-hour run must survive being
+killed. A stage's key hashes its kind, its parameters and its dependencies' keys, so identical
+work is done once across cells and tables, a changed setting re-runs exactly what depends on it,
+and a finished stage (its `result.json`, written atomically last) is never redone. A killed
+training stage resumes from its newest checkpoint (the stage functions handle that).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+# Bumped when a stage function's meaning changes, so old cached results are not reused.
+STAGE_VERSION = 1
+
+
+@dataclass(eq=False)
+class Stage:
+    """One unit of cached work: `kind` names a function in ptr_bringup.experiments.stages."""
+
+    kind: str
+    params: dict[str, Any]
+    deps: dict[str, 'Stage'] = field(default_factory=dict)
+    label: str = ''  # for progress lines: what this is in the table's words
+    cost: float = 60.0  # estimated seconds on one core, for the time-left estimate
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps({'kind': self.kind, 'params': self.params, 'v': STAGE_VERSION,
+                           'deps': {k: d.key for k, d in sorted(self.deps.items())}},
+                          sort_keys=True, default=str)
+        return f'{self.kind}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}'
+
+
+def all_stages(roots: list[Stage]) -> list[Stage]:
+    """Every stage reachable from `roots`, dependencies first, each key once."""
+    seen: dict[str, Stage] = {}
+
+    def visit(s: Stage) -> None:
+        if s.key in seen:
+            return
+        for d in s.deps.values():
+            visit(d)
+        seen[s.key] = s
+
+    for r in roots:
+        visit(r)
+    return list(seen.values())
+
+
+class StageFailed(RuntimeError):
+    """A stage raised; the message names it and ends with its log's last lines."""
+
+
+def result_path(store: Path, stage: Stage) -> Path:
+    return store / stage.key / 'result.json'
+
+
+def load_result(store: Path, stage: Stage) -> dict[str, Any] | None:
+    p = result_path(store, stage)
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def _run_one(kind: str, work: str, params: dict[str, Any], deps: dict[str, dict[str, Any]],
+             threads: int) -> dict[str, Any]:
+    """Worker body (a fresh process per stage): run it, its output into work/log.txt."""
+    import torch
+
+    from ptr_bringup.experiments import stages
+    from ptr_core.atomic import write_json
+
+    torch.set_num_threads(threads)
+    w = Path(work)
+    w.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    # The process is this stage's alone: point its file descriptors 1 and 2 at the log too, so
+    # C-level output (PyBullet's banner) does not interleave with the progress lines.
+    log = open(w / 'log.txt', 'a', buffering=1)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    sys.stdout = sys.stderr = log
+    try:
+        result = stages.STAGES[kind](w, params, deps)
+    except BaseException:
+        traceback.print_exc(file=log)
+        raise
+    result['wall_s'] = round(time.monotonic() - t0, 1)
+    write_json(w / 'result.json', result)
+    return result
+
+
+def _log_tail(work: Path, lines: int = 8) -> str:
+    p = work / 'log.txt'
+    if not p.is_file():
+        return ''
+    tail = p.read_text(errors='replace').splitlines()[-lines:]
+    return '\n    '.join([''] + tail)
+
+
+def run_stages(roots: list[Stage], store: Path, jobs: int = 1, threads: int = 1,
+               say: Callable[[str], None] = print, count: Callable[[Stage], bool] | None = None
+               ) -> dict[str, dict[str, Any]]:
+    """Run every stage under `roots` not finished in `store`; results by key.
+
+    `jobs` stages run at once, each in its own process with `threads` torch threads. A failed
+    stage stops its dependents, the others go on; StageFailed is raised at the end. `count`
+    picks the stages whose completions the progress line reports as cells.
+    """
+    todo = all_stages(roots)
+    results: dict[str, dict[str, Any]] = {}
+    for s in todo:
+        if (r := load_result(store, s)) is not None:
+            results[s.key] = r
+    pending = [s for s in todo if s.key not in results]
+    is_cell = count or (lambda s: False)
+    cells_total = sum(is_cell(s) for s in todo)
+    cells_done = sum(is_cell(s) for s in todo if s.key in results)
+    cost_left = sum(s.cost for s in pending)
+    say(f'{len(todo)} stages, {len(todo) - len(pending)} cached; cells {cells_done}/'
+        f'{cells_total}; ~{cost_left / 60 / max(1, jobs):.0f} min estimated')
+    failed: dict[str, str] = {}
+    t0 = time.monotonic()
+    spent_est, spent_real = 0.0, 0.0
+    ctx = mp.get_context('spawn')
+    running: dict[cf.Future, tuple[Stage, float]] = {}
+    with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx,
+                                max_tasks_per_child=1) as pool:
+        while pending or running:
+            blocked = [s for s in pending
+                       if any(d.key in failed for d in s.deps.values())]
+            for s in blocked:
+                pending.remove(s)
+                failed[s.key] = 'a dependency failed'
+            ready = [s for s in pending if all(d.key in results for d in s.deps.values())]
+            for s in ready[:max(0, jobs - len(running))]:
+                pending.remove(s)
+                deps = {name: {'dir': str(store / d.key), **results[d.key]}
+                        for name, d in s.deps.items()}
+                fut = pool.submit(_run_one, s.kind, str(store / s.key), s.params, deps,
+                                  threads)
+                running[fut] = (s, time.monotonic())
+            if not running:
+                break
+            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                s, started = running.pop(fut)
+                try:
+                    results[s.key] = fut.result()
+                except Exception as e:  # noqa: BLE001 - reported with the stage's log
+                    failed[s.key] = (f'{s.label or s.kind} ({s.key}): {type(e).__name__}: {e}'
+                                     f'{_log_tail(store / s.key)}')
+                    say(f'FAILED {failed[s.key]}')
+                    continue
+                spent_est += s.cost
+                spent_real += time.monotonic() - started
+                cells_done += is_cell(s)
+                left_est = sum(x.cost for x in pending) + sum(
+                    x.cost for x, _ in running.values())
+                ratio = spent_real / spent_est if spent_est else 1.0
+                eta = left_est * ratio / max(1, jobs)
+                say(f'done {s.label or s.kind} in {time.monotonic() - started:.0f} s; cells '
+                    f'{cells_done}/{cells_total}; elapsed {(time.monotonic() - t0) / 60:.1f} '
+                    f'min, ~{eta / 60:.0f} min left')
+    if failed:
+        raise StageFailed('; '.join(v for v in failed.values() if v != 'a dependency failed'))
+    return results

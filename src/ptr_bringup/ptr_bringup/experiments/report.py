@@ -1,0 +1,202 @@
+"""A finished table as markdown (95% Wilson intervals, significance) and PNG plots."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ptr_bringup.experiments.table import Table
+from ptr_core.stats import bootstrap_mean_diff, fisher_two_sided, holm
+from ptr_sim.evaluate import wilson_interval
+
+
+@dataclass
+class Counts:
+    per_seed: dict[int, tuple[int, int]]  # seed -> (successes, episodes)
+
+    @property
+    def k(self) -> int:
+        return sum(k for k, _ in self.per_seed.values())
+
+    @property
+    def n(self) -> int:
+        return sum(n for _, n in self.per_seed.values())
+
+    @property
+    def rates(self) -> list[float]:
+        return [k / n for k, n in self.per_seed.values() if n]
+
+    def cell(self) -> str:
+        if not self.n:
+            return 'not run'
+        lo, hi = wilson_interval(self.k, self.n)
+        return f'{100 * self.k / self.n:.1f}% ({self.k}/{self.n}) [{100 * lo:.1f}, {100 * hi:.1f}]'
+
+
+def collect_counts(table: Table, results: dict[str, dict[str, Any]]
+                   ) -> dict[tuple[str, str], Counts]:
+    out = {(r, c): Counts({}) for r in table.rows for c in table.columns}
+    for cell in table.cells:
+        res = results.get(cell.stage.key)
+        if res is None:
+            continue
+        for col, e in res['evals'].items():
+            out[(cell.row, col)].per_seed[cell.seed] = (e['successes'], e['episodes'])
+    return out
+
+
+def significance(table: Table, counts: dict[tuple[str, str], Counts]) -> list[dict[str, Any]]:
+    """Each comparison per column: Fisher exact on pooled episodes (Holm over the table) and
+    a bootstrap over seeds of the rate difference."""
+    rows = []
+    for col in table.columns:
+        for a, b in table.comparisons:
+            ca, cb = counts[(a, col)], counts[(b, col)]
+            if not ca.n or not cb.n:
+                continue
+            d, lo, hi = bootstrap_mean_diff(ca.rates, cb.rates)
+            rows.append({'column': col, 'a': a, 'b': b, 'ka': ca.k, 'na': ca.n, 'kb': cb.k,
+                         'nb': cb.n, 'p': fisher_two_sided(ca.k, ca.n, cb.k, cb.n),
+                         'diff': d, 'boot_lo': lo, 'boot_hi': hi})
+    for r, adj in zip(rows, holm([r['p'] for r in rows])):
+        r['p_holm'] = adj
+    return rows
+
+
+def _verdict(r: dict[str, Any]) -> str:
+    sig_fisher = r['p_holm'] < 0.05
+    sig_boot = r['boot_lo'] > 0 or r['boot_hi'] < 0
+    better = r['a'] if r['diff'] > 0 else r['b']
+    if sig_fisher and sig_boot:
+        return f'yes: {better} higher (both tests)'
+    if sig_fisher or sig_boot:
+        return f'{better} higher by {"Fisher" if sig_fisher else "seed bootstrap"} only'
+    return 'no'
+
+
+def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any],
+           plots: dict[str, str]) -> str:
+    counts = collect_counts(table, results)
+    lines = [f'# {table.title}', '', table.claim, '',
+             f'Produced by `{meta["command"]}` at commit `{meta["commit"]}` on {meta["date"]}; '
+             f'{meta["machine"]}. This run: {meta["wall_min"]:.1f} min wall; the cells it '
+             f'reports took {meta["compute_min"]:.1f} min of stage time in all (cached stages '
+             'count their original run).', '',
+             '## Success rates', '',
+             'Pooled over seeds: rate (successes/episodes) [95% Wilson interval]; then the '
+             'per-seed rates. Checkpoints chosen on held-out demos, never on success.', '']
+    head = ['method'] + [f'{c}' for c in table.columns] + [f'per seed ({c})'
+                                                          for c in table.columns]
+    lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for r in table.rows:
+        cells = [counts[(r, c)].cell() for c in table.columns]
+        seeds = [', '.join(f'{100 * k / n:.0f}%' for _, (k, n) in
+                           sorted(counts[(r, c)].per_seed.items())) or '-'
+                 for c in table.columns]
+        lines.append('| ' + ' | '.join([r] + cells + seeds) + ' |')
+    sig = significance(table, counts)
+    if sig:
+        lines += ['', '## Which differences are significant', '',
+                  'Fisher exact test (two-sided) on the pooled episodes, Holm-adjusted over '
+                  'every comparison in this table; and a percentile bootstrap over seeds of the '
+                  'difference in mean per-seed rate (seeds resampled within each method: it '
+                  'counts data and training variance, which pooling episodes does not). With '
+                  '3 seeds the bootstrap interval is coarse.', '',
+                  '| comparison | setting | counts | Fisher p | Holm p | mean diff [bootstrap '
+                  '95%] | significant at 5% |', '|---|---|---|---|---|---|---|']
+        for r in sig:
+            lines.append(f"| {r['a']} vs {r['b']} | {r['column']} | {r['ka']}/{r['na']} vs "
+                         f"{r['kb']}/{r['nb']} | {r['p']:.3g} | {r['p_holm']:.3g} | "
+                         f"{100 * r['diff']:+.1f} [{100 * r['boot_lo']:+.1f}, "
+                         f"{100 * r['boot_hi']:+.1f}] pts | {_verdict(r)} |")
+    for title, path in plots.items():
+        lines += ['', f'![{title}]({path})']
+    if table.row_notes:
+        lines += ['', '## What each row is', '']
+        lines += [f'- **{r}**: {t}' for r, t in table.row_notes.items()]
+    if table.notes:
+        lines += ['', '## Setting', '']
+        lines += [f'- {n}' for n in table.notes]
+    lines += ['', 'Preset as run (`ptr experiment ... --set KEY=VALUE` changes a field):', '',
+              '```yaml', yaml.safe_dump(table.settings, sort_keys=False).rstrip(), '```', '']
+    return '\n'.join(lines)
+
+
+def plot_success(table: Table, results: dict[str, dict[str, Any]], path: Path) -> Path:
+    """Bars: pooled rate with its Wilson interval per method and column; dots: seeds."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from ptr_core.atomic import atomic_path
+    counts = collect_counts(table, results)
+    nr, nc = len(table.rows), len(table.columns)
+    width = 0.8 / nc
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * nr * max(1, nc) + 2), 3.8), dpi=100)
+    for j, col in enumerate(table.columns):
+        xs = np.arange(nr) + (j - (nc - 1) / 2) * width
+        rate, lo_e, hi_e = [], [], []
+        for r in table.rows:
+            c = counts[(r, col)]
+            p = c.k / c.n if c.n else 0.0
+            lo, hi = wilson_interval(c.k, c.n) if c.n else (0.0, 0.0)
+            rate.append(p)
+            lo_e.append(p - lo)
+            hi_e.append(hi - p)
+        ax.bar(xs, rate, width * 0.9, yerr=[lo_e, hi_e], capsize=3, label=col, alpha=0.8)
+        for x, r in zip(xs, table.rows):
+            ys = counts[(r, col)].rates
+            ax.scatter([x] * len(ys), ys, s=10, c='k', zorder=3)
+    ax.set_xticks(np.arange(nr))
+    ax.set_xticklabels(table.rows, rotation=25, ha='right', fontsize=8)
+    ax.set_ylabel('success rate (95% Wilson; dots: seeds)')
+    ax.set_ylim(0, 1.02)
+    if nc > 1:
+        ax.legend(fontsize=8)
+    ax.set_title(table.title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path, suffix='.png') as tmp:
+        fig.savefig(tmp, format='png')
+    plt.close(fig)
+    return path
+
+
+def plot_selection(table: Table, results: dict[str, dict[str, Any]], path: Path) -> Path | None:
+    """The held-out selection score of every checkpoint against its step, per method: the
+    learning curve the selection saw (Q-monotonicity for CQL rows, minus action MSE for BC)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from ptr_core.atomic import atomic_path
+    series: dict[tuple[str, str], list[tuple[int, list]]] = {}
+    for cell in table.cells:
+        res = results.get(cell.stage.key)
+        if not res or not res.get('scores'):
+            continue
+        kind = 'Q monotonicity' if cell.stage.params['select'] == 'q' else '-action MSE'
+        series.setdefault((kind, cell.row), []).append((cell.seed, res['scores']))
+    if not series:
+        return None
+    kinds = sorted({k for k, _ in series})
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 3.6), dpi=100,
+                             squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        for (k, row), runs in sorted(series.items()):
+            if k != kind:
+                continue
+            for i, (_, sc) in enumerate(runs):
+                steps = [a for a, _ in sc]
+                ax.plot(steps, [b for _, b in sc], marker='.', lw=1,
+                        color=f'C{table.rows.index(row) % 10}', label=row if i == 0 else None)
+        ax.set_xlabel('gradient step of the checkpoint')
+        ax.set_ylabel(f'held-out {kind}')
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path, suffix='.png') as tmp:
+        fig.savefig(tmp, format='png')
+    plt.close(fig)
+    return path

@@ -1,0 +1,195 @@
+"""The stage functions of an experiment: collect data, train, select a checkpoint and evaluate.
+
+Each is `fn(work, params, deps) -> result` (JSON-able) and runs in its own process
+(ptr_bringup.experiments.engine). `deps` maps a dependency's name to its result plus 'dir'.
+Training goes through the same entry points as the `ptr` commands, so a table measures what a
+user runs.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+Result = dict[str, Any]
+
+
+# ---- data ----------------------------------------------------------------------------------
+def _camera(task: str, offset: list[float] | None):
+    """The task's kitchen camera, moved by `offset` (m) for a novel viewpoint (PTR Table VIII)."""
+    if not offset:
+        return None
+    from ptr_sim.camera import CameraConfig
+    from ptr_sim.tasks import KITCHENS, get_task
+    k = KITCHENS[get_task(task).kitchen]
+    return CameraConfig().shifted(tuple(a + b for a, b in zip(k.camera_offset, offset)))
+
+
+def _rollout_group(env, writer, g: dict[str, Any]) -> dict[str, int]:
+    """One group of scripted episodes into `writer`, stored under the folder g['folder']."""
+    from ptr_sim.collect import rollout
+    from ptr_sim.scripted import make_scripted_policy
+    want, written, attempts, successes = g['episodes'], 0, 0, 0
+    max_attempts = want if not g.get('successes_only') else 20 * want + 20
+    while written < want and attempts < max_attempts:
+        seed = g['seed'] + attempts
+        attempts += 1
+        policy = make_scripted_policy(g['task'], env, g['noise'], np.random.default_rng(seed),
+                                      skills=g.get('skills', 'all'))
+        traj = rollout(env, policy, g['task'], seed, g['noise'],
+                       stop=lambda p=policy: p.finished)
+        successes += int(traj.success)
+        if g.get('successes_only') and not traj.success:
+            continue
+        writer.add(replace(traj, task=g.get('folder') or g['task']))
+        written += 1
+    if written < want:
+        raise RuntimeError(f"collect {g['task']}: {written} of {want} scripted episodes kept "
+                           f'in {attempts} attempts')
+    return {'episodes': written, 'attempted': attempts, 'successes': successes}
+
+
+def collect(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
+    """A dataset of scripted episode groups at work/data (written whole, then renamed in).
+
+    params: image_size; camera_offset (m, or None); groups: [{task, episodes, noise, seed,
+    successes_only, folder (the task folder to store under: COG gives prior data the target's
+    task id), skills ('all', or 'prefix': the drawer-grasp tasks' unblock/open skills only)}].
+    """
+    import ptr_sim
+    from ptr_core.atomic import atomic_dir
+    from ptr_core.data import DatasetWriter
+    out = work / 'data'
+    if out.exists():  # a finished rename whose result.json was not written
+        shutil.rmtree(out)
+    groups = []
+    with atomic_dir(out) as tmp:
+        with DatasetWriter(tmp, shard_episodes=64) as writer:
+            for g in p['groups']:
+                env = ptr_sim.make_env(g['task'], image_size=p['image_size'],
+                                       camera=_camera(g['task'], p.get('camera_offset')))
+                try:
+                    groups.append({**g, **_rollout_group(env, writer, g)})
+                finally:
+                    env.close()
+                print(f"collected {groups[-1]['episodes']} x {g['task']} (noise {g['noise']}, "
+                      f"{groups[-1]['successes']}/{groups[-1]['attempted']} succeeded)",
+                      flush=True)
+    return {'path': str(out), 'groups': groups}
+
+
+# ---- training ------------------------------------------------------------------------------
+COMMANDS = {'pretrain': 'ptr_core.cli:pretrain_main', 'finetune': 'ptr_core.cli:finetune_main',
+            'train': 'ptr_core.cli:train_main'}
+
+
+def _entry(name: str) -> Callable[[list[str]], int]:
+    import importlib
+    mod, fn = COMMANDS[name].split(':')
+    return getattr(importlib.import_module(mod), fn)
+
+
+def train(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
+    """`ptr <command> ARGV` into work/run, `snapshots` checkpoints along the way; resumes.
+
+    params: command (pretrain | finetune | train), steps, snapshots, argv (tokens '@name' are
+    replaced by the dependency's path: a dataset folder or a checkpoint).
+    """
+    from ptr_core.checkpoint import latest
+    from ptr_core.select import find_checkpoints
+    run = work / 'run'
+    argv = [deps[t[1:]]['path'] if t.startswith('@') else str(t) for t in p['argv']]
+    every = max(1, p['steps'] // p['snapshots'])
+    argv += ['--out', str(run), '--steps', str(p['steps']), '--no-tensorboard', '--no-progress',
+             '--set', f'train.ckpt_every={every}', '--set', 'train.log_every=50']
+    if (run / 'checkpoints').is_dir() and latest(run) is not None:
+        argv.append('--resume')
+    if (rc := _entry(p['command'])(argv)) != 0:
+        raise RuntimeError(f"ptr {p['command']} exited {rc} (see log.txt)")
+    ckpts = [str(c) for c in find_checkpoints(run / 'checkpoints')]
+    return {'path': str(latest(run)), 'checkpoints': ckpts}
+
+
+# ---- selection and evaluation -----------------------------------------------------------------
+def _heldout(path: str, task: str | None = None) -> list:
+    from ptr_core.data import Dataset
+    ds = Dataset(path)
+    return [t for name in ([task] if task else ds.tasks) for t in ds[name]]
+
+
+def _score_q(ckpt: str, trajs: list, task: str) -> float:
+    """PTR's selection: monotonicity of Q along held-out successful demos (ptr select)."""
+    from ptr_core.agent import Agent
+    from ptr_core.data.rewards import RewardConfig
+    from ptr_core.select import AgentQ, score_q_fn
+    from ptr_core.task_registry import TaskRegistry
+    agent = Agent.load(ckpt, restore_rng=False)
+    reg = TaskRegistry.from_dict(agent.tasks)
+    score, _, _ = score_q_fn(AgentQ(agent, reg.id(task)), trajs,
+                             RewardConfig.ptr(agent.cfg.agent.discount))
+    return score
+
+
+def _score_mse(ckpt: str, trajs: list, task: str) -> float:
+    """Imitation's selection: minus the greedy policy's action error on held-out demos."""
+    import torch
+
+    from ptr_core.policy import DeployablePolicy
+    pol = DeployablePolicy.load(ckpt, task)
+    err = []
+    with torch.no_grad():
+        for tr in trajs:
+            for t in range(len(tr)):
+                a = pol.act(tr.images[t], tr.states[t], greedy=True)
+                err.append(float(np.mean((a - tr.actions[t]) ** 2)))
+    return -float(np.mean(err))
+
+
+SCORERS = {'q': _score_q, 'mse': _score_mse}
+
+
+def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
+    """Pick a checkpoint without looking at success (held-out demos only), then evaluate it.
+
+    params: policy_task (the task id the policy acts under), select ('q' | 'mse' | 'last'),
+    heldout_task (folder in the 'heldout' dependency), evals: {column: {task, episodes, seed,
+    camera_offset}}, image_size. deps: run (a training stage), heldout (a dataset stage).
+    """
+    from ptr_core.policy import DeployablePolicy
+    from ptr_sim.evaluate import CheckpointPolicy, evaluate
+    ckpts = deps['run']['checkpoints'] or [deps['run']['path']]
+    scores: list[tuple[int, float]] = []
+    if p['select'] == 'last' or len(ckpts) == 1:
+        chosen = ckpts[-1]
+    else:
+        from ptr_core.select import step_of
+        trajs = _heldout(deps['heldout']['path'], p.get('heldout_task'))
+        for c in ckpts:
+            scores.append((step_of(Path(c)), SCORERS[p['select']](c, trajs, p['policy_task'])))
+            print(f'{Path(c).name}: {p["select"]} score {scores[-1][1]:.4f}', flush=True)
+        best = max(range(len(ckpts)), key=lambda i: (scores[i][1], scores[i][0]))
+        chosen = ckpts[best]
+    policy = DeployablePolicy.load(chosen, p['policy_task'])
+    evals = {}
+    for col, e in p['evals'].items():
+        import ptr_sim
+        env = ptr_sim.make_env(e['task'], image_size=p['image_size'],
+                               camera=_camera(e['task'], e.get('camera_offset')))
+        try:
+            r = evaluate(CheckpointPolicy(policy, True, e['seed']), e['task'], e['episodes'],
+                         seed=e['seed'], image_size=p['image_size'], env=env)
+        finally:
+            env.close()
+        print(f'{col}: {r.summary()}', flush=True)
+        evals[col] = {'successes': r.successes, 'episodes': r.episodes,
+                      'mean_length': float(np.mean(r.lengths))}
+    from ptr_core.select import step_of
+    return {'selected': chosen, 'selected_step': step_of(Path(chosen)), 'scores': scores,
+            'evals': evals}
+
+
+STAGES: dict[str, Callable[[Path, dict[str, Any], dict[str, Result]], Result]] = {
+    'collect': collect, 'train': train, 'evaluate': select_and_evaluate}
