@@ -29,6 +29,7 @@ class NetworkConfig:
     num_spatial_features: int = 8  # K of the learned (H, W, C, K) spatial-embedding kernel
     bottleneck_dim: int = 256  # Dense-LayerNorm-tanh after pooling; 0 disables it
     impala_channels: tuple[int, ...] = (16, 32, 32)  # IMPALA stack widths
+    impala_norm: str = 'none'  # none | group | batch: after each IMPALA stack's conv (ablation)
     cog_channels: int = 16  # COG conv width (3 layers of 3x3)
     q_hidden: tuple[int, ...] = (256, 256, 256)  # Q-MLP hidden sizes
     q_concat_every_layer: bool = True  # action + embedding at every layer (False: input only)
@@ -308,6 +309,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 _CHOICES = {
     'network.encoder': ('resnet18', 'resnet34', 'resnet50', 'cog_conv', 'impala'),
     'network.norm': ('group', 'batch'),
+    'network.impala_norm': ('none', 'group', 'batch'),
     'network.pooling': ('spatial_embedding', 'spatial_softmax', 'gap', 'flatten'),
     'agent.algo': ('cql', 'bc', 'awbc'),
 }

@@ -40,8 +40,21 @@ class PolicyNet(nn.Module):
         return self.actor.embed(image, state)
 
 
+# Network keys added after checkpoints existed: left out of the fingerprint at these defaults,
+# so a checkpoint saved before the key existed still matches its rebuilt network.
+LATER_NETWORK_KEYS = {'impala_norm': 'none'}
+
+
+def network_arch(cfg: Config) -> dict:
+    arch = dict(Config.to_dict(cfg)['network'])
+    for k, default in LATER_NETWORK_KEYS.items():
+        if arch.get(k) == default:
+            arch.pop(k)
+    return arch
+
+
 def policy_fingerprint(cfg: Config, net: nn.Module) -> str:
-    return ckpt.fingerprint(Config.to_dict(cfg)['network'] | {'kind': 'policy'}, net)
+    return ckpt.fingerprint(network_arch(cfg) | {'kind': 'policy'}, net)
 
 
 def _resolve_task(tasks: dict | None, task: str | int | None, default: str | None) -> int:

@@ -7,6 +7,7 @@ checkpoint); the report goes to --results/NAME.md with its PNGs in --results/NAM
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shlex
 import subprocess
@@ -15,7 +16,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ptr_bringup.experiments.engine import StageFailed, load_result, run_stages
+from ptr_bringup.experiments.engine import CODE_ENV, StageFailed, load_result, run_stages
 from ptr_bringup.experiments.presets import PRESETS, PresetError, as_dict, with_overrides
 
 
@@ -54,7 +55,6 @@ def _commit() -> str:
 
 
 def _machine() -> str:
-    import os
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path('/proc/cpuinfo').read_text().splitlines():
@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     table = TABLES[args.name](preset)
     store = Path(args.store)
     t0 = time.monotonic()
+    commit = _commit()
+    os.environ[CODE_ENV] = commit  # each stage records the code it ran
     cell_keys = {c.stage.key for c in table.cells}
     failed = ''
     if not args.report_only:
@@ -101,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             report.plot_success(table, results, plots_dir / 'success.png').relative_to(out_dir))
         if (sel := report.plot_selection(table, results, plots_dir / 'selection.png')):
             plots['held-out selection score per checkpoint'] = str(sel.relative_to(out_dir))
+        if (onl := report.plot_online(table, results, plots_dir / 'online.png')):
+            plots['success against online environment steps'] = str(onl.relative_to(out_dir))
     command = 'ptr experiment ' + shlex.join(argv if argv is not None else sys.argv[1:])
-    meta = {'command': command, 'commit': _commit(), 'machine': _machine(),
+    ran = sorted({r.get('code', 'unknown') for k, r in results.items() if k in cell_keys})
+    meta = {'command': command, 'commit': commit, 'ran_at': ran, 'machine': _machine(),
             'date': datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
             'wall_min': (time.monotonic() - t0) / 60,
             'compute_min': sum(r.get('wall_s', 0.0) for r in results.values()) / 60}

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 # Bumped when a stage function's meaning changes, so old cached results are not reused.
 STAGE_VERSION = 1
+CODE_ENV = 'PTR_EXPERIMENT_CODE'  # set by the caller: the code version stages record
 
 
 @dataclass(eq=False)
@@ -96,6 +97,7 @@ def _run_one(kind: str, work: str, params: dict[str, Any], deps: dict[str, dict[
         traceback.print_exc(file=log)
         raise
     result['wall_s'] = round(time.monotonic() - t0, 1)
+    result['code'] = os.environ.get(CODE_ENV, 'unknown')  # the commit this stage ran
     write_json(w / 'result.json', result)
     return result
 

@@ -81,13 +81,14 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
            plots: dict[str, str]) -> str:
     counts = collect_counts(table, results)
     lines = [f'# {table.title}', '', table.claim, '',
-             f'Produced by `{meta["command"]}` at commit `{meta["commit"]}` on {meta["date"]}; '
+             f'Produced by `{meta["command"]}` at commit `{meta["commit"]}` on {meta["date"]}'
+             f' (its cells ran at {", ".join(f"`{c}`" for c in meta["ran_at"]) or "-"}); '
              f'{meta["machine"]}. This run: {meta["wall_min"]:.1f} min wall; the cells it '
              f'reports took {meta["compute_min"]:.1f} min of stage time in all (cached stages '
              'count their original run).', '',
              '## Success rates', '',
              'Pooled over seeds: rate (successes/episodes) [95% Wilson interval]; then the '
-             'per-seed rates. Checkpoints chosen on held-out demos, never on success.', '']
+             f'per-seed rates. {table.selection}', '']
     head = ['method'] + [f'{c}' for c in table.columns] + [f'per seed ({c})'
                                                           for c in table.columns]
     lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
@@ -195,6 +196,41 @@ def plot_selection(table: Table, results: dict[str, dict[str, Any]], path: Path)
         ax.set_xlabel('gradient step of the checkpoint')
         ax.set_ylabel(f'held-out {kind}')
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path, suffix='.png') as tmp:
+        fig.savefig(tmp, format='png')
+    plt.close(fig)
+    return path
+
+
+def plot_online(table: Table, results: dict[str, dict[str, Any]], path: Path) -> Path | None:
+    """Greedy success of the published checkpoints against online environment steps, per
+    seed and method (95% Wilson bars), from the cells that ran an online phase."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from ptr_core.atomic import atomic_path
+    runs = [(c, results[c.stage.key]) for c in table.cells
+            if c.stage.key in results and results[c.stage.key].get('curve')]
+    if not runs:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for cell, res in runs:
+        x = [pt[1] for pt in res['curve']]
+        y = [pt[2] / pt[3] for pt in res['curve']]
+        ci = [wilson_interval(pt[2], pt[3]) for pt in res['curve']]
+        color = f'C{table.rows.index(cell.row) % 10}'
+        ax.errorbar(x, y, yerr=[[a - lo for a, (lo, _) in zip(y, ci)],
+                                [hi - a for a, (_, hi) in zip(y, ci)]],
+                    marker='o', ms=3, lw=1, capsize=2, color=color, alpha=0.8,
+                    label=cell.row if cell.seed == min(c.seed for c, _ in runs
+                                                       if c.row == cell.row) else None)
+    ax.set_xlabel('online environment steps')
+    ax.set_ylabel('greedy success (95% Wilson)')
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    ax.set_title(table.title, fontsize=9)
     fig.tight_layout()
     with atomic_path(path, suffix='.png') as tmp:
         fig.savefig(tmp, format='png')

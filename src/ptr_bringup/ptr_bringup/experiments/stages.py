@@ -193,3 +193,100 @@ def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) 
 
 STAGES: dict[str, Callable[[Path, dict[str, Any], dict[str, Result]], Result]] = {
     'collect': collect, 'train': train, 'evaluate': select_and_evaluate}
+
+
+# ---- online (the real online graph over DDS) ------------------------------------------------
+def _budget(p: dict[str, Any]):
+    import dataclasses
+
+    from ptr_bringup import demo
+    b = demo.BUDGETS[p['budget']]
+    return dataclasses.replace(b, **{k: tuple(v) if isinstance(v, list) else v
+                                     for k, v in p.get('budget_changes', {}).items()})
+
+
+def offline_init(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
+    """`ptr demo`'s offline stages (data, pre-training, 10-demo fine-tuning, the reset policy,
+    the success classifier); resumable stage by stage like the demo itself."""
+    from ptr_bringup import demo
+    summary = demo.run_demo(work / 'demo', _budget(p), seed=p['seed'], online=False)
+    return {'path': summary['paths']['finetune'], 'checkpoints': [summary['paths']['finetune']],
+            'paths': summary['paths'], 'before': summary['before']}
+
+
+def fresh_agent(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
+    """An untrained agent with the offline agent's network and tasks: SAC-from-demos' start."""
+    from ptr_core.agent import Agent
+    from ptr_core.atomic import atomic_path
+    src = Agent.load(deps['offline']['path'], restore_rng=False)
+    cfg = src.cfg
+    cfg.train.seed = p['seed']
+    agent = Agent(cfg, src.tasks, src.target_task)
+    out = work / 'fresh.pt'
+    with atomic_path(out, suffix='.pt') as tmp:
+        agent.save(tmp)
+    return {'path': str(out), 'checkpoints': [str(out)]}
+
+
+def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
+    """Run the online graph from a start agent, then evaluate its published checkpoints.
+
+    params: budget, budget_changes, seed, task, eval_episodes, eval_seed, points (how many
+    checkpoints along the run are evaluated). deps: offline (offline_init), start (optional:
+    another start agent than the offline policy).
+    """
+    import json
+
+    from ptr_bringup.demo_online import run_online
+    from ptr_core.policy import DeployablePolicy
+    from ptr_sim.evaluate import CheckpointPolicy, evaluate
+    paths = {k: Path(v) for k, v in deps['offline']['paths'].items()}
+    if 'start' in deps:
+        paths['finetune'] = Path(deps['start']['path'])
+    b = _budget(p)
+    res = run_online(paths, work / 'online', b, seed=p['seed'])
+    if res.get('exit_code') not in (0, None) and not res['history']:
+        raise RuntimeError(f"online graph exited {res.get('exit_code')} with no episode "
+                           f"(see {work / 'online' / 'graph.log'})")
+    tel = work / 'online' / 'telemetry' / 'telemetry.jsonl'
+    rows = [json.loads(x) for x in tel.read_text().splitlines()] if tel.is_file() else []
+    ckpts = sorted((work / 'online' / 'checkpoints').glob('online_*.pt'),
+                   key=lambda c: int(c.stem.split('_')[1]))
+    picks = sorted({ckpts[round(i * (len(ckpts) - 1) / max(1, p['points'] - 1))]
+                    for i in range(p['points'])}, key=lambda c: int(c.stem.split('_')[1])) \
+        if ckpts else []
+    curve = []
+
+    def greedy(ckpt: Path) -> tuple[int, int]:
+        r = evaluate(CheckpointPolicy(DeployablePolicy.load(ckpt, p['task']), True,
+                                      p['eval_seed']), p['task'], p['eval_episodes'],
+                     seed=p['eval_seed'], image_size=b.image_size)
+        return r.successes, r.episodes
+
+    k0, n0 = greedy(paths['finetune'])
+    curve.append((0, 0, k0, n0))
+    for c in picks:
+        u = int(c.stem.split('_')[1])
+        k, n = greedy(c)
+        curve.append((u, _env_steps_at(rows, u), k, n))
+        print(f'{c.name}: update {u}, env steps {curve[-1][1]}: {k}/{n}', flush=True)
+    hist = res['history']
+    k, n = curve[-1][2:]
+    return {'evals': {p['task']: {'successes': k, 'episodes': n}}, 'curve': curve,
+            'episodes': len(hist), 'env_steps': int(sum(h['length'] for h in hist)),
+            'online_successes_sim': int(sum(h['sim_success'] for h in hist)),
+            'online_successes_classifier': int(sum(h['success'] for h in hist))}
+
+
+def _env_steps_at(rows: list[dict], update: int) -> int:
+    """Online env steps the trainer had received when it had made `update` updates."""
+    steps, last_update = 0, 0
+    for r in rows:
+        if r['kind'] == 'train':
+            last_update = r['step']
+        elif r['kind'] == 'episode' and last_update <= update:
+            steps = r['env_steps']
+    return steps
+
+
+STAGES.update({'offline_init': offline_init, 'fresh_agent': fresh_agent, 'online': online})

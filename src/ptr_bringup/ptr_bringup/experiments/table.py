@@ -30,6 +30,7 @@ class Table:
     notes: list[str] = field(default_factory=list)  # how this sim setting differs from the paper
     row_notes: dict[str, str] = field(default_factory=dict)  # what each method is, exactly
     curves: dict[str, list[Stage]] = field(default_factory=dict)  # extra plots' stages
+    selection: str = 'Checkpoints chosen on held-out demos, never on success.'
 
     def stages(self) -> list[Stage]:
         return [c.stage for c in self.cells] + [s for v in self.curves.values() for s in v]

@@ -82,13 +82,15 @@ class ImpalaBackbone(nn.Module):
     fraction of a ResNet's FLOPs while keeping residual depth.
     """
 
-    def __init__(self, channels: tuple[int, ...] = (16, 32, 32)) -> None:
+    def __init__(self, channels: tuple[int, ...] = (16, 32, 32), norm: str = 'none') -> None:
         super().__init__()
         layers: list[nn.Module] = []
         cin = 3
         for c in channels:
-            layers += [nn.Conv2d(cin, c, 3, padding=1), nn.MaxPool2d(3, stride=2, padding=1),
-                       _ResidualBlock(c), _ResidualBlock(c)]
+            layers.append(nn.Conv2d(cin, c, 3, padding=1))
+            if norm != 'none':  # PTR App. E's GroupNorm-vs-BatchNorm question, at CPU size
+                layers.append(_norm_layer(norm)(c))
+            layers += [nn.MaxPool2d(3, stride=2, padding=1), _ResidualBlock(c), _ResidualBlock(c)]
             cin = c
         layers.append(nn.ReLU())
         self.net = nn.Sequential(*layers)
@@ -99,11 +101,11 @@ class ImpalaBackbone(nn.Module):
 
 
 def build_backbone(name: str, norm: str, impala_channels: tuple[int, ...],
-                   cog_channels: int) -> nn.Module:
+                   cog_channels: int, impala_norm: str = 'none') -> nn.Module:
     if name in ('resnet18', 'resnet34', 'resnet50'):
         return ResNetBackbone(int(name[len('resnet'):]), norm)
     if name == 'cog_conv':
         return CogConv(cog_channels)
     if name == 'impala':
-        return ImpalaBackbone(tuple(impala_channels))
+        return ImpalaBackbone(tuple(impala_channels), impala_norm)
     raise ValueError(f'network.encoder: unknown encoder {name!r}')

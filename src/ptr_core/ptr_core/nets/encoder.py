@@ -16,7 +16,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.channels_last = cfg.channels_last
         self.backbone = build_backbone(cfg.encoder, cfg.norm, cfg.impala_channels,
-                                       cfg.cog_channels)
+                                       cfg.cog_channels, cfg.impala_norm)
         with torch.no_grad():  # the pooling kernel's (H, W) depends on the image size
             probe = self.backbone(torch.zeros(1, 3, cfg.image_size, cfg.image_size))
         _, c, h, w = probe.shape
