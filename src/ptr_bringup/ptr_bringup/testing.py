@@ -29,3 +29,21 @@ def online_graph_inputs(folder: Path, image_size: int) -> dict[str, str]:
     reward = save_classifier(folder / 'reward.pt', classifier)
     return {'policy_ckpt': str(ckpt), 'reward_ckpt': str(reward),
             'prior_data': str(folder / 'prior'), 'target_data': str(folder / 'demos')}
+
+
+def counting_stage(work: Path, params: dict, deps: dict) -> dict:
+    """A stage kind for engine tests ('ptr_bringup.testing:counting_stage'): appends one line
+    to params['ledger'] per run, sums its dependencies' values, fails on params['fail'], and
+    reports whether it found a partial file a killed run left in its work folder."""
+    with open(params['ledger'], 'a') as f:
+        f.write(f"{params['name']}\n")
+    resumed = (work / 'partial').exists()
+    (work / 'partial').write_text('started')
+    if params.get('fail'):
+        print('about to fail: a line the error report should carry')
+        raise RuntimeError(f"{params['name']} failed on purpose")
+    if params.get('die'):  # a killed run: leaves the partial file and no result
+        import os
+        os._exit(3)
+    value = params.get('value', 0) + sum(d['value'] for d in deps.values())
+    return {'value': value, 'resumed': resumed}

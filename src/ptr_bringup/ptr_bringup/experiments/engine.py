@@ -28,7 +28,8 @@ CODE_ENV = 'PTR_EXPERIMENT_CODE'  # set by the caller: the code version stages r
 
 @dataclass(eq=False)
 class Stage:
-    """One unit of cached work: `kind` names a function in ptr_bringup.experiments.stages."""
+    """One unit of cached work: `kind` names a function in ptr_bringup.experiments.stages
+    (or is 'module:function')."""
 
     kind: str
     params: dict[str, Any]
@@ -91,8 +92,14 @@ def _run_one(kind: str, work: str, params: dict[str, Any], deps: dict[str, dict[
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     sys.stdout = sys.stderr = log
+    if ':' in kind:  # 'module:function', for stage kinds defined outside this package
+        import importlib
+        mod, fn = kind.split(':')
+        body = getattr(importlib.import_module(mod), fn)
+    else:
+        body = stages.STAGES[kind]
     try:
-        result = stages.STAGES[kind](w, params, deps)
+        result = body(w, params, deps)
     except BaseException:
         traceback.print_exc(file=log)
         raise

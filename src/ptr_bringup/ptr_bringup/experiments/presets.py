@@ -41,7 +41,7 @@ class ExperimentPreset:
     stitch_episodes: int = 30  # evaluation episodes per setting
     # online (PTR Table VI)
     online_budget: str = 'small'  # `ptr demo` budget of the offline start (tiny: a smoke run)
-    online_episodes: int = 40  # online episodes per seed
+    online_episodes: int = 30  # online episodes per seed (`ptr demo`'s)
     online_utd: float = 2.0
     online_timeout: float = 1500.0  # seconds per online run
 

@@ -36,14 +36,14 @@ class Counts:
         return f'{100 * self.k / self.n:.1f}% ({self.k}/{self.n}) [{100 * lo:.1f}, {100 * hi:.1f}]'
 
 
-def collect_counts(table: Table, results: dict[str, dict[str, Any]]
+def collect_counts(table: Table, results: dict[str, dict[str, Any]], key: str = 'evals'
                    ) -> dict[tuple[str, str], Counts]:
     out = {(r, c): Counts({}) for r in table.rows for c in table.columns}
     for cell in table.cells:
         res = results.get(cell.stage.key)
-        if res is None:
+        if res is None or key not in res:
             continue
-        for col, e in res['evals'].items():
+        for col, e in res[key].items():
             out[(cell.row, col)].per_seed[cell.seed] = (e['successes'], e['episodes'])
     return out
 
@@ -98,11 +98,18 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
                            sorted(counts[(r, c)].per_seed.items())) or '-'
                  for c in table.columns]
         lines.append('| ' + ' | '.join([r] + cells + seeds) + ' |')
-    sig = significance(table, counts)
-    if sig:
-        lines += ['', '## Which differences are significant', '',
+    lines += _selection_section(table, results)
+    blocks = [('', counts)]
+    last = collect_counts(table, results, 'evals_last')
+    if any(c.n for c in last.values()):
+        blocks.append((' (last checkpoints)', last))
+    for suffix, cts in blocks:
+        sig = significance(table, cts)
+        if not sig:
+            continue
+        lines += ['', f'## Which differences are significant{suffix}', '',
                   'Fisher exact test (two-sided) on the pooled episodes, Holm-adjusted over '
-                  'every comparison in this table; and a percentile bootstrap over seeds of the '
+                  'every comparison in this block; and a percentile bootstrap over seeds of the '
                   'difference in mean per-seed rate (seeds resampled within each method: it '
                   'counts data and training variance, which pooling episodes does not). With '
                   '3 seeds the bootstrap interval is coarse.', '',
@@ -236,3 +243,28 @@ def plot_online(table: Table, results: dict[str, dict[str, Any]], path: Path) ->
         fig.savefig(tmp, format='png')
     plt.close(fig)
     return path
+
+
+def _selection_section(table: Table, results: dict[str, dict[str, Any]]) -> list[str]:
+    """Selected vs last checkpoint per method: what selection on held-out demos gained or lost
+    (the last checkpoint is what a fixed step budget would deploy)."""
+    last = collect_counts(table, results, 'evals_last')
+    if not any(c.n for c in last.values()):
+        return []
+    sel = collect_counts(table, results)
+    out = ['', '## Selected vs last checkpoint', '',
+           'The same cells evaluated at the last checkpoint of each run (same starts). The '
+           'main table uses the selected one; this shows what selection gained or lost.', '',
+           '| method | setting | selected | last | selected step per seed |',
+           '|---|---|---|---|---|']
+    steps: dict[str, list[str]] = {}
+    for cell in table.cells:
+        res = results.get(cell.stage.key)
+        if res and 'selected_step' in res:
+            steps.setdefault(cell.row, []).append(str(res['selected_step']))
+    for r in table.rows:
+        for c in table.columns:
+            if last[(r, c)].n:
+                out.append(f'| {r} | {c} | {sel[(r, c)].cell()} | {last[(r, c)].cell()} | '
+                           f'{", ".join(steps.get(r, [])) or "-"} |')
+    return out

@@ -158,8 +158,6 @@ def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) 
     heldout_task (folder in the 'heldout' dependency), evals: {column: {task, episodes, seed,
     camera_offset}}, image_size. deps: run (a training stage), heldout (a dataset stage).
     """
-    from ptr_core.policy import DeployablePolicy
-    from ptr_sim.evaluate import CheckpointPolicy, evaluate
     ckpts = deps['run']['checkpoints'] or [deps['run']['path']]
     scores: list[tuple[int, float]] = []
     if p['select'] == 'last' or len(ckpts) == 1:
@@ -172,10 +170,21 @@ def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) 
             print(f'{Path(c).name}: {p["select"]} score {scores[-1][1]:.4f}', flush=True)
         best = max(range(len(ckpts)), key=lambda i: (scores[i][1], scores[i][0]))
         chosen = ckpts[best]
-    policy = DeployablePolicy.load(chosen, p['policy_task'])
+    from ptr_core.select import step_of
+    out = {'selected': chosen, 'selected_step': step_of(Path(chosen)), 'scores': scores,
+           'evals': _evaluate_all(chosen, p)}
+    # The last checkpoint too, when selection chose another: what selection gained or lost.
+    out['evals_last'] = out['evals'] if chosen == ckpts[-1] else _evaluate_all(ckpts[-1], p)
+    return out
+
+
+def _evaluate_all(ckpt: str, p: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    import ptr_sim
+    from ptr_core.policy import DeployablePolicy
+    from ptr_sim.evaluate import CheckpointPolicy, evaluate
+    policy = DeployablePolicy.load(ckpt, p['policy_task'])
     evals = {}
     for col, e in p['evals'].items():
-        import ptr_sim
         env = ptr_sim.make_env(e['task'], image_size=p['image_size'],
                                camera=_camera(e['task'], e.get('camera_offset')))
         try:
@@ -183,12 +192,10 @@ def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) 
                          seed=e['seed'], image_size=p['image_size'], env=env)
         finally:
             env.close()
-        print(f'{col}: {r.summary()}', flush=True)
+        print(f'{Path(ckpt).name} {col}: {r.summary()}', flush=True)
         evals[col] = {'successes': r.successes, 'episodes': r.episodes,
                       'mean_length': float(np.mean(r.lengths))}
-    from ptr_core.select import step_of
-    return {'selected': chosen, 'selected_step': step_of(Path(chosen)), 'scores': scores,
-            'evals': evals}
+    return evals
 
 
 STAGES: dict[str, Callable[[Path, dict[str, Any], dict[str, Result]], Result]] = {

@@ -1,0 +1,131 @@
+"""The tables as stage graphs, the preset overrides and the report's numbers."""
+import re
+
+import pytest
+
+from ptr_bringup.experiments import report
+from ptr_bringup.experiments.engine import all_stages
+from ptr_bringup.experiments.presets import PRESETS, PresetError, with_overrides
+from ptr_bringup.experiments.tables import NTNK_ROWS, TABLES
+from ptr_core.stats import fisher_two_sided
+from ptr_sim.evaluate import wilson_interval
+
+CPU = PRESETS['cpu']
+
+
+def test_preset_overrides_are_typed_and_named_in_errors():
+    p = with_overrides(CPU, ['seeds=5', 'tau=1', 'network=network.a=1;network.b=2'])
+    assert (p.seeds, p.tau, p.network) == (5, 1.0, ('network.a=1', 'network.b=2'))
+    assert CPU.seeds == 3  # the preset itself is untouched
+    with pytest.raises(PresetError, match='KEY one of: seeds, jobs'):
+        with_overrides(CPU, ['seed=4'])
+    with pytest.raises(PresetError, match="seeds: expected int, got 'many'"):
+        with_overrides(CPU, ['seeds=many'])
+    with pytest.raises(PresetError, match='expected >= 1'):
+        with_overrides(CPU, ['eval_episodes=0'])
+
+
+def test_every_table_builds_with_one_cell_per_row_and_seed_and_unique_keys():
+    for name, build in TABLES.items():
+        t = build(CPU)
+        assert t.name == name
+        assert sorted((c.row, c.seed) for c in t.cells) == sorted(
+            (r, s) for r in t.rows for s in range(CPU.seeds)), name
+        assert len({c.stage.key for c in t.cells}) == len(t.cells), name
+        for a, b in t.comparisons:
+            assert a in t.rows and b in t.rows
+
+
+def test_new_task_new_kitchen_is_paired_held_out_and_excludes_the_target_kitchen():
+    from ptr_sim.tasks import get_task
+    t = TABLES['new-task-new-kitchen'](CPU)
+    assert t.rows == NTNK_ROWS and len(t.rows) == 8
+    assert CPU.seeds >= 3 and CPU.eval_episodes >= 50  # the issue's minimum per cell
+    target_kitchen = get_task('OpenDoor').kitchen
+    for s in range(CPU.seeds):
+        cells = [c for c in t.cells if c.seed == s]
+        evals = {repr(c.stage.params['evals']) for c in cells}
+        assert len(evals) == 1  # every row of a seed on the same starts
+        for c in cells:
+            for st in all_stages([c.stage]):
+                if st.kind == 'collect' and 'prior data' in st.label:
+                    kitchens = {get_task(g['task']).kitchen for g in st.params['groups']}
+                    assert target_kitchen not in kitchens and len(kitchens) >= 3
+            heldout = c.stage.deps['heldout'].params['groups'][0]
+            target = [d for d in all_stages([c.stage]) if 'OpenDoor demos' in d.label]
+            if target:  # the held-out demos are other episodes than the training demos
+                assert heldout['seed'] != target[0].params['groups'][0]['seed']
+    seeds_of = {c.seed: c.stage.params['evals']['OpenDoor']['seed'] for c in t.cells}
+    assert len(set(seeds_of.values())) == CPU.seeds  # seeds differ in their starts
+
+
+def test_ablations_reuse_the_ptr_runs_and_change_one_setting_each():
+    ntnk = {c.stage.key for c in TABLES['new-task-new-kitchen'](CPU).cells if c.row == 'PTR'}
+    ab = TABLES['ablations'](CPU)
+    base = [c for c in ab.cells if c.row == ab.rows[0]]
+    assert {c.stage.key for c in base} == ntnk
+    pre = {s.key for c in base for s in all_stages([c.stage])
+           if s.label.endswith('CQL pre-training')}
+    for c in ab.cells:
+        stages = all_stages([c.stage])
+        if c.row in ('PTR, novel viewpoint', 'BC (finetune), novel viewpoint'):
+            offsets = {s.params.get('camera_offset') is not None for s in stages
+                       if s.kind == 'collect' and 'OpenDoor' in s.label}
+            assert offsets == {True}
+            assert c.stage.params['evals']['OpenDoor']['camera_offset'] is not None
+        elif c.row != ab.rows[0]:
+            assert not {s.key for s in stages} & pre  # its own pre-training
+
+
+def test_stitching_prior_data_has_no_reward_path_and_shares_the_task_id():
+    t = TABLES['stitching'](CPU)
+    cog = next(c for c in t.cells if c.row == 'COG' and c.seed == 0).stage
+    run = cog.deps['run']
+    argv = run.params['argv']
+    assert argv[argv.index('--prior-reward') + 1] == 'zero'
+    prior = run.deps['prior'].params['groups']
+    assert {g['skills'] for g in prior} == {'prefix'}
+    assert {g['folder'] for g in prior} == {'GraspFromOpenDrawer'}
+    assert set(cog.params['evals']) == {'drawer open', 'drawer closed', 'drawer blocked'}
+
+
+def _fake_results(table, rates):
+    """Results as the evaluate stage writes them: successes per (row, seed) from `rates`."""
+    out = {}
+    for c in table.cells:
+        k = rates[c.row][c.seed]
+        out[c.stage.key] = {'evals': {col: {'successes': k, 'episodes': 50}
+                                      for col in table.columns},
+                            'scores': [[100, 0.1 * c.seed], [200, 0.2]], 'selected_step': 200}
+    return out
+
+
+def test_report_pools_seeds_with_wilson_intervals_and_tests_differences(tmp_path):
+    t = TABLES['new-task-new-kitchen'](CPU)
+    rates = {r: [2, 3, 4] for r in t.rows}
+    rates['PTR'] = [20, 25, 30]
+    rates['BC (finetune)'] = [30, 25, 20]  # the same pooled rate as PTR
+    res = _fake_results(t, rates)
+    meta = {'command': 'ptr experiment x', 'commit': 'abc', 'ran_at': ['abc'],
+            'machine': 'm', 'date': 'd', 'wall_min': 1.0, 'compute_min': 2.0}
+    text = report.render(t, res, meta, {})
+    lo, hi = wilson_interval(75, 150)
+    assert f'| PTR | 50.0% (75/150) [{100 * lo:.1f}, {100 * hi:.1f}] | 40%, 50%, 60% |' in text
+    p = fisher_two_sided(75, 150, 9, 150)
+    row = next(line for line in text.splitlines() if line.startswith('| PTR vs BC (joint)'))
+    assert f'| {p:.3g} |' in row and 'yes: PTR higher (both tests)' in row
+    # 7 comparisons: Holm multiplies the smallest p by 7 (all equal here -> all x7, capped).
+    assert f'| {min(1.0, 7 * p):.3g} |' in row
+    # Equal methods are not called different.
+    same = next(line for line in text.splitlines() if line.startswith('| PTR vs BC (finetune)'))
+    assert re.search(r'\| 1 \| 1 \| \+0.0 \[.*\] pts \| no \|$', same), same
+    assert report.plot_success(t, res, tmp_path / 's.png').stat().st_size > 5000
+    assert report.plot_selection(t, res, tmp_path / 'q.png').stat().st_size > 5000
+
+
+def test_report_says_not_run_for_missing_cells():
+    t = TABLES['stitching'](CPU)
+    text = report.render(t, {}, {'command': 'c', 'commit': 'x', 'ran_at': [], 'machine': 'm',
+                                 'date': 'd', 'wall_min': 0.0, 'compute_min': 0.0}, {})
+    assert text.count('not run') == len(t.rows) * len(t.columns)
+    assert 'Which differences' not in text
