@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ptr_bringup import demo
+    from ptr_bringup.experiments.stages import env_steps_at
     from ptr_core.policy import DeployablePolicy
     from ptr_sim.evaluate import CheckpointPolicy, evaluate
     from ptr_sim.evaluate import wilson_interval as wilson
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             if bucket in done and ck != ckpts[-1]:
                 continue
             done.add(bucket)
-            env_steps = _env_steps_at(rows, u)
+            env_steps = env_steps_at(rows, u)
             k, _ = greedy(ck)
             points.append((u, env_steps, k))
             print(f'[bench] seed {seed}: update {u} env steps {env_steps}: {k}/{n}', flush=True)
@@ -127,18 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f'online_gain={gain:.1f} start={start:.2f} end={np.mean(ends):.2f} '
           f'worst_drop={100 * worst:.1f} seeds={len(curves)}')
     return 0
-
-
-def _env_steps_at(rows: list[dict], update: int) -> int:
-    """Online env steps received before the trainer had made `update` updates."""
-    steps = 0
-    last_update = 0
-    for r in rows:
-        if r['kind'] == 'train':
-            last_update = r['step']
-        elif r['kind'] == 'episode' and last_update <= update:
-            steps = r['env_steps']
-    return steps
 
 
 def _plot(curves: list[dict], n: int, path: Path) -> None:

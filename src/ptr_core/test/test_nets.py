@@ -59,6 +59,32 @@ def test_ablation_poolings_and_batchnorm(pooling, norm, dim):
     assert (has_bn, has_gn) == ((True, False) if norm == 'batch' else (False, True))
 
 
+@pytest.mark.parametrize('norm', ['none', 'group', 'batch'])
+def test_impala_norm_adds_one_norm_per_stack(norm):
+    enc = Encoder(_net(encoder='impala', image_size=48, impala_norm=norm))
+    bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in enc.modules())
+    gn = sum(isinstance(m, torch.nn.GroupNorm) and m.num_groups == 4 for m in enc.modules())
+    stacks = len(_net().impala_channels)
+    assert (bn, gn) == {'none': (0, 0), 'group': (0, stacks), 'batch': (stacks, 0)}[norm]
+    assert enc(torch.zeros(2, 3, 48, 48, dtype=torch.uint8)).shape == (2, enc.out_dim)
+
+
+def test_fingerprint_of_a_network_without_impala_norm_is_what_it_was_before_the_key():
+    """Checkpoints saved before network.impala_norm existed must still load: at its default
+    the key is left out of the fingerprint, which is then the hash of the older config."""
+    from ptr_core import checkpoint as ckpt
+    from ptr_core.config import Config, preset
+    from ptr_core.policy import PolicyNet, policy_fingerprint
+    cfg = preset('ptr_sim_cpu')
+    cfg.network.image_size = 48
+    net = PolicyNet(cfg)
+    older = {k: v for k, v in Config.to_dict(cfg)['network'].items() if k != 'impala_norm'}
+    assert policy_fingerprint(cfg, net) == ckpt.fingerprint(older | {'kind': 'policy'}, net)
+    cfg.network.impala_norm = 'group'
+    assert policy_fingerprint(cfg, PolicyNet(cfg)) != policy_fingerprint(
+        preset('ptr_sim_cpu'), PolicyNet(preset('ptr_sim_cpu')))
+
+
 def test_spatial_embedding_against_hand_computation():
     se = SpatialEmbedding(height=2, width=2, channels=2, num_features=2)
     with torch.no_grad():

@@ -141,3 +141,17 @@ def test_prefetching_thread_yields_the_same_run_as_inline_sampling(setup):
             m.pop('steps_per_s')
         runs.append(lines)
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize('n', [1, 3])
+def test_train_reward_last_n_sets_how_many_final_steps_are_rewarded(n):
+    """The PTR appendix E ablation (last 3 vs last 1) through the config the commands read."""
+    from ptr_core.cli import _reward
+    from ptr_core.config import parse_overrides, preset
+    from ptr_core.data.rewards import label_trajectory
+    from ptr_core.testing import random_episode
+    cfg = parse_overrides(preset('ptr_sim_cpu'), [f'train.reward_last_n={n}'])
+    lab = label_trajectory(random_episode('T', 0, length=6, success=True),
+                           _reward('last_n', cfg))
+    assert lab.reward.tolist() == [-1.0] * (6 - n) + [10.0] * n  # r * 11 - 1
+    assert lab.terminal.tolist() == [False] * (6 - n) + [True] * n

@@ -66,3 +66,27 @@ def test_noise_changes_actions_and_is_reproducible(envs):
         out.append(pol(obs))
     assert np.all(np.abs(out[0]) <= 1) and not np.allclose(out[0], out[1])
     np.testing.assert_array_equal(out[1], out[2])
+
+
+@pytest.mark.parametrize('task', ['GraspFromClosedDrawer', 'GraspFromBlockedDrawer'])
+def test_prefix_skills_open_the_drawer_and_stop_before_the_grasp(task, envs):
+    """COG's prior behaviours: the rollout ends when the script is done, with the drawer open
+    (the blocker moved first where there is one) and the task never solved."""
+    from ptr_sim.collect import rollout
+    from ptr_sim.tasks import DRAWER_OPEN_AT
+    env = envs(task)
+    opened = 0
+    for seed in range(4):
+        policy = make_scripted_policy(task, env, 0.1, np.random.default_rng(seed),
+                                      skills='prefix')
+        traj = rollout(env, policy, task, seed, 0.1, stop=lambda p=policy: p.finished)
+        assert not traj.success
+        # Stopped when the script ran out, before the timeout (a noisy script may pull the
+        # drawer only part of the way, as the full scripts fail sometimes: counted below).
+        assert policy.finished and len(traj) < env.unwrapped.horizon
+        opened += env.unwrapped.privileged().drawer > DRAWER_OPEN_AT
+        full = make_scripted_policy(task, env, 0.1, np.random.default_rng(seed))
+        assert len(full.stages) > len(policy.stages)  # the grasp was what was left out
+    assert opened >= 2
+    with pytest.raises(ValueError, match='skills: expected one of'):
+        make_scripted_policy(task, env, 0.1, skills='grasp')

@@ -275,7 +275,7 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
     for c in picks:
         u = int(c.stem.split('_')[1])
         k, n = greedy(c)
-        curve.append((u, _env_steps_at(rows, u), k, n))
+        curve.append((u, env_steps_at(rows, u), k, n))
         print(f'{c.name}: update {u}, env steps {curve[-1][1]}: {k}/{n}', flush=True)
     hist = res['history']
     k, n = curve[-1][2:]
@@ -285,7 +285,7 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
             'online_successes_classifier': int(sum(h['success'] for h in hist))}
 
 
-def _env_steps_at(rows: list[dict], update: int) -> int:
+def env_steps_at(rows: list[dict], update: int) -> int:
     """Online env steps the trainer had received when it had made `update` updates."""
     steps, last_update = 0, 0
     for r in rows:
