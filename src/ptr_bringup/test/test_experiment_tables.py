@@ -129,3 +129,32 @@ def test_report_says_not_run_for_missing_cells():
                                  'date': 'd', 'wall_min': 0.0, 'compute_min': 0.0}, {})
     assert text.count('not run') == len(t.rows) * len(t.columns)
     assert 'Which differences' not in text
+
+
+def test_report_shows_selected_against_last_checkpoint_and_tests_both(tmp_path):
+    t = TABLES['new-task-new-kitchen'](CPU)
+    res = _fake_results(t, {r: [5, 5, 5] for r in t.rows})
+    for c in t.cells:  # the last checkpoints: PTR much better than selected
+        k = 40 if c.row == 'PTR' else 5
+        res[c.stage.key]['evals_last'] = {'OpenDoor': {'successes': k, 'episodes': 50}}
+    meta = {'command': 'c', 'commit': 'x', 'ran_at': ['x'], 'machine': 'm', 'date': 'd',
+            'wall_min': 0.0, 'compute_min': 0.0}
+    text = report.render(t, res, meta, {})
+    assert '| PTR | OpenDoor | 10.0% (15/150) [' in text and '| 80.0% (120/150) [' in text
+    assert '| PTR | OpenDoor | 10.0% (15/150)' in text and '| 200, 200, 200 |' in text
+    sel, last = text.split('## Which differences are significant (last checkpoints)')
+    assert 'PTR vs BC (joint) | OpenDoor | 15/150 vs 15/150 | 1 |' in sel
+    assert 'PTR vs BC (joint) | OpenDoor | 120/150 vs 15/150 |' in last
+    assert 'yes: PTR higher (both tests)' in last
+
+
+def test_online_curves_plot_success_against_environment_steps(tmp_path):
+    t = TABLES['online'](CPU)
+    res = {}
+    for c in t.cells:
+        r = {'evals': {'OpenDoor': {'successes': 10, 'episodes': 50}}}
+        if c.row != 'PTR offline (start)':
+            r['curve'] = [[0, 0, 10, 50], [100, 250, 12, 50], [200, 500, 15, 50]]
+        res[c.stage.key] = r
+    assert report.plot_online(t, res, tmp_path / 'o.png').stat().st_size > 5000
+    assert report.plot_online(t, {}, tmp_path / 'none.png') is None

@@ -135,11 +135,7 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
 
 def plot_success(table: Table, results: dict[str, dict[str, Any]], path: Path) -> Path:
     """Bars: pooled rate with its Wilson interval per method and column; dots: seeds."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    from ptr_core.atomic import atomic_path
+    plt = _pyplot()
     counts = collect_counts(table, results)
     nr, nc = len(table.rows), len(table.columns)
     width = 0.8 / nc
@@ -165,21 +161,13 @@ def plot_success(table: Table, results: dict[str, dict[str, Any]], path: Path) -
     if nc > 1:
         ax.legend(fontsize=8)
     ax.set_title(table.title, fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path, suffix='.png') as tmp:
-        fig.savefig(tmp, format='png')
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_selection(table: Table, results: dict[str, dict[str, Any]], path: Path) -> Path | None:
     """The held-out selection score of every checkpoint against its step, per method: the
     learning curve the selection saw (Q-monotonicity for CQL rows, minus action MSE for BC)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    from ptr_core.atomic import atomic_path
+    plt = _pyplot()
     series: dict[tuple[str, str], list[tuple[int, list]]] = {}
     for cell in table.cells:
         res = results.get(cell.stage.key)
@@ -203,21 +191,13 @@ def plot_selection(table: Table, results: dict[str, dict[str, Any]], path: Path)
         ax.set_xlabel('gradient step of the checkpoint')
         ax.set_ylabel(f'held-out {kind}')
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path, suffix='.png') as tmp:
-        fig.savefig(tmp, format='png')
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_online(table: Table, results: dict[str, dict[str, Any]], path: Path) -> Path | None:
     """Greedy success of the published checkpoints against online environment steps, per
     seed and method (95% Wilson bars), from the cells that ran an online phase."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    from ptr_core.atomic import atomic_path
+    plt = _pyplot()
     runs = [(c, results[c.stage.key]) for c in table.cells
             if c.stage.key in results and results[c.stage.key].get('curve')]
     if not runs:
@@ -238,11 +218,7 @@ def plot_online(table: Table, results: dict[str, dict[str, Any]], path: Path) ->
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
     ax.set_title(table.title, fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path, suffix='.png') as tmp:
-        fig.savefig(tmp, format='png')
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _selection_section(table: Table, results: dict[str, dict[str, Any]]) -> list[str]:
@@ -268,3 +244,20 @@ def _selection_section(table: Table, results: dict[str, dict[str, Any]]) -> list
                 out.append(f'| {r} | {c} | {sel[(r, c)].cell()} | {last[(r, c)].cell()} | '
                            f'{", ".join(steps.get(r, [])) or "-"} |')
     return out
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    """Write the figure as a PNG atomically and free it."""
+    from ptr_core.atomic import atomic_path
+    fig.tight_layout()
+    with atomic_path(path, suffix='.png') as tmp:
+        fig.savefig(tmp, format='png')
+    _pyplot().close(fig)
+    return path
