@@ -126,61 +126,73 @@ def run_stages(roots: list[Stage], store: Path, jobs: int = 1, threads: int = 1,
     stage stops its dependents, the others go on; StageFailed is raised at the end. `count`
     picks the stages whose completions the progress line reports as cells.
     """
-    todo = all_stages(roots)
-    results: dict[str, dict[str, Any]] = {}
-    for s in todo:
-        if (r := load_result(store, s)) is not None:
-            results[s.key] = r
-    pending = [s for s in todo if s.key not in results]
-    is_cell = count or (lambda s: False)
-    cells_total = sum(is_cell(s) for s in todo)
-    cells_done = sum(is_cell(s) for s in todo if s.key in results)
-    cost_left = sum(s.cost for s in pending)
-    say(f'{len(todo)} stages, {len(todo) - len(pending)} cached; cells {cells_done}/'
-        f'{cells_total}; ~{cost_left / 60 / max(1, jobs):.0f} min estimated')
-    failed: dict[str, str] = {}
-    t0 = time.monotonic()
-    spent_est, spent_real = 0.0, 0.0
+    run = _Run(all_stages(roots), store, jobs, say, count or (lambda s: False))
     ctx = mp.get_context('spawn')
-    running: dict[cf.Future, tuple[Stage, float]] = {}
     with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx,
                                 max_tasks_per_child=1) as pool:
-        while pending or running:
-            blocked = [s for s in pending
-                       if any(d.key in failed for d in s.deps.values())]
-            for s in blocked:
-                pending.remove(s)
-                failed[s.key] = 'a dependency failed'
-            ready = [s for s in pending if all(d.key in results for d in s.deps.values())]
-            for s in ready[:max(0, jobs - len(running))]:
-                pending.remove(s)
-                deps = {name: {'dir': str(store / d.key), **results[d.key]}
+        while run.pending or run.running:
+            for s in run.ready():
+                deps = {name: {'dir': str(store / d.key), **run.results[d.key]}
                         for name, d in s.deps.items()}
                 fut = pool.submit(_run_one, s.kind, str(store / s.key), s.params, deps,
                                   threads)
-                running[fut] = (s, time.monotonic())
-            if not running:
+                run.running[fut] = (s, time.monotonic())
+            if not run.running:
                 break
-            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+            done, _ = cf.wait(list(run.running), return_when=cf.FIRST_COMPLETED)
             for fut in done:
-                s, started = running.pop(fut)
-                try:
-                    results[s.key] = fut.result()
-                except Exception as e:  # noqa: BLE001 - reported with the stage's log
-                    failed[s.key] = (f'{s.label or s.kind} ({s.key}): {type(e).__name__}: {e}'
-                                     f'{_log_tail(store / s.key)}')
-                    say(f'FAILED {failed[s.key]}')
-                    continue
-                spent_est += s.cost
-                spent_real += time.monotonic() - started
-                cells_done += is_cell(s)
-                left_est = sum(x.cost for x in pending) + sum(
-                    x.cost for x, _ in running.values())
-                ratio = spent_real / spent_est if spent_est else 1.0
-                eta = left_est * ratio / max(1, jobs)
-                say(f'done {s.label or s.kind} in {time.monotonic() - started:.0f} s; cells '
-                    f'{cells_done}/{cells_total}; elapsed {(time.monotonic() - t0) / 60:.1f} '
-                    f'min, ~{eta / 60:.0f} min left')
-    if failed:
-        raise StageFailed('; '.join(v for v in failed.values() if v != 'a dependency failed'))
-    return results
+                run.finished(fut)
+    if run.failed:
+        raise StageFailed('; '.join(v for v in run.failed.values()
+                                    if v != 'a dependency failed'))
+    return run.results
+
+
+class _Run:
+    """The scheduler's book-keeping: what is done, waiting, running or failed; progress lines."""
+
+    def __init__(self, todo: list[Stage], store: Path, jobs: int, say: Callable[[str], None],
+                 is_cell: Callable[[Stage], bool]) -> None:
+        self.store, self.jobs, self.say, self.is_cell = store, jobs, say, is_cell
+        self.results = {s.key: r for s in todo if (r := load_result(store, s)) is not None}
+        self.pending = [s for s in todo if s.key not in self.results]
+        self.running: dict[cf.Future, tuple[Stage, float]] = {}
+        self.failed: dict[str, str] = {}
+        self.cells_total = sum(is_cell(s) for s in todo)
+        self.cells_done = sum(is_cell(s) for s in todo if s.key in self.results)
+        self.t0 = time.monotonic()
+        self.spent_est = self.spent_real = 0.0
+        cost_left = sum(s.cost for s in self.pending)
+        say(f'{len(todo)} stages, {len(todo) - len(self.pending)} cached; cells '
+            f'{self.cells_done}/{self.cells_total}; ~{cost_left / 60 / max(1, jobs):.0f} min '
+            'estimated')
+
+    def ready(self) -> list[Stage]:
+        """Stages to start now (dependencies done, a free job); dependents of failures drop."""
+        for s in [s for s in self.pending if any(d.key in self.failed for d in s.deps.values())]:
+            self.pending.remove(s)
+            self.failed[s.key] = 'a dependency failed'
+        ready = [s for s in self.pending
+                 if all(d.key in self.results for d in s.deps.values())]
+        ready = ready[:max(0, self.jobs - len(self.running))]
+        for s in ready:
+            self.pending.remove(s)
+        return ready
+
+    def finished(self, fut: cf.Future) -> None:
+        s, started = self.running.pop(fut)
+        try:
+            self.results[s.key] = fut.result()
+        except Exception as e:  # noqa: BLE001 - reported with the stage's log
+            self.failed[s.key] = (f'{s.label or s.kind} ({s.key}): {type(e).__name__}: {e}'
+                                  f'{_log_tail(self.store / s.key)}')
+            self.say(f'FAILED {self.failed[s.key]}')
+            return
+        self.spent_est += s.cost
+        self.spent_real += time.monotonic() - started
+        self.cells_done += self.is_cell(s)
+        left = sum(x.cost for x in self.pending) + sum(x.cost for x, _ in self.running.values())
+        eta = left * (self.spent_real / self.spent_est) / max(1, self.jobs)
+        self.say(f'done {s.label or s.kind} in {time.monotonic() - started:.0f} s; cells '
+                 f'{self.cells_done}/{self.cells_total}; elapsed '
+                 f'{(time.monotonic() - self.t0) / 60:.1f} min, ~{eta / 60:.0f} min left')
