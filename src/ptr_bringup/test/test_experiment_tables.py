@@ -158,3 +158,15 @@ def test_online_curves_plot_success_against_environment_steps(tmp_path):
         res[c.stage.key] = r
     assert report.plot_online(t, res, tmp_path / 'o.png').stat().st_size > 5000
     assert report.plot_online(t, {}, tmp_path / 'none.png') is None
+
+
+def test_one_seed_gets_no_seed_bootstrap_and_only_the_exact_test_decides():
+    t = TABLES['ablations'](with_overrides(CPU, ['seeds=1']))
+    res = _fake_results(t, {r: [25] for r in t.rows})
+    res[next(c for c in t.cells if c.row == 'spatial softmax').stage.key]['evals'] = {
+        'OpenDoor': {'successes': 20, 'episodes': 50}}
+    meta = {'command': 'c', 'commit': 'x', 'ran_at': ['x'], 'machine': 'm', 'date': 'd',
+            'wall_min': 0.0, 'compute_min': 0.0}
+    row = next(line for line in report.render(t, res, meta, {}).splitlines()
+               if line.startswith('| PTR (base) vs spatial softmax'))
+    assert '+10.0 [no bootstrap: 1 seed] pts | no |' in row  # p = 0.42: not significant

@@ -57,7 +57,10 @@ def significance(table: Table, counts: dict[tuple[str, str], Counts]) -> list[di
             ca, cb = counts[(a, col)], counts[(b, col)]
             if not ca.n or not cb.n:
                 continue
-            d, lo, hi = bootstrap_mean_diff(ca.rates, cb.rates)
+            # A bootstrap over seeds needs seeds to resample: with one per arm it is a point.
+            d, lo, hi = (bootstrap_mean_diff(ca.rates, cb.rates)
+                         if min(len(ca.rates), len(cb.rates)) >= 2
+                         else (ca.k / ca.n - cb.k / cb.n, float('nan'), float('nan')))
             rows.append({'column': col, 'a': a, 'b': b, 'ka': ca.k, 'na': ca.n, 'kb': cb.k,
                          'nb': cb.n, 'p': fisher_two_sided(ca.k, ca.n, cb.k, cb.n),
                          'diff': d, 'boot_lo': lo, 'boot_hi': hi})
@@ -68,7 +71,7 @@ def significance(table: Table, counts: dict[tuple[str, str], Counts]) -> list[di
 
 def _verdict(r: dict[str, Any]) -> str:
     sig_fisher = r['p_holm'] < 0.05
-    sig_boot = r['boot_lo'] > 0 or r['boot_hi'] < 0
+    sig_boot = r['boot_lo'] > 0 or r['boot_hi'] < 0  # False when NaN (one seed)
     better = r['a'] if r['diff'] > 0 else r['b']
     if sig_fisher and sig_boot:
         return f'yes: {better} higher (both tests)'
@@ -118,8 +121,7 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
         for r in sig:
             lines.append(f"| {r['a']} vs {r['b']} | {r['column']} | {r['ka']}/{r['na']} vs "
                          f"{r['kb']}/{r['nb']} | {r['p']:.3g} | {r['p_holm']:.3g} | "
-                         f"{100 * r['diff']:+.1f} [{100 * r['boot_lo']:+.1f}, "
-                         f"{100 * r['boot_hi']:+.1f}] pts | {_verdict(r)} |")
+                         f"{100 * r['diff']:+.1f} {_interval(r)} pts | {_verdict(r)} |")
     for title, path in plots.items():
         lines += ['', f'![{title}]({path})']
     if table.row_notes:
@@ -261,3 +263,9 @@ def _save(fig, path: Path) -> Path:
         fig.savefig(tmp, format='png')
     _pyplot().close(fig)
     return path
+
+
+def _interval(r: dict[str, Any]) -> str:
+    if r['boot_lo'] != r['boot_lo']:  # NaN: one seed per arm
+        return '[no bootstrap: 1 seed]'
+    return f"[{100 * r['boot_lo']:+.1f}, {100 * r['boot_hi']:+.1f}]"

@@ -253,7 +253,7 @@ TABLES['stitching'] = stitching
 # ---- ablations (PTR appendix E, Table VIII) ---------------------------------------------------
 NOVEL_VIEW = [0.06, 0.08, 0.04]  # camera eye offset (m) for the target demos and evaluation
 ABLATIONS: dict[str, dict[str, Any]] = {
-    'PTR (spatial embedding, action at every layer, last 3, IMPALA 16-32-32)': {},
+    'PTR (base)': {},
     'spatial softmax': {'extra': ('network.pooling=spatial_softmax',)},
     'global average pooling': {'extra': ('network.pooling=gap',)},
     'action at the Q input only': {'extra': ('network.q_concat_every_layer=false',)},
@@ -288,6 +288,9 @@ def ablations(p: ExperimentPreset) -> Table:
                'new-task-new-kitchen (the same cached runs), on its task and seeds.'),
         rows=rows, columns=[NTNK_TARGET], cells=cells, settings=as_dict(p),
         comparisons=[(base, r) for r in rows[1:-2]] + [(rows[-2], rows[-1])],
+        row_notes={'PTR (base)': 'learned spatial embeddings, the action at every Q layer, '
+                                 'rewards on the last 3 steps, IMPALA 16-32-32 without '
+                                 'normalization: the PTR row of new-task-new-kitchen'},
         notes=['every row pre-trains and fine-tunes as the PTR row of new-task-new-kitchen '
                'with one change; the first row is that very run (cached).',
                'the IMPALA encoder has no normalization by default: the two norm rows add '
