@@ -22,10 +22,10 @@ def test_a_table_runs_writes_its_report_and_reruns_from_the_cache(tmp_path, caps
     text = (tmp_path / 'r' / 'new-task-new-kitchen.md').read_text()
     for row in ('PTR', 'BC (finetune)', 'CQL zero-shot', 'AW-BC (PTR Q)'):
         assert re.search(rf'^\| {re.escape(row)} \| \d+\.\d% \(\d/2\) \[', text, re.M), row
-    assert 'ptr experiment new-task-new-kitchen --seeds 1' in text
+    assert '- `ptr experiment new-task-new-kitchen --seeds 1' in text
     assert (tmp_path / 'r' / 'new-task-new-kitchen' / 'success.png').stat().st_size > 5000
     # Every cell result names the code it ran at.
-    assert re.search(r'its cells ran at `[0-9a-f]{7}', text)
+    assert re.search(r'The cells ran at `[0-9a-f]{7}', text)
     assert main(argv) == 0
     n = int(re.search(r'\] (\d+) stages, 0 cached', out).group(1))
     assert f'{n} stages, {n} cached; cells 8/8' in capsys.readouterr().out

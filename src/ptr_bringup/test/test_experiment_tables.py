@@ -106,9 +106,11 @@ def test_report_pools_seeds_with_wilson_intervals_and_tests_differences(tmp_path
     rates['PTR'] = [20, 25, 30]
     rates['BC (finetune)'] = [30, 25, 20]  # the same pooled rate as PTR
     res = _fake_results(t, rates)
-    meta = {'command': 'ptr experiment x', 'commit': 'abc', 'ran_at': ['abc'],
-            'machine': 'm', 'date': 'd', 'wall_min': 1.0, 'compute_min': 2.0}
+    meta = {'runs': [{'command': 'ptr experiment x', 'commit': 'abc', 'date': 'd',
+                      'wall_min': 1.0, 'machine': 'm'}],
+            'rendered_at': 'abc', 'ran_at': ['abc'], 'compute_min': 2.0}
     text = report.render(t, res, meta, {})
+    assert '- `ptr experiment x` at commit `abc`, d, 1.0 min wall, m' in text
     lo, hi = wilson_interval(75, 150)
     assert f'| PTR | 50.0% (75/150) [{100 * lo:.1f}, {100 * hi:.1f}] | 40%, 50%, 60% |' in text
     p = fisher_two_sided(75, 150, 9, 150)
@@ -125,8 +127,8 @@ def test_report_pools_seeds_with_wilson_intervals_and_tests_differences(tmp_path
 
 def test_report_says_not_run_for_missing_cells():
     t = TABLES['stitching'](CPU)
-    text = report.render(t, {}, {'command': 'c', 'commit': 'x', 'ran_at': [], 'machine': 'm',
-                                 'date': 'd', 'wall_min': 0.0, 'compute_min': 0.0}, {})
+    text = report.render(t, {}, {'runs': [], 'rendered_at': 'x', 'ran_at': [],
+                                 'compute_min': 0.0}, {})
     assert text.count('not run') == len(t.rows) * len(t.columns)
     assert 'Which differences' not in text
 
@@ -137,8 +139,7 @@ def test_report_shows_selected_against_last_checkpoint_and_tests_both(tmp_path):
     for c in t.cells:  # the last checkpoints: PTR much better than selected
         k = 40 if c.row == 'PTR' else 5
         res[c.stage.key]['evals_last'] = {'OpenDoor': {'successes': k, 'episodes': 50}}
-    meta = {'command': 'c', 'commit': 'x', 'ran_at': ['x'], 'machine': 'm', 'date': 'd',
-            'wall_min': 0.0, 'compute_min': 0.0}
+    meta = {'runs': [], 'rendered_at': 'x', 'ran_at': ['x'], 'compute_min': 0.0}
     text = report.render(t, res, meta, {})
     assert '| PTR | OpenDoor | 10.0% (15/150) [' in text and '| 80.0% (120/150) [' in text
     assert '| PTR | OpenDoor | 10.0% (15/150)' in text and '| 200, 200, 200 |' in text
@@ -165,8 +166,7 @@ def test_one_seed_gets_no_seed_bootstrap_and_only_the_exact_test_decides():
     res = _fake_results(t, {r: [25] for r in t.rows})
     res[next(c for c in t.cells if c.row == 'spatial softmax').stage.key]['evals'] = {
         'OpenDoor': {'successes': 20, 'episodes': 50}}
-    meta = {'command': 'c', 'commit': 'x', 'ran_at': ['x'], 'machine': 'm', 'date': 'd',
-            'wall_min': 0.0, 'compute_min': 0.0}
+    meta = {'runs': [], 'rendered_at': 'x', 'ran_at': ['x'], 'compute_min': 0.0}
     row = next(line for line in report.render(t, res, meta, {}).splitlines()
                if line.startswith('| PTR (base) vs spatial softmax'))
     assert '+10.0 [no bootstrap: 1 seed] pts | no |' in row  # p = 0.42: not significant

@@ -7,6 +7,7 @@ checkpoint); the report goes to --results/NAME.md with its PNGs in --results/NAM
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -107,11 +108,19 @@ def main(argv: list[str] | None = None) -> int:
             plots['success against online environment steps'] = str(onl.relative_to(out_dir))
     command = 'ptr experiment ' + shlex.join(argv if argv is not None else sys.argv[1:])
     ran = sorted({r.get('code', 'unknown') for k, r in results.items() if k in cell_keys})
-    meta = {'command': command, 'commit': commit, 'ran_at': ran, 'machine': _machine(),
-            'date': datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-            'wall_min': (time.monotonic() - t0) / 60,
+    from ptr_core.atomic import write_bytes, write_json
+    # Every real run of this table is kept in NAME/runs.json (command, commit, date, wall), so
+    # a report re-rendered later (--report-only) still says how its cells were produced.
+    runs_file = plots_dir / 'runs.json'
+    runs = json.loads(runs_file.read_text()) if runs_file.is_file() else []
+    if not args.report_only:
+        runs.append({'command': command, 'commit': commit,
+                     'date': datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+                     'wall_min': round((time.monotonic() - t0) / 60, 1),
+                     'machine': _machine()})
+        write_json(runs_file, runs)
+    meta = {'runs': runs, 'rendered_at': commit, 'ran_at': ran,
             'compute_min': sum(r.get('wall_s', 0.0) for r in results.values()) / 60}
-    from ptr_core.atomic import write_bytes
     text = report.render(table, results, meta, plots)
     if failed:
         text += f'\n**Incomplete: a stage failed.** {failed}\n'

@@ -84,11 +84,7 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
            plots: dict[str, str]) -> str:
     counts = collect_counts(table, results)
     lines = [f'# {table.title}', '', table.claim, '',
-             f'Produced by `{meta["command"]}` at commit `{meta["commit"]}` on {meta["date"]}'
-             f' (its cells ran at {", ".join(f"`{c}`" for c in meta["ran_at"]) or "-"}); '
-             f'{meta["machine"]}. This run: {meta["wall_min"]:.1f} min wall; the cells it '
-             f'reports took {meta["compute_min"]:.1f} min of stage time in all (cached stages '
-             'count their original run).', '',
+             *_provenance(meta), '',
              '## Success rates', '',
              'Pooled over seeds: rate (successes/episodes) [95% Wilson interval]; then the '
              f'per-seed rates. {table.selection}', '']
@@ -269,3 +265,15 @@ def _interval(r: dict[str, Any]) -> str:
     if r['boot_lo'] != r['boot_lo']:  # NaN: one seed per arm
         return '[no bootstrap: 1 seed]'
     return f"[{100 * r['boot_lo']:+.1f}, {100 * r['boot_hi']:+.1f}]"
+
+
+def _provenance(meta: dict[str, Any]) -> list[str]:
+    """How the cells were produced: every run of the table, the code the cells ran at."""
+    out = ['Produced by these runs (a later run reuses the finished stages of earlier ones):', '']
+    out += [f"- `{r['command']}` at commit `{r['commit']}`, {r['date']}, {r['wall_min']:.1f} min "
+            f"wall, {r['machine']}" + (f" ({r['note']})" if r.get('note') else '')
+            for r in meta['runs']] or ['- (no recorded run)']
+    ran = ', '.join(f'`{c}`' for c in meta['ran_at']) or '-'
+    out += ['', f"The cells ran at {ran} and took {meta['compute_min']:.1f} min of stage time in "
+            f"all; this page was rendered at `{meta['rendered_at']}`."]
+    return out
