@@ -97,30 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     stages = all_stages(table.stages())
     results = {s.key: r for s in stages if (r := load_result(store, s)) is not None}
     out_dir = Path(args.results)
-    plots_dir = out_dir / args.name
-    plots = {}
-    if any(c.stage.key in results for c in table.cells):
-        plots['success per method'] = str(
-            report.plot_success(table, results, plots_dir / 'success.png').relative_to(out_dir))
-        if (sel := report.plot_selection(table, results, plots_dir / 'selection.png')):
-            plots['held-out selection score per checkpoint'] = str(sel.relative_to(out_dir))
-        if (onl := report.plot_online(table, results, plots_dir / 'online.png')):
-            plots['success against online environment steps'] = str(onl.relative_to(out_dir))
+    plots = _plots(table, results, out_dir, args.name)
     command = 'ptr experiment ' + shlex.join(argv if argv is not None else sys.argv[1:])
     ran = sorted({r.get('code', 'unknown') for k, r in results.items() if k in cell_keys})
-    from ptr_core.atomic import write_bytes, write_json
-    # Every real run of this table is kept in NAME/runs.json (command, commit, date, wall), so
-    # a report re-rendered later (--report-only) still says how its cells were produced.
-    runs_file = plots_dir / 'runs.json'
-    runs = json.loads(runs_file.read_text()) if runs_file.is_file() else []
-    if not args.report_only:
-        runs.append({'command': command, 'commit': commit,
-                     'date': datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-                     'wall_min': round((time.monotonic() - t0) / 60, 1),
-                     'machine': _machine()})
-        write_json(runs_file, runs)
-    meta = {'runs': runs, 'rendered_at': commit, 'ran_at': ran,
+    run = None if args.report_only else {
+        'command': command, 'commit': commit,
+        'date': datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+        'wall_min': round((time.monotonic() - t0) / 60, 1), 'machine': _machine()}
+    meta = {'runs': _runs(out_dir / args.name / 'runs.json', run), 'rendered_at': commit,
+            'ran_at': ran,
             'compute_min': sum(r.get('wall_s', 0.0) for r in results.values()) / 60}
+    from ptr_core.atomic import write_bytes
     text = report.render(table, results, meta, plots)
     if failed:
         text += f'\n**Incomplete: a stage failed.** {failed}\n'
@@ -132,3 +119,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f'ptr experiment: {failed}', file=sys.stderr)
         return 1
     return 0
+
+
+def _plots(table, results: dict, out_dir: Path, name: str) -> dict[str, str]:
+    from ptr_bringup.experiments import report
+    plots: dict[str, str] = {}
+    if not any(c.stage.key in results for c in table.cells):
+        return plots
+    d = out_dir / name
+    plots['success per method'] = str(
+        report.plot_success(table, results, d / 'success.png').relative_to(out_dir))
+    if (sel := report.plot_selection(table, results, d / 'selection.png')):
+        plots['held-out selection score per checkpoint'] = str(sel.relative_to(out_dir))
+    if (onl := report.plot_online(table, results, d / 'online.png')):
+        plots['success against online environment steps'] = str(onl.relative_to(out_dir))
+    return plots
+
+
+def _runs(path: Path, run: dict | None) -> list[dict]:
+    """Every real run of a table, kept in NAME/runs.json (command, commit, date, wall), so a
+    report re-rendered later (--report-only) still says how its cells were produced."""
+    from ptr_core.atomic import write_json
+    runs = json.loads(path.read_text()) if path.is_file() else []
+    if run is not None:
+        runs.append(run)
+        write_json(path, runs)
+    return runs
