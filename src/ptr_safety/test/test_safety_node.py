@@ -47,7 +47,12 @@ def graph():
     from sensor_msgs.msg import Image
     g.pub_image = probe.create_publisher(Image, 'camera/image_raw', sensor_qos())
     g.pub_estop = probe.create_publisher(Bool, 'ptr/estop', latched_qos())
-    probe.create_subscription(Float32MultiArray, 'robot/action', g.out.append, action_qos())
+    # The observer keeps every output: with the product's depth 1, a watchdog hold (each tick
+    # while e-stopped) could replace a stamped reply before a loaded probe took it.
+    from rclpy.qos import HistoryPolicy, QoSProfile
+    observer = QoSProfile(depth=200, history=HistoryPolicy.KEEP_LAST,
+                          reliability=action_qos().reliability)
+    probe.create_subscription(Float32MultiArray, 'robot/action', g.out.append, observer)
     probe.create_subscription(String, 'safety/status', g.status.append, latched_qos())
     yield g
     ex.shutdown()
