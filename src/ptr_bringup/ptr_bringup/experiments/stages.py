@@ -158,19 +158,18 @@ def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) 
     heldout_task (folder in the 'heldout' dependency), evals: {column: {task, episodes, seed,
     camera_offset}}, image_size. deps: run (a training stage), heldout (a dataset stage).
     """
+    from ptr_core.select import step_of
     ckpts = deps['run']['checkpoints'] or [deps['run']['path']]
     scores: list[tuple[int, float]] = []
     if p['select'] == 'last' or len(ckpts) == 1:
         chosen = ckpts[-1]
     else:
-        from ptr_core.select import step_of
         trajs = _heldout(deps['heldout']['path'], p.get('heldout_task'))
         for c in ckpts:
             scores.append((step_of(Path(c)), SCORERS[p['select']](c, trajs, p['policy_task'])))
             print(f'{Path(c).name}: {p["select"]} score {scores[-1][1]:.4f}', flush=True)
         best = max(range(len(ckpts)), key=lambda i: (scores[i][1], scores[i][0]))
         chosen = ckpts[best]
-    from ptr_core.select import step_of
     out = {'selected': chosen, 'selected_step': step_of(Path(chosen)), 'scores': scores,
            'evals': _evaluate_all(chosen, p)}
     # The last checkpoint too, when selection chose another: what selection gained or lost.
@@ -246,6 +245,7 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
 
     from ptr_bringup.demo_online import run_online
     from ptr_core.policy import DeployablePolicy
+    from ptr_core.select import step_of
     from ptr_sim.evaluate import CheckpointPolicy, evaluate
     paths = {k: Path(v) for k, v in deps['offline']['paths'].items()}
     if 'start' in deps:
@@ -257,10 +257,9 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
                            f"(see {work / 'online' / 'graph.log'})")
     tel = work / 'online' / 'telemetry' / 'telemetry.jsonl'
     rows = [json.loads(x) for x in tel.read_text().splitlines()] if tel.is_file() else []
-    ckpts = sorted((work / 'online' / 'checkpoints').glob('online_*.pt'),
-                   key=lambda c: int(c.stem.split('_')[1]))
+    ckpts = sorted((work / 'online' / 'checkpoints').glob('online_*.pt'), key=step_of)
     picks = sorted({ckpts[round(i * (len(ckpts) - 1) / max(1, p['points'] - 1))]
-                    for i in range(p['points'])}, key=lambda c: int(c.stem.split('_')[1])) \
+                    for i in range(p['points'])}, key=step_of) \
         if ckpts else []
     curve = []
 
@@ -273,7 +272,7 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
     k0, n0 = greedy(paths['finetune'])
     curve.append((0, 0, k0, n0))
     for c in picks:
-        u = int(c.stem.split('_')[1])
+        u = step_of(c)
         k, n = greedy(c)
         curve.append((u, env_steps_at(rows, u), k, n))
         print(f'{c.name}: update {u}, env steps {curve[-1][1]}: {k}/{n}', flush=True)
