@@ -231,13 +231,13 @@ def ns_to_stamp(ns: int, stamp: Any) -> Any:
 
 # Float32MultiArray has no header. To pair a state (or an action) with the image it belongs to, the
 # sender puts the image's stamp into the single layout dimension's label: 'stamp_ns:<int>'.
-_TAG_PREFIX = 'stamp_ns:'
+TAG_PREFIX = 'stamp_ns:'
 
 
 def tag_stamp(msg: Any, ns: int, dim_factory: Callable[[], Any]) -> Any:
     """Label a 1-d MultiArray with the stamp (ns) of the observation it belongs to; returns msg."""
     d = dim_factory()
-    d.label = f'{_TAG_PREFIX}{int(ns)}'
+    d.label = f'{TAG_PREFIX}{int(ns)}'
     d.size = len(msg.data)
     d.stride = len(msg.data)
     msg.layout.dim = [d]
@@ -248,9 +248,9 @@ def stamp_tag(msg: Any) -> int | None:
     """The stamp set by `tag_stamp`, or None for an untagged message (e.g. from teleop)."""
     for d in getattr(msg.layout, 'dim', []):
         label = str(d.label)
-        if label.startswith(_TAG_PREFIX):
+        if label.startswith(TAG_PREFIX):
             try:
-                return int(label[len(_TAG_PREFIX):])
+                return int(label[len(TAG_PREFIX):])
             except ValueError:
                 return None
     return None

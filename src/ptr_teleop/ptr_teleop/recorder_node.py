@@ -8,10 +8,12 @@ Subscribes (raw CDR, never deserialized: recording costs no decoding)
             teleop/episode    std_msgs/String JSON (TeleopEvent): start / success / failure /
                               discard; recorded too, so a bag explains itself
 Publishes   teleop/recorded   std_msgs/String JSON (BagRecorded): the bag is closed and in place
-Timestamps are receive times (the bag's clock, as `ros2 bag record` writes them). The episode's
-first observation arrives before its start event (the reset publishes it before answering), so
-the latest image and state are kept while idle and written first. The task, outcome, episode and
-the operator's notes go into the bag's metadata (custom_data) as well.
+Timestamps are receive times (the bag's clock, as `ros2 bag record` writes them). A bag begins
+and ends on whole observations (ptr_teleop.observation_cut): the episode's first observation
+arrives before its start event (the reset publishes it before answering), so the newest ones are
+kept while idle and the newest whole one is written first; after the end event the bag waits up
+to `end_wait_s` for the other half of an observation it holds half of. The task, outcome, episode
+and the operator's notes go into the bag's metadata (custom_data) as well.
 """
 from __future__ import annotations
 
@@ -22,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from ptr_ros.contracts import BagRecorded, ContractError, TeleopEvent
-from ptr_ros.nodeutil import declare, run
+from ptr_ros.nodeutil import Throttle, declare, run
 from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, String
 
+from ptr_core.cdr_stamps import CdrError, image_stamp_ns, multiarray_tag_ns
 from ptr_core.data.bag_writer import (
     META_EPISODE,
     META_NOTES,
@@ -39,12 +42,14 @@ from ptr_core.data.bag_writer import (
     BagWriteError,
     EpisodeBag,
 )
+from ptr_teleop.observation_cut import ObservationCut
 
 PARAMETERS: dict[str, object] = {
     'out': '',  # folder the bags go to (required)
     'image_topic': 'camera/image_raw',
     'state_topic': 'robot/state',
     'action_topic': 'robot/action',
+    'end_wait_s': 0.5,  # after the end event, how long to wait for an observation's other half
 }
 IMAGE, ARRAY, STRING = 'sensor_msgs/msg/Image', 'std_msgs/msg/Float32MultiArray', \
     'std_msgs/msg/String'
@@ -73,11 +78,16 @@ class RecorderNode(Node):
                 f'{len(leftovers)} unfinished recording(s) from an earlier crash in '
                 f'{self.out / STAGING} (not bags: no metadata); left as they are')
         self.action_topic = str(p['action_topic'])
-        self.topics = {str(p['image_topic']): IMAGE, str(p['state_topic']): ARRAY,
-                       str(p['action_topic']): ARRAY, TeleopEvent.TOPIC: STRING}
+        self.image_topic, self.state_topic = str(p['image_topic']), str(p['state_topic'])
+        self.topics = {self.image_topic: IMAGE, self.state_topic: ARRAY,
+                       self.action_topic: ARRAY, TeleopEvent.TOPIC: STRING}
         self.bag: EpisodeBag | None = None
         self.event: TeleopEvent | None = None
-        self.latest: dict[str, tuple[int, bytes]] = {}
+        self.ending: TeleopEvent | None = None  # the end event, while the last halves come
+        self.end_wait = float(p['end_wait_s'])
+        self.end_timer = None
+        self.cut = ObservationCut(self.image_topic, self.state_topic)
+        self.throttle = Throttle(5.0)
         self.pub_done = self.create_publisher(String, BagRecorded.TOPIC,
                                               latched_qos(BagRecorded.DEPTH))
         for topic, msgtype in self.topics.items():
@@ -93,11 +103,32 @@ class RecorderNode(Node):
     def _recorder(self, topic: str):
         def on_message(data: bytes) -> None:
             t = time.time_ns()
-            if self.bag is not None:
-                self.bag.write(topic, t, data)
-            elif topic != self.action_topic:
-                self.latest[topic] = (t, data)
+            stamp = self._stamp(topic, data)
+            if self.ending is not None and self.cut.completes(topic, stamp):
+                self._write(topic, t, data, stamp)
+                if not self.cut.unfinished():
+                    self.finish()
+            elif self.bag is not None and self.ending is None:
+                self._write(topic, t, data, stamp)
+            elif topic != self.action_topic:  # before the next episode (or after this one)
+                self.cut.hold(topic, stamp, t, data)
         return on_message
+
+    def _stamp(self, topic: str, data: bytes) -> int | None:
+        """Which observation an image or a state belongs to (None: untagged, or an action)."""
+        try:
+            if topic == self.image_topic:
+                return image_stamp_ns(data)
+            if topic == self.state_topic:
+                return multiarray_tag_ns(data)
+        except CdrError as e:
+            if self.throttle(topic):
+                self.get_logger().warning(f'{topic}: {e}; recorded without pairing')
+        return None
+
+    def _write(self, topic: str, t: int, data: bytes, stamp: int | None) -> None:
+        self.bag.write(topic, t, data)
+        self.cut.wrote(topic, stamp)
 
     def on_event(self, data: bytes) -> None:
         t = time.time_ns()
@@ -106,6 +137,8 @@ class RecorderNode(Node):
         except ContractError as e:
             self.get_logger().warning(str(e))
             return
+        if self.ending is not None:  # whatever comes next, the ended episode is complete
+            self.finish()
         if event.event == 'start':
             self.start(event, t, data)
         elif self.bag is None or self.event is None or event.episode != self.event.episode:
@@ -117,7 +150,11 @@ class RecorderNode(Node):
             self.done(BagRecorded(event.episode, 'discard'))
         elif event.event in OUTCOMES:
             self.bag.write(TeleopEvent.TOPIC, t, data)
-            self.finish(event)
+            self.ending = event
+            if not self.cut.unfinished():
+                self.finish()
+            elif self.end_timer is None:
+                self.end_timer = self.create_timer(self.end_wait, self._end_waited)
         else:
             self.get_logger().warning(f"{TeleopEvent.TOPIC}: field 'event': expected start, "
                                       f'success, failure or discard, got {event.event!r}')
@@ -134,12 +171,23 @@ class RecorderNode(Node):
             self.bag = None
             return
         self.event = event
-        for topic, (t_kept, kept) in sorted(self.latest.items(), key=lambda kv: kv[1][0]):
-            self.bag.write(topic, t_kept, kept)  # the reset's observation
-        self.latest.clear()
+        for topic, t_kept, kept in self.cut.opening(event.stamp_ns):  # the reset's observation
+            self._write(topic, t_kept, kept, self._stamp(topic, kept))
         self.bag.write(TeleopEvent.TOPIC, t, data)
 
-    def finish(self, end: TeleopEvent) -> None:
+    def _end_waited(self) -> None:
+        lacking = sorted(set().union(*self.cut.unfinished().values()))
+        self.get_logger().warning(
+            f'episode {self.ending.episode}: no {" or ".join(lacking)} for the last observation '
+            f'within {self.end_wait} s; bag closed without it')
+        self.finish()
+
+    def finish(self) -> None:
+        """Close the ended episode's bag (its end event is `self.ending`)."""
+        if self.end_timer is not None:
+            self.destroy_timer(self.end_timer)
+            self.end_timer = None
+        end, self.ending = self.ending, None
         bag, self.bag = self.bag, None
         meta = {META_TASK: end.task, META_OUTCOME: end.event, META_EPISODE: str(end.episode),
                 META_NOTES: end.notes}
@@ -158,7 +206,10 @@ class RecorderNode(Node):
             self.pub_done.publish(rec.to_msg())
 
     def close(self) -> None:
-        """Shut down mid-episode: the unfinished recording is dropped, never left looking done."""
+        """Shut down: an ended episode is written; an unfinished recording is dropped, never
+        left looking done."""
+        if self.ending is not None:
+            self.finish()
         if self.bag is not None:
             self.bag.discard()
             self.bag = None
