@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from ptr_core.rosmsg import TAG_PREFIX
+from ptr_core.rosmsg import TAG_PREFIX, tag_of_label
 
 
 class CdrError(ValueError):
@@ -53,8 +53,5 @@ def multiarray_tag_ns(data: bytes) -> int | None:
         _, pos = u32(pos)  # size
         _, pos = u32(pos)  # stride
         if label.startswith(TAG_PREFIX):
-            try:
-                return int(label[len(TAG_PREFIX):])
-            except ValueError:
-                return None
+            return tag_of_label(label)
     return None

@@ -247,10 +247,16 @@ def tag_stamp(msg: Any, ns: int, dim_factory: Callable[[], Any]) -> Any:
 def stamp_tag(msg: Any) -> int | None:
     """The stamp set by `tag_stamp`, or None for an untagged message (e.g. from teleop)."""
     for d in getattr(msg.layout, 'dim', []):
-        label = str(d.label)
-        if label.startswith(TAG_PREFIX):
-            try:
-                return int(label[len(TAG_PREFIX):])
-            except ValueError:
-                return None
+        if str(d.label).startswith(TAG_PREFIX):
+            return tag_of_label(str(d.label))
     return None
+
+
+def tag_of_label(label: str) -> int | None:
+    """The stamp in a 'stamp_ns:<int>' label; None for any other label."""
+    if not label.startswith(TAG_PREFIX):
+        return None
+    try:
+        return int(label[len(TAG_PREFIX):])
+    except ValueError:
+        return None
