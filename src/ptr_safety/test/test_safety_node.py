@@ -54,7 +54,21 @@ def graph():
                           reliability=action_qos().reliability)
     probe.create_subscription(Float32MultiArray, 'robot/action', g.out.append, observer)
     probe.create_subscription(String, 'safety/status', g.status.append, latched_qos())
+    # The robot: state and image at 10 Hz while `g.feed` holds a position, as a bridge publishes
+    # them. Fed once, a reliable action lost under load and repaired at the next heartbeat
+    # (seconds) met a state older than stale_after and was held (CI saw a hold, not a cut).
+    g.feed, stop = None, threading.Event()
+
+    def robot():
+        while not stop.wait(0.1):
+            xyz = g.feed
+            if xyz is not None:
+                _publish_observation(g, xyz)
+    feeder = threading.Thread(target=robot, daemon=True)
+    feeder.start()
     yield g
+    stop.set()
+    feeder.join()
     ex.shutdown()
     node.destroy_node()
     probe.destroy_node()
@@ -69,17 +83,20 @@ def _vec(values, stamp=None):
     return msg if stamp is None else rosmsg.tag_stamp(msg, stamp, MultiArrayDimension)
 
 
-def _observe(g, xyz=(0.3, 0.0, 0.2), stamp=1000):
-    """A fresh state and image, resent until the filter has both: they are best effort, and
-    right after discovery a sample may be lost (the action that follows would then hold)."""
+def _publish_observation(g, xyz, stamp=1000):
     from sensor_msgs.msg import Image
+    g.pub_state.publish(_vec([*xyz, 0.0, 1.0, 0.0, 0.5], stamp))
+    g.pub_image.publish(Image(height=1, width=1, encoding='rgb8', step=3, data=[0, 0, 0]))
+
+
+def _observe(g, xyz=(0.3, 0.0, 0.2)):
+    """The robot publishes from `xyz` from now on; returns once the filter has a state and an
+    image from there (best effort: right after discovery a sample may be lost)."""
     f, t0 = g.node.filter, time.monotonic()
-    for _ in range(50):
-        g.pub_state.publish(_vec([*xyz, 0.0, 1.0, 0.0, 0.5], stamp))
-        g.pub_image.publish(Image(height=1, width=1, encoding='rgb8', step=3, data=[0, 0, 0]))
-        if _wait(lambda: f.state_time >= t0 and f.image_time >= t0, 0.2):
-            return
-    raise AssertionError('the filter never received a state and an image')
+    g.feed = tuple(xyz)
+    if not _wait(lambda: f.state_time >= t0 and f.image_time >= t0
+                 and np.allclose(f.state[:3], xyz)):
+        raise AssertionError('the filter never received a state and an image')
 
 
 def _wait(cond, timeout=10.0):
@@ -115,6 +132,7 @@ def test_filter_passes_limits_and_holds(graph):
     np.testing.assert_allclose(held[:6], 0.0, atol=1e-7)
     assert held[6] == pytest.approx(0.5)  # the gripper stays where it is
     # blind: no state or image for longer than stale_after -> holds
+    g.feed = None
     time.sleep(STALE + 0.2)
     blind = denormalize_action(_send(g, ok, 2003))
     np.testing.assert_allclose(blind[:6], 0.0, atol=1e-7)
