@@ -39,26 +39,29 @@ class ObservationCut:
             self._held.popitem(last=False)
 
     def opening(self, first: int | None = None) -> list[Message]:
-        """What a new bag starts with, in arrival order; forgets what was held and written.
+        """What a new bag starts with, in arrival order: forgets what was held and notes these
+        as the bag's first written messages.
         `first` is the stamp of the episode's first observation when known (robot/reset's
         reply; 0 or None: unknown): the bag opens with it (halves too: the other half is on
         its way) or, if none of it came yet, with nothing: the past is not the episode's."""
         whole = [s for s, parts in self._held.items() if len(parts) == len(self.halves)]
         if whole:
             first = first if first is not None and first > 0 else max(whole)
-            out = [(topic, t, data) for s, parts in self._held.items() if s >= first
+            out = [(topic, t, data, s) for s, parts in self._held.items() if s >= first
                    for topic, (t, data) in parts.items()]
         else:  # nothing pairs: the newest message of each topic
-            newest: dict[str, tuple[int, bytes]] = dict(self._untagged)
-            for parts in self._held.values():
+            newest = {topic: (t, data, None) for topic, (t, data) in self._untagged.items()}
+            for s, parts in self._held.items():
                 for topic, (t, data) in parts.items():
                     if topic not in newest or t >= newest[topic][0]:
-                        newest[topic] = (t, data)
-            out = [(topic, t, data) for topic, (t, data) in newest.items()]
+                        newest[topic] = (t, data, s)
+            out = [(topic, *m) for topic, m in newest.items()]
         self._held.clear()
         self._untagged.clear()
         self._written.clear()
-        return sorted(out, key=lambda m: m[1])
+        for topic, _, _, s in out:
+            self.wrote(topic, s)
+        return [(topic, t, data) for topic, t, data, _ in sorted(out, key=lambda m: m[1])]
 
     def wrote(self, topic: str, stamp: int | None) -> None:
         """Note a message written to the bag."""

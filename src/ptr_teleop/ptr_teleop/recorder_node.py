@@ -11,9 +11,9 @@ Publishes   teleop/recorded   std_msgs/String JSON (BagRecorded): the bag is clo
 Timestamps are receive times (the bag's clock, as `ros2 bag record` writes them). A bag begins
 and ends on whole observations (ptr_teleop.observation_cut): the episode's first observation
 arrives before its start event (the reset publishes it before answering), so the newest ones are
-kept while idle and the newest whole one is written first; after the end event the bag waits up
-to `end_wait_s` for the other half of an observation it holds half of. The task, outcome, episode
-and the operator's notes go into the bag's metadata (custom_data) as well.
+kept while idle and the one the start event names is written first; after the end event the bag
+waits up to `end_wait_s` for the other half of an observation it holds half of. The task,
+outcome, episode and the operator's notes go into the bag's metadata (custom_data) as well.
 """
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ class RecorderNode(Node):
             return
         self.event = event
         for topic, t_kept, kept in self.cut.opening(event.stamp_ns):  # the reset's observation
-            self._write(topic, t_kept, kept, self._stamp(topic, kept))
+            self.bag.write(topic, t_kept, kept)
         self.bag.write(TeleopEvent.TOPIC, t, data)
 
     def _end_waited(self) -> None:

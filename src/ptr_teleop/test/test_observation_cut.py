@@ -78,3 +78,12 @@ def test_opens_at_the_resets_observation_though_its_image_is_still_on_its_way():
     cut.hold(STATE, 100, 1, b's100')
     cut.hold(IMG, 100, 2, b'i100')
     assert cut.opening(first=0) == [(STATE, 1, b's100'), (IMG, 2, b'i100')]  # 0: unknown
+
+
+def test_what_a_bag_opens_with_counts_as_written():
+    cut = _cut()
+    cut.hold(STATE, 300, 1, b's300')
+    cut.hold(IMG, 300, 2, b'i300')
+    cut.hold(STATE, 400, 3, b's400')
+    cut.opening(first=300)
+    assert cut.unfinished() == {400: {IMG}} and cut.completes(IMG, 400)
