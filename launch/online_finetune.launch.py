@@ -16,6 +16,8 @@ GRAPH = GRAPHS['online_finetune']
 
 def generate_launch_description():
     import launch.actions
+    import launch.event_handlers
+    import launch.events
     import launch.substitutions
     import launch_ros
     import launch_ros.actions

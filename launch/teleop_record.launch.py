@@ -14,6 +14,8 @@ GRAPH = GRAPHS['teleop_record']
 
 def generate_launch_description():
     import launch.actions
+    import launch.event_handlers
+    import launch.events
     import launch.substitutions
     import launch_ros
     import launch_ros.actions

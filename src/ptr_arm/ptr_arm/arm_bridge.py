@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from ptr_ros.contracts import NodeStatus, ResetReply
+from ptr_ros.exit_codes import CONFIG_ERROR
 from ptr_ros.nodeutil import (
     Throttle,
     dataclass_parameters,
@@ -173,7 +174,7 @@ def main(args: list[str] | None = None, api: InterbotixAPI | Any = None) -> int:
             api = require_interbotix()
         except InterbotixMissing as e:
             print(f'arm_bridge: {e}', file=sys.stderr, flush=True)
-            return 2
+            return CONFIG_ERROR  # installing is the fix, not a restart
 
     def arm_bridge() -> ArmBridgeNode:
         node = ArmBridgeNode(api)

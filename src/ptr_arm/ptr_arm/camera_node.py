@@ -4,7 +4,8 @@ Publishes camera/image_raw  sensor_msgs/Image rgb8, image_size x image_size, sta
                             time the frame was read, frame_id `frame_id` (sensor data QoS)
 A timer at `fps` reads one frame per tick; the frame is cropped (a centred square unless `crop`
 says otherwise), resized and turned from OpenCV's BGR into RGB (ptr_core.camera_frames).
-A device that cannot be opened stops the node at once with one line naming it (exit code 2).
+A device that cannot be opened stops the node at once with one line naming it (exit code
+ptr_ros.exit_codes.CONFIG_ERROR: not respawned).
 At the end of a video file the node stops publishing and says so, or with `loop` starts over;
 it keeps running either way, so a launch graph is not torn down by a finished file.
 """

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ptr_ros.domains import private_domain
+from ptr_ros.exit_codes import CONFIG_ERROR
 from ptr_ros.testing import stop_process
 
 pytestmark = pytest.mark.ros
@@ -141,7 +142,7 @@ def test_without_interbotix_the_bridge_stops_in_one_line():
     env = dict(os.environ, ROS_DOMAIN_ID=str(private_domain()))
     out = subprocess.run([sys.executable, '-m', 'ptr_arm.arm_bridge'], env=env,
                          capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2
+    assert out.returncode == CONFIG_ERROR
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
         'arm_bridge: robot:=widowx needs interbotix_xs_modules ('), out.stderr

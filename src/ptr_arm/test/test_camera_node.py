@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 from ptr_ros.domains import private_domain
+from ptr_ros.exit_codes import CONFIG_ERROR
 
 from ptr_core.camera_frames import crop_box, parse_device, process_frame
 
@@ -152,7 +153,7 @@ def test_a_device_that_cannot_be_opened_stops_in_one_line(device):
     out = subprocess.run([sys.executable, '-m', 'ptr_arm.camera_node', '--ros-args', '-p',
                           f'device:={device}'], env=env, capture_output=True, text=True,
                          timeout=60)
-    assert out.returncode == 2
+    assert out.returncode == CONFIG_ERROR
     lines = (out.stdout + out.stderr).strip().splitlines()
     assert len(lines) == 1 and 'cannot open camera device' in lines[0], lines
     assert repr(parse_device(device)) in lines[0]

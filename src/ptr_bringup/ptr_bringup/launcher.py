@@ -11,6 +11,9 @@ Shutdown: on SIGINT/SIGTERM every node gets SIGINT, then SIGTERM, then SIGKILL o
 group after the timeout, so nothing is left behind; should the launcher itself be killed (SIGKILL),
 each node gets SIGTERM from the kernel (parent-death signal). A required node that exits ends the
 graph: exit code 0 if it exited with 0 (it finished, e.g. after its episodes), 1 if it died.
+A node that exits with ptr_ros.exit_codes.CONFIG_ERROR (it refused its configuration: a restart
+cannot fix that) is never respawned: the graph ends at once with exit code 1 and one line naming
+the node, its own error and the launch argument to fix (ptr_bringup.config_exit).
 """
 from __future__ import annotations
 
@@ -29,8 +32,11 @@ from types import ModuleType
 from typing import Any, TextIO
 
 from ptr_ros.domains import DomainError, check_environment
+from ptr_ros.exit_codes import is_config_error
 
+from ptr_bringup.config_exit import config_exit_line, file_sources
 from ptr_bringup.graphs import PATH_NAMES, PATH_SUFFIXES, Graph, GraphError, NodeSpec
+from ptr_bringup.launch_support import RESPAWN_DELAY
 from ptr_bringup.terminal import forward_keys, isatty, keys_mode
 
 PACKAGE = 'ptr_bringup'
@@ -154,10 +160,14 @@ class _Proc:
     popen: subprocess.Popen | None = None
     reader: threading.Thread | None = None
     starts: int = 0
+    last_line: str = ''  # the node's newest output line: its error, when it exits refusing
 
 
-def _pump(name: str, stream: TextIO, out: TextIO, lock: threading.Lock) -> None:
+def _pump(p: _Proc, stream: TextIO, out: TextIO, lock: threading.Lock) -> None:
+    name = p.spec.name
     for line in iter(stream.readline, ''):
+        if line.strip():
+            p.last_line = line.strip()
         with lock:
             out.write(f'[{name}] {line}' if line.endswith('\n') else f'[{name}] {line}\n')
             out.flush()
@@ -169,8 +179,12 @@ class GraphRunner:
 
     def __init__(self, specs: list[NodeSpec], cmds: list[list[str]],
                  env: dict[str, str] | None = None, out: TextIO | None = None,
-                 shutdown_timeout: float = 10.0, respawn_delay: float = 1.0) -> None:
+                 shutdown_timeout: float = 10.0, respawn_delay: float = RESPAWN_DELAY,
+                 arguments: dict[str, str] | None = None,
+                 sources: dict[str, dict[str, str]] | None = None) -> None:
         self.procs = [_Proc(s, c) for s, c in zip(specs, cmds, strict=True)]
+        self.arguments = dict(arguments or {})  # the graph's resolved launch arguments
+        self.sources = dict(sources or {})  # node -> its file arguments (config_exit)
         self.env = env
         self.out = out or sys.stdout
         self.lock = threading.Lock()
@@ -197,8 +211,8 @@ class GraphRunner:
             threading.Thread(target=forward_keys, args=(p.popen.stdin, self.stop_requested),
                              daemon=True).start()
         if not live:
-            p.reader = threading.Thread(target=_pump, args=(p.spec.name, p.popen.stdout,
-                                                            self.out, self.lock), daemon=True)
+            p.reader = threading.Thread(target=_pump, args=(p, p.popen.stdout, self.out,
+                                                            self.lock), daemon=True)
             p.reader.start()
         self._say(f'started {p.spec.name} (pid {p.popen.pid})')
 
@@ -223,6 +237,9 @@ class GraphRunner:
                 rc = p.popen.poll() if p.popen is not None else None
                 if rc is None:
                     continue
+                if is_config_error(rc):  # respawned or not, required or not: it cannot work
+                    self._say(self._refusal(p))
+                    return 1
                 if p.spec.respawn:
                     self._say(f'{p.spec.name} exited with code {rc}; respawning')
                     if self.stop_requested.wait(self.respawn_delay):
@@ -240,6 +257,13 @@ class GraphRunner:
                     p.popen = None
             self.stop_requested.wait(0.1)
         return 0
+
+    def _refusal(self, p: _Proc) -> str:
+        """The one line for a node that refused its configuration, quoting its own error."""
+        if p.reader is not None:
+            p.reader.join(2.0)  # its last lines are still in the pipe
+        return config_exit_line(p.spec.name, self.sources.get(p.spec.name, {}),
+                                p.last_line if p.reader else None, self.arguments)
 
     def stop(self) -> None:
         """SIGINT every node, then SIGTERM, then SIGKILL each process group: no orphans."""
@@ -332,7 +356,9 @@ def main(argv: list[str] | None = None) -> int:
             print(' '.join(cmd))
         return 0
     env = dict(os.environ, PYTHONUNBUFFERED='1')
-    runner = GraphRunner(specs, cmds, env=env, shutdown_timeout=ns.shutdown_timeout)
+    given = parse_assignments(ns.assignments)
+    runner = GraphRunner(specs, cmds, env=env, shutdown_timeout=ns.shutdown_timeout,
+                         arguments=graph.resolve(given), sources=file_sources(graph, given))
 
     def on_signal(signum: int, frame: Any) -> None:
         runner._say(f'{signal.Signals(signum).name}: shutting down')

@@ -12,9 +12,11 @@ from unittest import mock
 
 import pytest
 import yaml
+from ptr_ros.domains import private_domain
+from ptr_ros.exit_codes import CONFIG_ERROR
 from ptr_ros.testing import process_alive
 
-from ptr_bringup import graphs, launcher
+from ptr_bringup import config_exit, graphs, launcher
 from ptr_bringup.launch_support import to_launch_description
 from ptr_bringup.rosenv import WORKSPACE, ensure_ros_env
 
@@ -196,7 +198,11 @@ def test_launch_description_conversion_with_recording_fakes():
     launch = SimpleNamespace(
         LaunchDescription=lambda actions: actions,
         actions=SimpleNamespace(DeclareLaunchArgument=rec('arg'), Shutdown=rec('shutdown'),
-                                OpaqueFunction=lambda function: function),
+                                OpaqueFunction=lambda function: function,
+                                LogInfo=rec('log'), EmitEvent=rec('emit'),
+                                RegisterEventHandler=rec('register')),
+        events=SimpleNamespace(Shutdown=rec('shutdown_event')),
+        event_handlers=SimpleNamespace(OnProcessIO=rec('on_io')),
         substitutions=SimpleNamespace(LaunchConfiguration=Config))
     launch_ros = SimpleNamespace(actions=SimpleNamespace(Node=rec('node')))
     graph = graphs.GRAPHS['eval']
@@ -209,14 +215,47 @@ def test_launch_description_conversion_with_recording_fakes():
     ckpt = next(a for a in declared if a[1][0] == 'policy_ckpt')
     assert 'default_value' not in ckpt[2] and clock[2]['default_value'] == 'realtime'
     context = {a.name: a.default for a in graph.arguments} | {'policy_ckpt': '/p.pt'}
-    nodes = actions[-1](context)
+    made_for_nodes = actions[-1](context)
+    nodes = made_for_nodes[0::2]
     assert [n[2]['executable'] for n in nodes] == ['sim_bridge', 'safety_node', 'policy_node']
+    # each node's stderr is watched (OnProcessIO), to quote its error when it refuses
+    stderr_of = {}
+    for node, handler in zip(nodes, made_for_nodes[1::2]):
+        assert handler[0] == 'register' and handler[1][0][0] == 'on_io'
+        assert handler[1][0][2]['target_action'] is node
+        stderr_of[node[2]['name']] = handler[1][0][2]['on_stderr']
     assert nodes[2][2]['parameters'] == [{'checkpoint': '/p.pt', 'clock_mode': 'realtime',
                                           'greedy': True, 'weights_key': ''}]
     # the policy's actions reach the robot only through the safety filter
     assert nodes[2][2]['remappings'] == [('robot/action', 'safety/action_in')]
     assert nodes[1][2]['parameters'] == [{'clock_mode': 'realtime'}]
-    assert nodes[0][2]['on_exit'][0] == 'shutdown'
+    # exits: the bridge is required, the policy respawns (after a delay, in which a shutdown
+    # lands), and either ends the launch with one line on a configuration error
+    bridge, policy = nodes[0][2], nodes[2][2]
+    assert 'respawn' not in bridge and policy['respawn'] and policy['respawn_delay'] > 0
+
+    def exited(node, code, shutting_down=False):
+        return node['on_exit'](SimpleNamespace(returncode=code),
+                               SimpleNamespace(is_shutdown=shutting_down))
+
+    assert [a[0] for a in exited(bridge, 1)] == ['shutdown'] == [a[0] for a in exited(bridge, 0)]
+    assert exited(bridge, 0, shutting_down=True) is None  # stopped by the shutdown: no second
+    assert exited(policy, 1) is None and exited(policy, -11) is None  # a crash: respawned
+    for node in (bridge, policy):
+        log, emit = exited(node, CONFIG_ERROR)
+        assert log[0] == 'log' and emit[0] == 'emit' and emit[2]['event'][0] == 'shutdown_event'
+        line = log[2]['msg']
+        assert emit[2]['event'][2]['reason'] == line and '\n' not in line
+        assert line.startswith(f'{node["name"]}: ') and 'not respawned' in line
+    assert exited(policy, CONFIG_ERROR)[0][2]['msg'] == (
+        f'policy_node: configuration refused (its error is above); not respawned (exit code '
+        f'{CONFIG_ERROR}: a restart cannot fix this); fix policy_ckpt:=/p.pt and launch again')
+    # with the node's own error line seen on its stderr (colored, in chunks), the line quotes it
+    stderr_of['policy_node'](SimpleNamespace(text=b'starting\n\x1b[31mPolicyNode: '
+                                             b'CheckpointError: /p.pt: checkpoint not found'
+                                             b'\x1b[0m\n'))
+    assert exited(policy, CONFIG_ERROR)[0][2]['msg'].startswith(
+        'policy_node: CheckpointError: /p.pt: checkpoint not found; not respawned')
 
 
 # -- the process runner, on plain processes ------------------------------------------------------
@@ -312,6 +351,94 @@ def test_runner_respawns_and_ignores_optional_nodes(tmp_path):
     runner.stop_requested.set()
     t.join(30)
     assert runner.procs[0].starts == 3
+
+
+def test_a_node_refusing_its_configuration_is_not_respawned_and_ends_the_graph(tmp_path):
+    sleeper = _script(tmp_path, 'sleeper', 'import time; time.sleep(600)')
+    refuses = _script(tmp_path, 'refuses', f"""
+        import sys
+        print('starting', flush=True)
+        print('PolicyNode: CheckpointError: /c/p.pt: checkpoint not found', file=sys.stderr)
+        sys.exit({CONFIG_ERROR})
+    """)
+    specs = [graphs.NodeSpec('p', 'e', 'sleeper'),
+             graphs.NodeSpec('p', 'e', 'policy_node', respawn=True)]
+    out = io.StringIO()
+    runner = launcher.GraphRunner(specs, [sleeper, refuses], out=out, respawn_delay=0.0,
+                                  arguments={'policy_ckpt': '/c/p.pt', 'clock': 'lockstep'},
+                                  sources={'policy_node': {'policy_ckpt': '/c/p.pt'}})
+    assert runner.run() == 1
+    assert runner.procs[1].starts == 1 and 'respawning' not in out.getvalue()
+    said = [ln for ln in out.getvalue().splitlines() if 'not respawned' in ln]
+    assert said == [f'[ptr launch] policy_node: CheckpointError: /c/p.pt: checkpoint not found; '
+                    f'not respawned (exit code {CONFIG_ERROR}: a restart cannot fix this); fix '
+                    f'policy_ckpt:=/c/p.pt and launch again']
+    assert not any(process_alive(p) for p in runner.pids())
+
+
+def test_the_fix_names_the_argument_that_reaches_the_refusing_node():
+    online = graphs.GRAPHS['online_finetune']
+    same = {'policy_ckpt': '/c/x.pt', 'reward_ckpt': '/c/x.pt', 'prior_data': '/d/p',
+            'target_data': '/d/t', 'run_dir': '/r'}
+    sources = config_exit.file_sources(online, same)
+    # one value, two arguments: each node is told the one it reads
+    assert sources['reward_node'] == {'reward_ckpt': '/c/x.pt'}
+    assert sources['policy_node'] == {'policy_ckpt': '/c/x.pt'}
+    assert sources['trainer_node'] == {'policy_ckpt': '/c/x.pt', 'prior_data': '/d/p',
+                                       'target_data': '/d/t', 'run_dir': '/r'}
+    assert sources['safety_filter'] == {}
+    trainer, args = sources['trainer_node'], online.resolve(same)
+    line = config_exit.config_exit_line('trainer_node', trainer,
+                                        'DatasetError: /d/t: no dataset here', args)
+    assert line.endswith('fix target_data:=/d/t and launch again')
+    line = config_exit.config_exit_line('policy_node', sources['policy_node'], 'ValueError: '
+                                        'parameter exploration_scale: expected in [0, 10], '
+                                        'got 12.0', args)
+    assert line.endswith('fix exploration_scale:=0.5 and launch again')
+    # nothing quoted or captured (ros2 launch prints the node's error itself): its files
+    line = config_exit.config_exit_line('trainer_node', trainer, None, args)
+    assert 'its error is above' in line and 'fix policy_ckpt:=/c/x.pt prior_data:=/d/p' in line
+
+
+def _launch_refused(tmp_path, graph: str, *assignments: str) -> tuple[int, list[str], float]:
+    """`ptr launch` run to its end: exit code, output lines, wall seconds (reported only)."""
+    import subprocess
+    env = dict(os.environ, ROS_DOMAIN_ID=str(private_domain()), PTR_WEIGHTS_KEY='k')
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, '-m', 'ptr_bringup.cli', 'launch', graph,
+                          *assignments], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)  # a hang guard: respawning forever would never return
+    return out.returncode, (out.stdout + out.stderr).splitlines(), time.monotonic() - start
+
+
+@pytest.mark.ros
+def test_ptr_launch_eval_with_a_missing_checkpoint_ends_in_one_line(tmp_path):
+    code, lines, wall = _launch_refused(tmp_path, 'eval', 'policy_ckpt:=missing.pt')
+    said = [ln for ln in lines if ln.startswith('[ptr launch]') and 'not respawned' in ln]
+    assert code == 1 and len(said) == 1, lines
+    missing = tmp_path / 'missing.pt'
+    assert said[0].startswith(f'[ptr launch] policy_node: CheckpointError: {missing}: '), said
+    assert said[0].endswith(f'fix policy_ckpt:={missing} and launch again')
+    assert not any('respawning' in ln for ln in lines), lines
+    print(f'ptr launch eval, missing checkpoint: exit {code} after {wall:.1f} s')
+
+
+@pytest.mark.ros
+def test_ptr_launch_online_finetune_with_a_corrupt_checkpoint_ends_in_one_line(tmp_path):
+    (tmp_path / 'bad.pt').write_bytes(b'PK\x03\x04' + bytes(range(256)) * 8)  # cut-off zip
+    code, lines, wall = _launch_refused(
+        tmp_path, 'online_finetune', 'policy_ckpt:=bad.pt', 'reward_ckpt:=bad.pt',
+        'prior_data:=prior', 'target_data:=demos', 'run_dir:=run')
+    said = [ln for ln in lines if ln.startswith('[ptr launch]') and 'not respawned' in ln]
+    assert code == 1 and len(said) == 1, lines
+    # policy, reward and trainer node all read it: the first to refuse is named
+    node = said[0].split()[2].rstrip(':')
+    assert node in ('policy_node', 'reward_node', 'trainer_node'), said
+    assert f'{tmp_path / "bad.pt"}' in said[0], said
+    fix = 'reward_ckpt' if node == 'reward_node' else 'policy_ckpt'
+    assert f'fix {fix}:={tmp_path / "bad.pt"}' in said[0], said
+    assert not any('respawning' in ln for ln in lines), lines
+    print(f'ptr launch online_finetune, corrupt checkpoint: exit {code} after {wall:.1f} s')
 
 
 def test_cli_errors_are_one_line_and_nonzero(capsys):

@@ -3,9 +3,10 @@ Jazzy install: `apt install ros-jazzy-launch-pytest`).
 
 Each test includes the real `.launch.py` file, waits for images, actions, rewards and (online and
 trainer) a weights version to flow on the topics of DESIGN.md s5, and after shutdown asserts that
-every launched process exited 0. Where launch_pytest is not importable (this repository's venv:
-ROS 2 launch is not on the package registry) the module is skipped with that reason; the same
-graphs run through `ptr launch` in test_graph_sim.py.
+every launched process exited 0; a missing checkpoint must end the launch by itself, with one line
+and without a respawn (ptr_ros.exit_codes.CONFIG_ERROR). Where launch_pytest is not importable
+(this repository's venv: ROS 2 launch is not on the package registry) the module is skipped with
+that reason; the same graphs run through `ptr launch` in test_graph_sim.py and test_launch.py.
 """
 from __future__ import annotations
 
@@ -46,16 +47,24 @@ def inputs(tmp_path_factory) -> dict[str, str]:
 
 
 class Exits:
-    """Exit codes of every process the launch service ran (OnProcessExit on all of them)."""
+    """Exit codes of every process the launch service ran (OnProcessExit on all of them), and
+    the reasons of every shutdown."""
 
     def __init__(self) -> None:
         self.codes: dict[str, int] = {}
+        self.every: list[tuple[str, int]] = []  # a respawned process exits more than once
+        self.shutdowns: list[str] = []
 
     def handler(self) -> launch.actions.RegisterEventHandler:
         def on_exit(event, context):
             self.codes[event.action.name] = event.returncode
+            self.every.append((event.action.name, event.returncode))
         return launch.actions.RegisterEventHandler(
             launch.event_handlers.OnProcessExit(on_exit=on_exit))
+
+    def shutdown_handler(self) -> launch.actions.RegisterEventHandler:
+        return launch.actions.RegisterEventHandler(launch.event_handlers.OnShutdown(
+            on_shutdown=lambda event, context: self.shutdowns.append(event.reason)))
 
 
 def graph(file: str, args: dict[str, str], exits: Exits) -> launch.LaunchDescription:
@@ -66,6 +75,7 @@ def graph(file: str, args: dict[str, str], exits: Exits) -> launch.LaunchDescrip
         launch.actions.SetEnvironmentVariable('ROS_DOMAIN_ID', str(DOMAIN)),
         launch.actions.SetEnvironmentVariable('PTR_WEIGHTS_KEY', KEY),
         exits.handler(),
+        exits.shutdown_handler(),
         launch.actions.IncludeLaunchDescription(source, launch_arguments=list(args.items())),
         launch_pytest.actions.ReadyToTest(),
     ])
@@ -129,7 +139,7 @@ def _all_exited_zero(exits: Exits, at_least: int) -> None:
     assert all(code == 0 for code in exits.codes.values()), exits.codes
 
 
-EXITS = {name: Exits() for name in ('eval', 'online', 'trainer')}
+EXITS = {name: Exits() for name in ('eval', 'online', 'trainer', 'refused')}
 
 
 @launch_pytest.fixture
@@ -213,3 +223,27 @@ def test_trainer_graph(inputs):
     yield
     _all_exited_zero(EXITS['trainer'], 1)
 
+
+
+@launch_pytest.fixture
+def eval_missing_checkpoint(tmp_path_factory):
+    missing = tmp_path_factory.mktemp('refused') / 'missing.pt'
+    return graph('eval.launch.py', {'clock': 'lockstep', 'policy_ckpt': str(missing)},
+                 EXITS['refused'])
+
+
+@pytest.mark.launch(fixture=eval_missing_checkpoint)
+def test_a_missing_checkpoint_ends_the_launch_without_a_respawn():
+    from ptr_ros.exit_codes import CONFIG_ERROR
+    exits = EXITS['refused']
+    end = time.monotonic() + 60.0  # a guard: the launch ends itself once the policy node refuses
+    while time.monotonic() < end and not exits.shutdowns:
+        time.sleep(0.1)
+    yield
+    # launch names a process after its executable plus a count: policy_node-3
+    policy = [code for name, code in exits.every if name.rsplit('-', 1)[0] == 'policy_node']
+    assert policy == [CONFIG_ERROR], exits.every  # exited once: not respawned
+    said = [r for r in exits.shutdowns if 'not respawned' in r]
+    assert said and said[0].startswith('policy_node: ') and 'fix policy_ckpt:=' in said[0], \
+        exits.shutdowns
+    assert 'missing.pt' in said[0] and '\n' not in said[0]

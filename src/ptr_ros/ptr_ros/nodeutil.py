@@ -3,7 +3,8 @@
 A node module declares `PARAMETERS: dict[str, default]` at module level (the launch test checks the
 launch files against it); `declare(node, PARAMETERS)` declares them all and returns their values.
 `run(make_node)` is the body of every `main()`: init, spin, and always destroy + shutdown,
-returning 0 on SIGINT/SIGTERM, 2 on a refused configuration and 1 on a crash (one-line error).
+returning 0 on SIGINT/SIGTERM, CONFIG_ERROR (ptr_ros.exit_codes) on a refused configuration, which
+no launcher respawns, and 1 on a crash (one-line error).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from rclpy.executors import (
 from rclpy.node import Node
 
 from ptr_ros.domains import check_environment
+from ptr_ros.exit_codes import CONFIG_ERROR, CRASH
 
 
 def require_choice(params: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
@@ -116,13 +118,14 @@ class Throttle:
 
 def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: int = 1) -> int:
     """Init rclpy, build the node, spin until shutdown; always clean up. Returns the exit code:
-    0 on SIGINT/SIGTERM, 2 when the node refuses its configuration (a bad parameter or a missing
-    file: ValueError/OSError from its constructor), 1 on a crash; errors print as one line."""
+    0 on SIGINT/SIGTERM, CONFIG_ERROR when the node refuses its configuration (a bad parameter,
+    a missing or unreadable file, a checkpoint of another architecture: ValueError/OSError from
+    its constructor), 1 on a crash; errors print as one line (a launcher quotes it)."""
     try:
         check_environment()
     except ValueError as e:
-        print(f'{_node_name(make_node)}: {e}', file=sys.stderr, flush=True)
-        return 2
+        print(f'{_node_name(make_node)}: {one_line(e)}', file=sys.stderr, flush=True)
+        return CONFIG_ERROR
     rclpy.init(args=args)
     node = None
     code = 0
@@ -137,9 +140,15 @@ def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: i
         if not rclpy.ok():
             return _close(node, executor)  # a callback raced the SIGINT/SIGTERM shutdown
         name = node.get_name() if node is not None else _node_name(make_node)
-        print(f'{name}: {type(e).__name__}: {e}', file=sys.stderr, flush=True)
-        code = 2 if node is None and isinstance(e, (ValueError, OSError)) else 1
+        print(f'{name}: {type(e).__name__}: {one_line(e)}', file=sys.stderr, flush=True)
+        config = node is None and isinstance(e, (ValueError, OSError))
+        code = CONFIG_ERROR if config else CRASH
     return _close(node, executor, code)
+
+
+def one_line(e: BaseException) -> str:
+    """The exception's text on one line: a launcher reports a node's last line as its error."""
+    return ' '.join(part.strip() for part in str(e).splitlines() if part.strip())
 
 
 def _node_name(make_node: Callable[[], Node]) -> str:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from ptr_ros.exit_codes import CONFIG_ERROR
 
 from ptr_ros import domains
 
@@ -63,6 +64,6 @@ def test_the_limit_is_fast_dds_own(domain, works):
 def test_a_node_refuses_a_bad_domain_id_in_one_line():
     out = subprocess.run([sys.executable, '-m', 'ptr_reward.reward_node'], capture_output=True,
                          text=True, timeout=60, env=dict(os.environ, ROS_DOMAIN_ID='300'))
-    assert out.returncode == 2
+    assert out.returncode == CONFIG_ERROR  # not respawned: the environment must change
     assert out.stderr == ("RewardNode: ROS_DOMAIN_ID: expected an integer in 0..232 (Fast DDS "
                           "exits on larger ids), got '300'\n")

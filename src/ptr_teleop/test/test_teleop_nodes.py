@@ -1,5 +1,6 @@
-"""The teleop node and the recorder refuse what they cannot work with, in one line, exit 2;
-and both stop cleanly from Ctrl-C as `ros2 launch` delivers it (SIGINT twice)."""
+"""The teleop node and the recorder refuse what they cannot work with, in one line, exit
+CONFIG_ERROR (not respawned); and both stop cleanly from Ctrl-C as `ros2 launch` delivers it
+(SIGINT twice)."""
 import os
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import time
 
 import pytest
 from ptr_ros.domains import private_domain
+from ptr_ros.exit_codes import CONFIG_ERROR
 from ptr_ros.testing import interrupt_like_ros2_launch
 
 pytestmark = pytest.mark.ros
@@ -25,7 +27,7 @@ def _node(module, *params, stdin=subprocess.DEVNULL, tmp_path=None):
 def test_teleop_without_any_keyboard_says_how_to_get_one():
     proc = _node('ptr_teleop.teleop_node')
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2, err
+    assert proc.returncode == CONFIG_ERROR, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and 'no terminal to read keys from' in lines[0]
     assert 'keys_from' in lines[0]
@@ -34,16 +36,16 @@ def test_teleop_without_any_keyboard_says_how_to_get_one():
 def test_teleop_refuses_a_missing_key_fifo_and_an_unknown_input():
     proc = _node('ptr_teleop.teleop_node', 'keys_from:=/nonexistent/keys')
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and "keys_from '/nonexistent/keys': cannot open" in err
+    assert proc.returncode == CONFIG_ERROR and "keys_from '/nonexistent/keys': cannot open" in err
     proc = _node('ptr_teleop.teleop_node', 'input:=joystick', stdin=subprocess.PIPE)
     _, err = proc.communicate('', timeout=60)
-    assert proc.returncode == 2 and 'parameter input: expected one of' in err
+    assert proc.returncode == CONFIG_ERROR and 'parameter input: expected one of' in err
 
 
 def test_recorder_needs_an_output_folder():
     proc = _node('ptr_teleop.recorder_node')
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and 'parameter out: expected the folder' in err
+    assert proc.returncode == CONFIG_ERROR and 'parameter out: expected the folder' in err
 
 
 @pytest.mark.parametrize('module', ['ptr_teleop.teleop_node', 'ptr_teleop.recorder_node'])
