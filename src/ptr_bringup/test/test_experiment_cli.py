@@ -13,17 +13,17 @@ TINY = ['--seeds', '1', '--jobs', '2'] + [x for kv in [
 
 @pytest.mark.slow
 def test_a_table_runs_writes_its_report_and_reruns_from_the_cache(tmp_path, capsys):
-    argv = ['new-task-new-kitchen', *TINY, '--store', str(tmp_path / 's'),
+    argv = ['door-new-kitchen', *TINY, '--store', str(tmp_path / 's'),
             '--results', str(tmp_path / 'r')]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert re.search(r'\] (\d+) stages, 0 cached; cells 0/8', out)
     assert 'cells 8/8' in out
-    text = (tmp_path / 'r' / 'new-task-new-kitchen.md').read_text()
+    text = (tmp_path / 'r' / 'door-new-kitchen.md').read_text()
     for row in ('PTR', 'BC (finetune)', 'CQL zero-shot', 'AW-BC (PTR Q)'):
         assert re.search(rf'^\| {re.escape(row)} \| \d+\.\d% \(\d/2\) \[', text, re.M), row
-    assert '- `ptr experiment new-task-new-kitchen --seeds 1' in text
-    assert (tmp_path / 'r' / 'new-task-new-kitchen' / 'success.png').stat().st_size > 5000
+    assert '- `ptr experiment door-new-kitchen --seeds 1' in text
+    assert (tmp_path / 'r' / 'door-new-kitchen' / 'success.png').stat().st_size > 5000
     # Every cell result names the code it ran at.
     assert re.search(r'The cells ran at `[0-9a-f]{7}', text)
     assert main(argv) == 0

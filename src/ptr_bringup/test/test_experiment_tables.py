@@ -38,7 +38,7 @@ def test_every_table_builds_with_one_cell_per_row_and_seed_and_unique_keys():
 
 def test_new_task_new_kitchen_is_paired_held_out_and_excludes_the_target_kitchen():
     from ptr_sim.tasks import get_task
-    t = TABLES['new-task-new-kitchen'](CPU)
+    t = TABLES['door-new-kitchen'](CPU)
     assert t.rows == NTNK_ROWS and len(t.rows) == 8
     assert CPU.seeds >= 3 and CPU.eval_episodes >= 50  # the minimum per cell
     target_kitchen = get_task('OpenDoor').kitchen
@@ -60,7 +60,7 @@ def test_new_task_new_kitchen_is_paired_held_out_and_excludes_the_target_kitchen
 
 
 def test_ablations_reuse_the_ptr_runs_and_change_one_setting_each():
-    ntnk = {c.stage.key for c in TABLES['new-task-new-kitchen'](CPU).cells if c.row == 'PTR'}
+    ntnk = {c.stage.key for c in TABLES['door-new-kitchen'](CPU).cells if c.row == 'PTR'}
     ab = TABLES['ablations'](CPU)
     base = [c for c in ab.cells if c.row == ab.rows[0]]
     assert {c.stage.key for c in base} == ntnk
@@ -101,7 +101,7 @@ def _fake_results(table, rates):
 
 
 def test_report_pools_seeds_with_wilson_intervals_and_tests_differences(tmp_path):
-    t = TABLES['new-task-new-kitchen'](CPU)
+    t = TABLES['door-new-kitchen'](CPU)
     rates = {r: [2, 3, 4] for r in t.rows}
     rates['PTR'] = [20, 25, 30]
     rates['BC (finetune)'] = [30, 25, 20]  # the same pooled rate as PTR
@@ -134,7 +134,7 @@ def test_report_says_not_run_for_missing_cells():
 
 
 def test_report_shows_selected_against_last_checkpoint_and_tests_both(tmp_path):
-    t = TABLES['new-task-new-kitchen'](CPU)
+    t = TABLES['door-new-kitchen'](CPU)
     res = _fake_results(t, {r: [5, 5, 5] for r in t.rows})
     for c in t.cells:  # the last checkpoints: PTR much better than selected
         k = 40 if c.row == 'PTR' else 5

@@ -42,6 +42,7 @@ class NetworkConfig:
     num_tasks: int = 64  # size of the task one-hot (placeholders included)
     channels_last: bool = True  # memory format of image tensors (faster convolutions on CPU)
     state_scaling: bool = True  # state -> [-1, 1] by the arm's workspace (constants.STATE_*)
+    use_state: bool = True  # 7-d state beside the image (PTR fig. 2: image + task id only)
 
 
 @dataclass

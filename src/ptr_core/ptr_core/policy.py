@@ -36,13 +36,14 @@ class PolicyNet(nn.Module):
 
     def obs(self, image: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         if self.encoder is not None:
-            return torch.cat([self.encoder(image), scale_state(state, self.actor.scale)], dim=-1)
+            state = scale_state(state, self.actor.scale, self.actor.use_state)
+            return torch.cat([self.encoder(image), state], dim=-1)
         return self.actor.embed(image, state)
 
 
 # Network keys added after checkpoints existed: left out of the fingerprint at these defaults,
 # so a checkpoint saved before the key existed still matches its rebuilt network.
-LATER_NETWORK_KEYS = {'impala_norm': 'none'}
+LATER_NETWORK_KEYS = {'impala_norm': 'none', 'use_state': True}
 
 
 def network_arch(cfg: Config) -> dict:

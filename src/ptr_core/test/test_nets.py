@@ -69,20 +69,42 @@ def test_impala_norm_adds_one_norm_per_stack(norm):
     assert enc(torch.zeros(2, 3, 48, 48, dtype=torch.uint8)).shape == (2, enc.out_dim)
 
 
-def test_fingerprint_of_a_network_without_impala_norm_is_what_it_was_before_the_key():
-    """Checkpoints saved before network.impala_norm existed must still load: at its default
-    the key is left out of the fingerprint, which is then the hash of the older config."""
+def test_fingerprint_of_a_network_without_the_later_keys_is_what_it_was_before_them():
+    """Checkpoints saved before network.impala_norm and network.use_state existed must still
+    load: at their defaults the keys are left out of the fingerprint, which is then the hash
+    of the older config; any other value changes it."""
     from ptr_core import checkpoint as ckpt
     from ptr_core.config import Config, preset
     from ptr_core.policy import PolicyNet, policy_fingerprint
     cfg = preset('ptr_sim_cpu')
     cfg.network.image_size = 48
     net = PolicyNet(cfg)
-    older = {k: v for k, v in Config.to_dict(cfg)['network'].items() if k != 'impala_norm'}
+    older = {k: v for k, v in Config.to_dict(cfg)['network'].items()
+             if k not in ('impala_norm', 'use_state')}
     assert policy_fingerprint(cfg, net) == ckpt.fingerprint(older | {'kind': 'policy'}, net)
-    cfg.network.impala_norm = 'group'
-    assert policy_fingerprint(cfg, PolicyNet(cfg)) != policy_fingerprint(
-        preset('ptr_sim_cpu'), PolicyNet(preset('ptr_sim_cpu')))
+    base = policy_fingerprint(preset('ptr_sim_cpu'), PolicyNet(preset('ptr_sim_cpu')))
+    for key, value in (('impala_norm', 'group'), ('use_state', False)):
+        changed = preset('ptr_sim_cpu')
+        setattr(changed.network, key, value)
+        assert policy_fingerprint(changed, PolicyNet(changed)) != base, key
+
+
+def test_without_the_state_the_policy_ignores_it():
+    """network.use_state=false (PTR figure 2: image and task id only): the state slot is zero,
+    so actions do not depend on the state; with it, they do."""
+    from ptr_core.config import preset
+    from ptr_core.policy import PolicyNet
+    torch.manual_seed(0)
+    image = torch.randint(0, 256, (2, 3, 48, 48), dtype=torch.uint8)
+    states = torch.rand(2, 7), torch.rand(2, 7)
+    task = torch.zeros(2, dtype=torch.long)
+    for used in (False, True):
+        cfg = preset('ptr_sim_cpu')
+        cfg.network.image_size, cfg.network.use_state = 48, used
+        net = PolicyNet(cfg).eval()
+        with torch.no_grad():
+            a, b = (net.actor.greedy(net.obs(image, s), task) for s in states)
+        assert torch.equal(a, b) is not used
 
 
 def test_spatial_embedding_against_hand_computation():

@@ -1,4 +1,6 @@
 """Fisher's exact test against tables computed by hand."""
+import math
+
 import pytest
 
 from ptr_core.stats import fisher_greater
@@ -54,3 +56,16 @@ def test_holm_against_hand_values():
     # sorted 0.01, 0.02, 0.04 -> x3, x2, x1 = 0.03, 0.04, 0.04 (monotone), original order kept.
     assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_spearman_against_hand_computed_ranks():
+    from ptr_core.stats import spearman
+    # Hand computation: x ranks 1 2 3 4, y ranks 2 1 4 3 -> d^2 = 1+1+1+1 = 4,
+    # rho = 1 - 6*4 / (4*15) = 0.6.
+    assert spearman([0.1, 0.2, 0.3, 0.4], [5.0, 1.0, 9.0, 7.0]) == pytest.approx(0.6)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    # Ties share the mean rank: y ranks 1.5 1.5 3 -> Pearson of (1,2,3) and (1.5,1.5,3).
+    assert spearman([1, 2, 3], [0, 0, 1]) == pytest.approx(0.8660254, abs=1e-6)
+    assert math.isnan(spearman([1, 2, 3], [4, 4, 4]))
+    with pytest.raises(ValueError, match='length >= 2'):
+        spearman([1.0], [2.0])

@@ -83,7 +83,7 @@ class World:
         self._object_urdfs = {
             name: str(urdf(name, [Part(spec.kind, spec.size, (0, 0, 0), spec.rgba)],
                            base_mass=0.04))
-            for name, spec in self.kitchen.objects.items()}
+            for name, spec in self.kitchen.objects.items() if name in T.present_objects(task)}
         for name, box in self.kitchen.containers.items():
             path = urdf(name, open_box(box.inner, box.height, 0.008, box.rgba))
             pb.loadURDF(str(path), (*box.xy, 0.0), useFixedBase=True, physicsClientId=c)

@@ -29,12 +29,20 @@ def _move(env, goal: np.ndarray, gripper: float, gain: float = 1.0) -> Action:
 
 
 class Script:
-    """Waypoint machine: a list of stages, each `(env, s) -> action or None (stage done)`."""
+    """Waypoint machine: a list of stages, each `(env, s) -> action or None (stage done)`.
 
-    def __init__(self, env, stages, noise: float, rng: np.random.Generator) -> None:
+    `operator` (optional) makes the episode look like a person's teleoperation rather than a
+    controller's: a slower, per-episode speed and short pauses (see OperatorStyle).
+    """
+
+    def __init__(self, env, stages, noise: float, rng: np.random.Generator,
+                 operator: 'OperatorStyle | None' = None) -> None:
         self.env, self.stages, self.noise, self.rng = env, list(stages), noise, rng
+        self.operator = operator
         self.i = 0
         self.count = 0
+        self.pause_left = 0
+        self.gripper_cmd = 1.0  # last commanded gripper action in [-1, 1] (open)
 
     @property
     def finished(self) -> bool:
@@ -43,16 +51,43 @@ class Script:
 
     def __call__(self, obs=None) -> Action:
         s = self.env.unwrapped.privileged()
-        a = None
-        while a is None and self.i < len(self.stages):
-            a = self.stages[self.i](self, s)
-            if a is None:
-                self.i, self.count = self.i + 1, 0
-        if a is None:  # all done: hold still
-            a = _move(self.env, s.ee, s.gripper)
-        self.count += 1
+        op = self.operator
+        if op is not None and not self.finished and self.pause_left == 0 \
+                and self.rng.random() < op.pause_prob:
+            self.pause_left = int(self.rng.integers(1, op.max_pause + 1))
+        if self.pause_left > 0:  # the operator stops: hold the pose and the gripper command
+            self.pause_left -= 1
+            a = _move(self.env, self.env.unwrapped.world.arm.target_xyz, 0.5)
+            a[6] = self.gripper_cmd
+        else:
+            a = None
+            while a is None and self.i < len(self.stages):
+                a = self.stages[self.i](self, s)
+                if a is None:
+                    self.i, self.count = self.i + 1, 0
+            if a is None:  # all done: hold still
+                a = _move(self.env, s.ee, s.gripper)
+            self.count += 1
+            if op is not None:
+                a[:3] *= op.speed
+        self.gripper_cmd = float(a[6])
         a = a + self.rng.normal(0.0, self.noise, a.shape) if self.noise > 0 else a
         return np.clip(a, -1.0, 1.0).astype(np.float32)
+
+
+class OperatorStyle:
+    """How a teleoperator differs from the script, drawn once per episode.
+
+    PTR's five bin-sort demos are 80 steps long, against 30-40 for its single-object prior
+    episodes (PTR appendix B): people move slower than a controller and stop to look. Here a
+    per-episode top speed in [speed_low, 1] of the script's, pauses of 1..max_pause steps
+    started with pause_prob per step, and (BinSort) the object sorted first chosen per episode.
+    """
+
+    def __init__(self, rng: np.random.Generator, speed_low: float = 0.5,
+                 pause_prob: float = 0.05, max_pause: int = 4) -> None:
+        self.speed = float(rng.uniform(speed_low, 1.0))
+        self.pause_prob, self.max_pause = pause_prob, max_pause
 
 
 def _near(env, goal: np.ndarray, tol: float) -> bool:
@@ -153,24 +188,34 @@ def door_close_stages(thr: float) -> list:
 
 
 SKILLS = ('all', 'prefix')
+STYLES = ('script', 'teleop')
 
 
 def make_scripted_policy(task: str, env, noise: float = 0.1,
-                         rng: np.random.Generator | None = None, skills: str = 'all') -> Script:
+                         rng: np.random.Generator | None = None, skills: str = 'all',
+                         style: str = 'script') -> Script:
     """A fresh scripted policy for one episode of `task` in `env` (call after env.reset).
 
     skills='prefix' keeps only what comes before a drawer-grasp task's final grasp (unblock,
-    open): COG's prior behaviours, which never reach the task's reward.
+    open): COG's prior behaviours, which never reach the task's reward. style='teleop' moves
+    like a person (OperatorStyle): slower per episode, with pauses, and a BinSort in either
+    object order, so a few demos are multimodal as human ones are.
     """
     if skills not in SKILLS:
         raise ValueError(f'skills: expected one of {SKILLS}, got {skills!r}')
+    if style not in STYLES:
+        raise ValueError(f'style: expected one of {STYLES}, got {style!r}')
     t = T.get_task(task)
     rng = rng if rng is not None else np.random.default_rng()
     k = T.KITCHENS[t.kitchen]
     thr = float(np.clip(rng.normal(0.02, 0.005), 0.01, 0.035))
+    operator = OperatorStyle(rng) if style == 'teleop' else None
     stages: list = []
-    if t.kind in ('place', 'binsort'):
-        for obj, box in t.goals:
+    if t.kind in ('place', 'sort', 'binsort'):
+        goals = list(t.goals)
+        if operator is not None and rng.random() < 0.5:
+            goals.reverse()
+        for obj, box in goals:
             stages += grasp_stages(obj, thr) + place_stages(k.containers[box], thr)
     elif t.kind == 'open_drawer':
         stages = drawer_open_stages(thr)
@@ -189,4 +234,4 @@ def make_scripted_policy(task: str, env, noise: float = 0.1,
         stages = door_close_stages(thr)
     else:
         raise ValueError(f'task {task}: no scripted policy for kind {t.kind!r}')
-    return Script(env, stages, float(noise), rng)
+    return Script(env, stages, float(noise), rng, operator)

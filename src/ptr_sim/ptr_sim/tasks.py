@@ -50,7 +50,8 @@ class Task:
     name: str
     index: int
     kitchen: str
-    # place | binsort | open_drawer | close_drawer | open_door | close_door | drawer_grasp
+    # place | sort | binsort | open_drawer | close_drawer | open_door | close_door | drawer_grasp
+    # ('sort': one object of the sorting kitchen into one bin, the other object absent)
     kind: str
     horizon: int
     goals: tuple[tuple[str, str], ...] = ()  # (object, container) pairs to satisfy
@@ -152,7 +153,8 @@ _T = [
     ('PutWhiteCubeInGreenPan', 'blue_kitchen', 'place', 40, (('white_cube', 'green_pan'),), ''),
     ('PutPinkBlockInBrownBox', 'green_kitchen', 'place', 40, (('pink_block', 'brown_box'),), ''),
     ('PutCyanCanOnWhitePlate', 'green_kitchen', 'place', 40, (('cyan_can', 'white_plate'),), ''),
-    ('BinSort', 'sorting_kitchen', 'binsort', 70,
+    # PTR appendix B: the bin sort's target demos are 80 steps long.
+    ('BinSort', 'sorting_kitchen', 'binsort', 80,
      (('blue_cube', 'blue_bin'), ('orange_block', 'orange_bin')), ''),
     ('OpenDrawer', 'drawer_kitchen', 'open_drawer', 30, (), 'closed'),
     ('CloseDrawer', 'drawer_kitchen', 'close_drawer', 30, (), 'open'),
@@ -161,6 +163,15 @@ _T = [
     ('GraspFromBlockedDrawer', 'drawer_kitchen', 'drawer_grasp', 80, (), 'blocked'),
     ('OpenDoor', 'microwave_kitchen', 'open_door', 30, (), ''),
     ('CloseDoor', 'microwave_kitchen', 'close_door', 30, (), ''),
+    # PTR appendix B's bin-sort prior data: one object into one of the two bins (not always the
+    # bin the sort needs), 30-40 steps, the two target objects never in one scene together.
+    ('PutBlueCubeInBlueBin', 'sorting_kitchen', 'sort', 40, (('blue_cube', 'blue_bin'),), ''),
+    ('PutBlueCubeInOrangeBin', 'sorting_kitchen', 'sort', 40, (('blue_cube', 'orange_bin'),),
+     ''),
+    ('PutOrangeBlockInOrangeBin', 'sorting_kitchen', 'sort', 40,
+     (('orange_block', 'orange_bin'),), ''),
+    ('PutOrangeBlockInBlueBin', 'sorting_kitchen', 'sort', 40, (('orange_block', 'blue_bin'),),
+     ''),
 ]
 TASKS: dict[str, Task] = {n: Task(n, i, k, kind, h, goals, ds)
                           for i, (n, k, kind, h, goals, ds) in enumerate(_T)}
@@ -173,6 +184,14 @@ def get_task(name: str) -> Task:
         raise KeyError(f'task: expected one of {sorted(TASKS)}, got {name!r}') from None
 
 
+def present_objects(task: Task) -> list[str]:
+    """The movable objects a task's scene holds: a 'sort' task's own object only."""
+    objects = list(KITCHENS[task.kitchen].objects)
+    if task.kind == 'sort':
+        return [o for o in objects if o in {g[0] for g in task.goals}]
+    return objects
+
+
 def in_container(pos: np.ndarray, box: ContainerSpec, margin: float = 0.0) -> bool:
     """Object centre inside the container's inner footprint and below its rim (+2 cm)."""
     return (abs(pos[0] - box.xy[0]) < box.inner[0] / 2 + margin
@@ -183,7 +202,7 @@ def in_container(pos: np.ndarray, box: ContainerSpec, margin: float = 0.0) -> bo
 def success(task: Task, s: Privileged) -> bool:
     """The task's success predicate on privileged state."""
     k = KITCHENS[task.kitchen]
-    if task.kind in ('place', 'binsort'):
+    if task.kind in ('place', 'sort', 'binsort'):
         return all(in_container(s.objects[o], k.containers[c]) for o, c in task.goals)
     if task.kind == 'open_drawer':
         return s.drawer > DRAWER_OPEN_AT

@@ -90,3 +90,47 @@ def test_prefix_skills_open_the_drawer_and_stop_before_the_grasp(task, envs):
     assert opened >= 2
     with pytest.raises(ValueError, match='skills: expected one of'):
         make_scripted_policy(task, env, 0.1, skills='grasp')
+
+
+def _first_sorted(env, policy, seed: int) -> tuple[str | None, int, bool]:
+    """Which object was lifted first, the episode length, success (noise-free operator)."""
+    obs, _ = env.reset(seed=seed)
+    task = TASKS['BinSort']
+    first, steps = None, 0
+    while True:
+        obs, _, terminated, truncated, info = env.step(policy(obs))
+        steps += 1
+        s = env.unwrapped.privileged()
+        for obj, _ in task.goals:
+            if first is None and s.objects[obj][2] > 0.08:
+                first = obj
+        if terminated or truncated or policy.finished:
+            return first, steps, bool(info['success'])
+
+
+def test_teleop_style_sorts_in_either_order_slower_than_the_script(envs):
+    env = envs('BinSort')
+    tele, script = [], []
+    for seed in range(8):
+        tele.append(_first_sorted(env, make_scripted_policy(
+            'BinSort', env, 0.0, np.random.default_rng(seed), style='teleop'), seed))
+        script.append(_first_sorted(env, make_scripted_policy(
+            'BinSort', env, 0.0, np.random.default_rng(seed)), seed))
+    # The script always takes the goals in order; the operator picks the first object per episode.
+    assert {f for f, _, _ in script} == {TASKS['BinSort'].goals[0][0]}
+    assert {f for f, _, _ in tele} == {o for o, _ in TASKS['BinSort'].goals}
+    assert sum(ok for _, _, ok in tele) >= 4
+    # Slower (speed 0.5-1x) and pausing: longer episodes on the same starts.
+    assert np.mean([n for _, n, _ in tele]) > 1.2 * np.mean([n for _, n, _ in script])
+    with pytest.raises(ValueError, match="style: expected one of .*got 'human'"):
+        make_scripted_policy('BinSort', env, style='human')
+
+
+def test_single_object_sort_scenes_hold_only_their_own_object(envs):
+    for name in ('PutBlueCubeInOrangeBin', 'PutOrangeBlockInBlueBin'):
+        env = envs(name)
+        env.reset(seed=0)
+        assert set(env.unwrapped.privileged().objects) == {TASKS[name].goals[0][0]}
+    env = envs('BinSort')
+    env.reset(seed=0)
+    assert set(env.unwrapped.privileged().objects) == {o for o, _ in TASKS['BinSort'].goals}

@@ -131,6 +131,9 @@ def _plots(table, results: dict, out_dir: Path, name: str) -> dict[str, str]:
         report.plot_success(table, results, d / 'success.png').relative_to(out_dir))
     if (sel := report.plot_selection(table, results, d / 'selection.png')):
         plots['held-out selection score per checkpoint'] = str(sel.relative_to(out_dir))
+    if (cur := report.plot_curves(table, results, d / 'curves.png')):
+        plots['success of every checkpoint against gradient steps'] = str(
+            cur.relative_to(out_dir))
     if (onl := report.plot_online(table, results, d / 'online.png')):
         plots['success against online environment steps'] = str(onl.relative_to(out_dir))
     return plots

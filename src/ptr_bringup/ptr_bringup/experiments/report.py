@@ -9,7 +9,7 @@ import numpy as np
 import yaml
 
 from ptr_bringup.experiments.table import Table
-from ptr_core.stats import bootstrap_mean_diff, fisher_two_sided, holm
+from ptr_core.stats import bootstrap_mean_diff, fisher_two_sided, holm, spearman
 from ptr_sim.evaluate import wilson_interval
 
 
@@ -90,14 +90,18 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
              f'per-seed rates. {table.selection}', '']
     head = ['method'] + [f'{c}' for c in table.columns] + [f'per seed ({c})'
                                                           for c in table.columns]
+    head += ['paper'] if table.paper else []
     lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in table.rows:
         cells = [counts[(r, c)].cell() for c in table.columns]
         seeds = [', '.join(f'{100 * k / n:.0f}%' for _, (k, n) in
                            sorted(counts[(r, c)].per_seed.items())) or '-'
                  for c in table.columns]
-        lines.append('| ' + ' | '.join([r] + cells + seeds) + ' |')
+        paper = [table.paper.get(r, '-')] if table.paper else []
+        lines.append('| ' + ' | '.join([r] + cells + seeds + paper) + ' |')
+    lines += _gate_section(table, counts)
     lines += _selection_section(table, results)
+    lines += _selection_quality_section(table, results)
     blocks = [('', counts)]
     last = collect_counts(table, results, 'evals_last')
     if any(c.n for c in last.values()):
@@ -126,6 +130,7 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
     if table.notes:
         lines += ['', '## Setting', '']
         lines += [f'- {n}' for n in table.notes]
+    lines += _departures_section(table)
     lines += ['', 'Preset as run (`ptr experiment ... --set KEY=VALUE` changes a field):', '',
               '```yaml', yaml.safe_dump(table.settings, sort_keys=False).rstrip(), '```', '']
     return '\n'.join(lines)
@@ -242,6 +247,112 @@ def _selection_section(table: Table, results: dict[str, dict[str, Any]]) -> list
                 out.append(f'| {r} | {c} | {sel[(r, c)].cell()} | {last[(r, c)].cell()} | '
                            f'{", ".join(steps.get(r, [])) or "-"} |')
     return out
+
+
+def _gate_section(table: Table, counts: dict[tuple[str, str], Counts]) -> list[str]:
+    """Whether the regime can show anything: the gate row must stay below its bound."""
+    if table.gate is None:
+        return []
+    row, bound = table.gate
+    c = counts[(row, table.columns[0])]
+    if not c.n:
+        return ['', f'**Gate**: {row} not run yet (must stay below {100 * bound:.0f}%).']
+    lo, hi = wilson_interval(c.k, c.n)
+    ok = c.k / c.n < bound
+    return ['', f'**Gate**: {row} {100 * c.k / c.n:.1f}% ({c.k}/{c.n}, Wilson '
+                f'{100 * lo:.1f}-{100 * hi:.1f}%) must stay below {100 * bound:.0f}%: '
+                + ('holds, the regime is not solved by imitation of the demos alone.' if ok
+                   else 'FAILS: imitation alone solves this regime; it cannot show what '
+                        'pre-training adds.')]
+
+
+def selection_quality(table: Table, results: dict[str, dict[str, Any]]
+                      ) -> dict[str, list[float]]:
+    """Per row, the Spearman correlation (one per run) between the selection score of each
+    checkpoint and its success on the snapshot episodes: does the score rank checkpoints as
+    success does? (NaN where either is constant.)"""
+    out: dict[str, list[float]] = {}
+    for cell in table.cells:
+        res = results.get(cell.stage.key) or {}
+        snaps, scores = res.get('snapshots'), dict(res.get('scores') or [])
+        if not snaps or len(scores) < 2:
+            continue
+        pairs = [(scores[s['step']], sum(e['successes'] for e in s['evals'].values())
+                  / max(1, sum(e['episodes'] for e in s['evals'].values())))
+                 for s in snaps if s['step'] in scores]
+        if len(pairs) >= 2:
+            out.setdefault(cell.row, []).append(spearman([a for a, _ in pairs],
+                                                         [b for _, b in pairs]))
+    return out
+
+
+def _selection_quality_section(table: Table, results: dict[str, dict[str, Any]]
+                               ) -> list[str]:
+    q = selection_quality(table, results)
+    if not q:
+        return []
+    out = ['', '## Does the selection score predict success?', '',
+           'Every checkpoint of a run is also evaluated on a few episodes (the learning curve '
+           'plot); per run, the Spearman rank correlation between its selection score and that '
+           'success. Near +1: the score ranks checkpoints as success does; near 0: selection '
+           'is a coin toss among them; NaN: a constant score or success.', '',
+           '| method | Spearman per seed | mean |', '|---|---|---|']
+    for r in table.rows:
+        if r in q:
+            vals = [v for v in q[r] if v == v]
+            mean = f'{sum(vals) / len(vals):+.2f}' if vals else 'n/a'
+            per = ', '.join(f'{v:+.2f}' if v == v else 'NaN' for v in q[r])
+            out.append(f'| {r} | {per} | {mean} |')
+    return out
+
+
+def _departures_section(table: Table) -> list[str]:
+    from ptr_bringup.experiments.presets import ExperimentPreset, departures
+    try:
+        preset = ExperimentPreset(**{k: tuple(v) if isinstance(v, list) else v
+                                     for k, v in table.settings.items()})
+    except TypeError:  # settings of an older preset layout
+        return []
+    deps = departures(preset)
+    if not deps:
+        return ['', "## Departures from the papers' settings", '', 'None: the `paper` preset.']
+    out = ['', "## Departures from the papers' settings", '',
+           'The `paper` preset holds what PTR (appendix D, tables X-XI) and COG (appendix A) '
+           'state; this run differs in:', '', '| setting | paper | here | why |',
+           '|---|---|---|---|']
+    out += [f'| {k} | {a} | {b} | {why} |' for k, a, b, why in deps]
+    return out
+
+
+def plot_curves(table: Table, results: dict[str, dict[str, Any]], path: Path) -> Path | None:
+    """Success of every checkpoint (snapshot episodes, pooled over seeds and columns) against
+    its gradient step, per method: where, if anywhere, the methods cross."""
+    plt = _pyplot()
+    pts: dict[str, dict[int, list[int]]] = {}
+    for cell in table.cells:
+        for snap in (results.get(cell.stage.key) or {}).get('snapshots') or []:
+            k = sum(e['successes'] for e in snap['evals'].values())
+            n = sum(e['episodes'] for e in snap['evals'].values())
+            acc = pts.setdefault(cell.row, {}).setdefault(snap['step'], [0, 0])
+            acc[0] += k
+            acc[1] += n
+    if not pts:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for row, by_step in pts.items():
+        steps = sorted(by_step)
+        y = [by_step[s][0] / by_step[s][1] for s in steps]
+        ci = [wilson_interval(*by_step[s]) for s in steps]
+        ax.errorbar(steps, y, yerr=[[a - lo for a, (lo, _) in zip(y, ci)],
+                                    [hi - a for a, (_, hi) in zip(y, ci)]],
+                    marker='o', ms=3, lw=1, capsize=2, label=row,
+                    color=f'C{table.rows.index(row) % 10}')
+    ax.set_xlabel('gradient step of the checkpoint (fine-tuning or training run)')
+    ax.set_ylabel('success (snapshot episodes, 95% Wilson)')
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    ax.set_title(table.title, fontsize=9)
+    return _save(fig, path)
 
 
 def _pyplot():

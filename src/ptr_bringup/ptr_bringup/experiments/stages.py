@@ -38,7 +38,8 @@ def _rollout_group(env, writer, g: dict[str, Any]) -> dict[str, int]:
         seed = g['seed'] + attempts
         attempts += 1
         policy = make_scripted_policy(g['task'], env, g['noise'], np.random.default_rng(seed),
-                                      skills=g.get('skills', 'all'))
+                                      skills=g.get('skills', 'all'),
+                                      style=g.get('style', 'script'))
         traj = rollout(env, policy, g['task'], seed, g['noise'],
                        stop=lambda p=policy: p.finished)
         successes += int(traj.success)
@@ -57,7 +58,8 @@ def collect(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
 
     params: image_size; camera_offset (m, or None); groups: [{task, episodes, noise, seed,
     successes_only, folder (the task folder to store under: COG gives prior data the target's
-    task id), skills ('all', or 'prefix': the drawer-grasp tasks' unblock/open skills only)}].
+    task id), skills ('all', or 'prefix': the drawer-grasp tasks' unblock/open skills only),
+    style ('script', or 'teleop': moves like a person, ptr_sim.scripted.OperatorStyle)}].
     """
     import ptr_sim
     from ptr_core.atomic import atomic_dir
@@ -156,7 +158,10 @@ def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) 
 
     params: policy_task (the task id the policy acts under), select ('q' | 'mse' | 'last'),
     heldout_task (folder in the 'heldout' dependency), evals: {column: {task, episodes, seed,
-    camera_offset}}, image_size. deps: run (a training stage), heldout (a dataset stage).
+    camera_offset}}, image_size, select_after (fraction of the run whose checkpoints are never
+    chosen: PTR's early, fluctuating phase), snapshot_episodes (> 0: every checkpoint is also
+    evaluated on that many episodes, for the learning curve and for how well the selection
+    score ranks the checkpoints).
     """
     from ptr_core.select import step_of
     ckpts = deps['run']['checkpoints'] or [deps['run']['path']]
@@ -168,13 +173,24 @@ def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) 
         for c in ckpts:
             scores.append((step_of(Path(c)), SCORERS[p['select']](c, trajs, p['policy_task'])))
             print(f'{Path(c).name}: {p["select"]} score {scores[-1][1]:.4f}', flush=True)
-        best = max(range(len(ckpts)), key=lambda i: (scores[i][1], scores[i][0]))
-        chosen = ckpts[best]
+        chosen = ckpts[selectable(scores, p.get('select_after', 0.0))]
     out = {'selected': chosen, 'selected_step': step_of(Path(chosen)), 'scores': scores,
            'evals': _evaluate_all(chosen, p)}
     # The last checkpoint too, when selection chose another: what selection gained or lost.
     out['evals_last'] = out['evals'] if chosen == ckpts[-1] else _evaluate_all(ckpts[-1], p)
+    if p.get('snapshot_episodes', 0) > 0 and len(ckpts) > 1:
+        small = {**p, 'evals': {c: {**e, 'episodes': p['snapshot_episodes']}
+                                for c, e in p['evals'].items()}}
+        out['snapshots'] = [{'step': step_of(Path(c)), 'evals': _evaluate_all(c, small)}
+                            for c in ckpts]
     return out
+
+
+def selectable(scores: list[tuple[int, float]], after: float) -> int:
+    """Index of the best-scoring checkpoint past the first `after` of the run (ties: later)."""
+    last = max(step for step, _ in scores)
+    ok = [i for i, (step, _) in enumerate(scores) if step > after * last] or [len(scores) - 1]
+    return max(ok, key=lambda i: (scores[i][1], scores[i][0]))
 
 
 def _evaluate_all(ckpt: str, p: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -31,6 +31,9 @@ class Table:
     row_notes: dict[str, str] = field(default_factory=dict)  # what each method is, exactly
     curves: dict[str, list[Stage]] = field(default_factory=dict)  # extra plots' stages
     selection: str = 'Checkpoints chosen on held-out demos, never on success.'
+    paper: dict[str, str] = field(default_factory=dict)  # row -> the paper's figure
+    # (row, bound): the regime is only informative if this row's pooled rate stays below bound.
+    gate: tuple[str, float] | None = None
 
     def stages(self) -> list[Stage]:
         return [c.stage for c in self.cells] + [s for v in self.curves.values() for s in v]

@@ -50,7 +50,7 @@ class Actor(nn.Module):
         self.encoder = Encoder(cfg) if own_encoder else None
         dim = self.encoder.out_dim if self.encoder is not None else int(embed_dim or 0)
         self.num_tasks = cfg.num_tasks
-        self.scale = cfg.state_scaling
+        self.scale, self.use_state = cfg.state_scaling, cfg.use_state
         self.log_std_min, self.log_std_max = cfg.log_std_min, cfg.log_std_max
         layers: list[nn.Module] = []
         fan = dim + STATE_DIM + cfg.num_tasks
@@ -65,7 +65,8 @@ class Actor(nn.Module):
     def embed(self, image: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Image embedding (own encoder) concatenated with the state."""
         assert self.encoder is not None, 'shared-encoder actors are fed embeddings'
-        return torch.cat([self.encoder(image), scale_state(state, self.scale)], dim=-1)
+        state = scale_state(state, self.scale, self.use_state)
+        return torch.cat([self.encoder(image), state], dim=-1)
 
     def dist(self, obs: torch.Tensor, task: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """obs = concat(embedding, state) (B, D), task (B,) -> mean, log_std (B, A)."""

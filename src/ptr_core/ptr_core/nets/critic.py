@@ -78,13 +78,14 @@ class Critic(nn.Module):
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__()
         self.encoder = Encoder(cfg)
-        self.scale = cfg.state_scaling
+        self.scale, self.use_state = cfg.state_scaling, cfg.use_state
         self.obs_dim = self.encoder.out_dim + STATE_DIM
         self.head = EnsembleQHead(self.obs_dim, cfg.num_tasks, cfg.q_hidden, cfg.num_qs,
                                   ACTION_DIM, cfg.q_concat_every_layer)
 
     def embed(self, image: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.encoder(image), scale_state(state, self.scale)], dim=-1)
+        state = scale_state(state, self.scale, self.use_state)
+        return torch.cat([self.encoder(image), state], dim=-1)
 
     def q(self, obs: torch.Tensor, task: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """obs (B, D), task (B,), actions (B, N, A) or (B, A) -> (E, B, N) or (E, B)."""
