@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+from ptr_sim import bullet  # noqa: F401 - first: pybullet loads here, without its banner
 from ptr_sim.camera import CameraConfig
 from ptr_sim.tasks import TASKS
 

@@ -9,7 +9,6 @@ instead of letting gravity sag accumulate; it is re-anchored when the arm is blo
 from __future__ import annotations
 
 import numpy as np
-import pybullet as pb
 
 from ptr_core.constants import (
     HOME_RPY,
@@ -27,6 +26,7 @@ from ptr_core.kinematics import (
     wx250s_ik,
     xyzrpy_to_pose,
 )
+from ptr_sim.bullet import pb
 from ptr_sim.robot_model import urdf_path
 
 FINGER_MIN, FINGER_MAX = 0.015, 0.037  # left finger travel (m); right finger mirrors it

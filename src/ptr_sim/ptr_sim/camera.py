@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pybullet as pb
+
+from ptr_sim.bullet import pb
 
 
 @dataclass(frozen=True)
