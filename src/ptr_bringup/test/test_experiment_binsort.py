@@ -117,7 +117,7 @@ def test_report_prints_paper_gate_departures_and_selection_quality(tmp_path):
     for c in t.cells:
         k = 10 if c.row == 'BC target-only' else 5
         res[c.stage.key] = {
-            'evals': {'BinSort': {'successes': k, 'episodes': 50}},
+            'evals': {'BinSort': {'successes': k, 'episodes': 50, 'one_goal': 2 * k}},
             'scores': [[200, 0.1], [400, 0.3], [600, 0.2]], 'selected_step': 400,
             'snapshots': [{'step': s, 'evals': {'BinSort': {'successes': n, 'episodes': 10}}}
                           for s, n in ((200, 1), (400, 3), (600, 2))]}
@@ -125,6 +125,8 @@ def test_report_prints_paper_gate_departures_and_selection_quality(tmp_path):
     text = report.render(t, res, meta, {})
     assert '| PTR | 10.0% (15/150) [' in text and '| 17.41 +- 1.77% |' in text
     assert '**Gate**: BC target-only 20.0% (30/150' in text and 'holds' in text
+    part = text.split('## Partial progress')[1]
+    assert '| PTR | 20.0% (30/150) [' in part and '| BC target-only | 40.0% (60/150) [' in part
     assert '| init_temperature | 1.0 | 0.1 |' in text
     assert '| PTR | +1.00, +1.00, +1.00 | +1.00 |' in text
     assert report.plot_curves(t, res, tmp_path / 'c.png').stat().st_size > 5000

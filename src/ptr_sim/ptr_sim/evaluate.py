@@ -46,6 +46,8 @@ class EvalResult:
     seed: int
     lengths: list[int] = field(default_factory=list)
     outcomes: list[bool] = field(default_factory=list)
+    # Per episode, the most goals met at once (a compound task's partial progress: BinSort 0-2).
+    goals_met: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         return (f'{self.task}: {self.successes}/{self.episodes} successes, rate '
@@ -71,7 +73,7 @@ def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
     own = env is None
     if own:
         env = ptr_sim.make_env(task, image_size=image_size, seed=seed)
-    outcomes, lengths = [], []
+    outcomes, lengths, goals = [], [], []
     try:
         it = range(episodes)
         if progress:
@@ -81,21 +83,23 @@ def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
             obs, info = env.reset(seed=seed + i)
             if hasattr(policy_fn, 'reset'):
                 policy_fn.reset(env, i)
-            steps, success = 0, False
+            steps, success, met = 0, False, 0
             while True:
                 obs, _, terminated, truncated, info = env.step(policy_fn(obs))
                 steps += 1
                 success = success or bool(info.get('success', False))
+                met = max(met, int(info.get('goals_met', success)))
                 if terminated or truncated:
                     break
             outcomes.append(success)
             lengths.append(steps)
+            goals.append(met)
     finally:
         if own:
             env.close()
     k = int(sum(outcomes))
     low, high = wilson_interval(k, episodes)
-    return EvalResult(task, episodes, k, k / episodes, low, high, seed, lengths, outcomes)
+    return EvalResult(task, episodes, k, k / episodes, low, high, seed, lengths, outcomes, goals)
 
 
 class CheckpointPolicy:

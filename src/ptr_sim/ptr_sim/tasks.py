@@ -199,6 +199,12 @@ def in_container(pos: np.ndarray, box: ContainerSpec, margin: float = 0.0) -> bo
             and pos[2] < box.height + 0.02)
 
 
+def goals_met(task: Task, s: Privileged) -> int:
+    """How many (object, container) goals hold now: a compound task's partial progress."""
+    k = KITCHENS[task.kitchen]
+    return sum(in_container(s.objects[o], k.containers[c]) for o, c in task.goals)
+
+
 def success(task: Task, s: Privileged) -> bool:
     """The task's success predicate on privileged state."""
     k = KITCHENS[task.kitchen]

@@ -81,3 +81,14 @@ def test_fixture_thresholds():
         assert not T.success(T.TASKS[name], _state(objects=held, gripper=1.0))  # not held
         low = dict(held, drawer_cube=np.array([0.3, 0.1, 0.03]))
         assert not T.success(T.TASKS[name], _state(objects=low, gripper=0.5))
+
+
+def test_goals_met_counts_the_compound_tasks_partial_progress():
+    task = T.TASKS['BinSort']
+    k = T.KITCHENS[task.kitchen]
+    pos = {o: np.array([*k.containers[c].xy, 0.02]) for o, c in task.goals}
+    assert T.goals_met(task, _state(objects=pos)) == 2
+    one = dict(pos, **{task.goals[1][0]: np.array([0.3, 0.0, 0.016])})
+    assert T.goals_met(task, _state(objects=one)) == 1 and not T.success(task, _state(objects=one))
+    swapped = dict(zip(pos, reversed(list(pos.values()))))
+    assert T.goals_met(task, _state(objects=swapped)) == 0

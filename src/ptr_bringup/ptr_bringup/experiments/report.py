@@ -100,6 +100,7 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
         paper = [table.paper.get(r, '-')] if table.paper else []
         lines.append('| ' + ' | '.join([r] + cells + seeds + paper) + ' |')
     lines += _gate_section(table, counts)
+    lines += _partial_section(table, results)
     lines += _selection_section(table, results)
     lines += _selection_quality_section(table, results)
     blocks = [('', counts)]
@@ -264,6 +265,39 @@ def _gate_section(table: Table, counts: dict[tuple[str, str], Counts]) -> list[s
                 + ('holds, the regime is not solved by imitation of the demos alone.' if ok
                    else 'FAILS: imitation alone solves this regime; it cannot show what '
                         'pre-training adds.')]
+
+
+def _partial_section(table: Table, results: dict[str, dict[str, Any]]) -> list[str]:
+    """A compound task's first stage: episodes with at least one object in its container."""
+    tasks = {e.get('task') for c in table.cells for e in c.stage.params.get('evals', {}).values()}
+    if not any(len(getattr(_task(t), 'goals', ())) > 1 for t in tasks if t):
+        return []
+    part: dict[tuple[str, str], list[int]] = {}
+    for cell in table.cells:
+        for col, e in ((results.get(cell.stage.key) or {}).get('evals') or {}).items():
+            if 'one_goal' in e:
+                acc = part.setdefault((cell.row, col), [0, 0])
+                acc[0] += e['one_goal']
+                acc[1] += e['episodes']
+    if not part:
+        return []
+    out = ['', '## Partial progress: at least one object in its bin', '',
+           'The same episodes as the success table, counting those in which at least one '
+           'object was in its own container at some step (PTR appendix B: the methods '
+           'generally solve the first object; the second one decides).', '',
+           '| method | ' + ' | '.join(table.columns) + ' |', '|---|' + '---|' * len(table.columns)]
+    for r in table.rows:
+        cells = []
+        for c in table.columns:
+            k, n = part.get((r, c), (0, 0))
+            cells.append(Counts({0: (k, n)}).cell() if n else 'not run')
+        out.append(f'| {r} | ' + ' | '.join(cells) + ' |')
+    return out
+
+
+def _task(name: str):
+    from ptr_sim.tasks import TASKS
+    return TASKS.get(name)
 
 
 def selection_quality(table: Table, results: dict[str, dict[str, Any]]

@@ -209,7 +209,8 @@ def _evaluate_all(ckpt: str, p: dict[str, Any]) -> dict[str, dict[str, Any]]:
             env.close()
         print(f'{Path(ckpt).name} {col}: {r.summary()}', flush=True)
         evals[col] = {'successes': r.successes, 'episodes': r.episodes,
-                      'mean_length': float(np.mean(r.lengths))}
+                      'mean_length': float(np.mean(r.lengths)),
+                      'one_goal': int(sum(g >= 1 for g in r.goals_met))}
     return evals
 
 
