@@ -18,13 +18,13 @@ import torch
 from torch import nn
 
 from ptr_core.atomic import atomic_path
+from ptr_core.ckpt_file import CheckpointError, check_file, torch_error_line
+
+# CheckpointError lives in ckpt_file (no torch there): commands check their files before importing
+# torch, and `except checkpoint.CheckpointError` still catches what either raises.
 
 AGENT_FORMAT = 'ptr-agent/1'
 POLICY_FORMAT = 'ptr-policy/1'
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, unreadable or of the wrong kind (message names the file)."""
 
 
 def fingerprint(arch: dict[str, Any], module: nn.Module) -> str:
@@ -53,8 +53,7 @@ def from_bytes(data: bytes, where: str = 'checkpoint') -> dict[str, Any]:
         with torch.serialization.safe_globals(_NUMPY_DATA):
             return torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for corrupt data
-        raise CheckpointError(
-            f'{where}: unreadable checkpoint ({type(e).__name__}: {e})') from None
+        raise CheckpointError(f'{where}: unreadable checkpoint ({torch_error_line(e)})') from None
 
 
 def save(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
@@ -71,9 +70,7 @@ def save(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
 def load(path: str | os.PathLike, expect_format: str | tuple[str, ...] | None = None
          ) -> dict[str, Any]:
     """Read a checkpoint; raise CheckpointError naming the file on any problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'{path}: checkpoint not found')
+    path = check_file(path)  # missing, empty or not a zip: said before torch reads a byte
     payload = from_bytes(path.read_bytes(), str(path))
     fmt = payload.get('format') if isinstance(payload, dict) else None
     wanted = (expect_format,) if isinstance(expect_format, str) else expect_format

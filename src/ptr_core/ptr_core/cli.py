@@ -1,6 +1,8 @@
 """`ptr pretrain | finetune | train`: argument parsing and data wiring around ptr_core.train.
 
 Each `*_main(argv) -> int` returns 0 on success and 2 with a one-line message on bad input.
+torch comes in (seconds) only after the arguments and the checkpoint files they name are checked,
+so a typo or a missing/corrupt --ckpt is said at once.
 """
 from __future__ import annotations
 
@@ -12,14 +14,11 @@ from typing import Callable
 
 import yaml
 
-from ptr_core import checkpoint as ckpt
-from ptr_core.agent import Agent
+from ptr_core.ckpt_file import CheckpointError, check_file
 from ptr_core.config import PRESETS, Config, ConfigError, load_config, preset
 from ptr_core.data import Dataset, DatasetError
 from ptr_core.data.rewards import MODES, RewardConfig
-from ptr_core.data.sampler import TransitionBuffer
 from ptr_core.task_registry import TaskRegistry
-from ptr_core.train import resume, train
 
 
 class UsageError(ValueError):
@@ -88,8 +87,10 @@ def _prior_tasks(args: argparse.Namespace) -> list[str]:
     return list(args.tasks or ds.tasks)
 
 
-def _buffers(args, cfg: Config, reg: TaskRegistry) -> list[TransitionBuffer]:
-    """Prior (train split of --data) and/or target (train split of --target) sources."""
+def _buffers(args, cfg: Config, reg: TaskRegistry) -> list:
+    """Prior (train split of --data) and/or target (train split of --target) sources
+    (TransitionBuffers)."""
+    from ptr_core.data.sampler import TransitionBuffer
     out: list[TransitionBuffer] = []
     vf = cfg.train.val_fraction
     if args.data:
@@ -144,8 +145,7 @@ def _save_config(out: str, cfg: Config) -> None:
 def _run(name: str, body: Callable[[], int]) -> int:
     try:
         return body()
-    except (ConfigError, DatasetError, ckpt.CheckpointError, UsageError, ValueError,
-            KeyError) as e:
+    except (ConfigError, DatasetError, CheckpointError, UsageError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f'ptr {name}: {msg}', file=sys.stderr)
         return 2
@@ -154,6 +154,7 @@ def _run(name: str, body: Callable[[], int]) -> int:
 def _resumed(args, cfg_overrides: list[str]):
     if not args.resume:
         return None
+    from ptr_core.train import resume
     got = resume(args.out, cfg_overrides)
     if got is None:
         print(f'ptr: --resume: no checkpoint in {args.out}/checkpoints; starting fresh',
@@ -171,6 +172,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
+        from ptr_core import checkpoint as ckpt
+        from ptr_core.train import train
         cfg = _config(args)
         got = _resumed(args, args.overrides)
         if got is not None:
@@ -216,6 +219,11 @@ def finetune_main(argv: list[str] | None = None) -> int:
         if args.config or args.preset:
             raise UsageError('--config/--preset: a fine-tuned agent keeps the config of --ckpt; '
                              'change training fields with --set')
+        if not args.resume:  # resuming continues from the run's own newest checkpoint
+            check_file(args.ckpt, '--ckpt')
+        from ptr_core import checkpoint as ckpt
+        from ptr_core.agent import Agent
+        from ptr_core.train import train
         overrides = list(args.overrides)
         got = _resumed(args, overrides)
         if got is not None:
@@ -260,6 +268,11 @@ def train_main(argv: list[str] | None = None) -> int:
             raise UsageError('give --data DIR and/or --target DIR --target-task NAME')
         if args.algo == 'awbc' and not args.q_ckpt and not args.resume:
             raise UsageError('--algo awbc needs --q-ckpt (a CQL checkpoint)')
+        if args.algo == 'awbc' and args.q_ckpt and not args.resume:
+            check_file(args.q_ckpt, '--q-ckpt')
+        from ptr_core import checkpoint as ckpt
+        from ptr_core.agent import Agent
+        from ptr_core.train import train
         overrides = list(args.overrides) + [f'agent.algo={args.algo}']
         got = _resumed(args, overrides)
         if got is not None:

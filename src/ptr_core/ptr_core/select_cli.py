@@ -65,8 +65,18 @@ def _print_ranking(ranked: list, n_trajs: int, tasks: list[str], plots: Path) ->
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from ptr_core.ckpt_file import CheckpointError, check_file
+    if not Path(args.run).exists():
+        print(f'ptr select: {args.run}: expected a run folder or a checkpoint, not found',
+              file=sys.stderr)
+        return 2
+    if Path(args.run).is_file():  # one checkpoint: a corrupt one is said before torch loads
+        try:
+            check_file(args.run)
+        except CheckpointError as e:
+            print(f'ptr select: {e}', file=sys.stderr)
+            return 2
     from ptr_core.agent import Agent
-    from ptr_core.checkpoint import CheckpointError
     from ptr_core.data import Dataset, DatasetError
 
     try:

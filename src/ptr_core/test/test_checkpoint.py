@@ -75,3 +75,52 @@ def test_a_checkpoint_carrying_code_is_refused_not_run(tmp_path):
     with pytest.raises(checkpoint.CheckpointError):
         checkpoint.from_bytes(path.read_bytes(), 'ptr/policy_weights')
     assert not os.path.exists('/tmp/ptr-pwned-by-checkpoint')
+
+
+def test_a_file_that_cannot_be_a_checkpoint_is_refused_before_torch_reads_it(tmp_path):
+    from ptr_core.ckpt_file import CheckpointError, check_file
+    whole = ckpt.save(tmp_path / 'whole.pt', {'format': ckpt.AGENT_FORMAT, 'w': torch.ones(99)})
+    assert check_file(whole) == whole
+    data = whole.read_bytes()
+    cases = {
+        'cut.pt': (data[:len(data) // 2], 'without one (cut off?)'),
+        'empty.pt': (b'', 'got an empty file'),
+        'text.pt': (b'hello', "expected a torch zip archive (starting b'PK\\x03\\x04'), got "
+                              "b'hell'"),
+    }
+    for name, (content, said) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        for read in (check_file, ckpt.load):  # load checks first: the same line
+            with pytest.raises(CheckpointError) as e:
+                read(tmp_path / name)
+            assert str(e.value).startswith(f'{tmp_path / name}: unreadable checkpoint: ')
+            assert said in str(e.value) and '\n' not in str(e.value)
+    with pytest.raises(CheckpointError, match=r'^--ckpt .*nope.pt: checkpoint not found$'):
+        check_file(tmp_path / 'nope.pt', '--ckpt')
+    with pytest.raises(CheckpointError, match='expected a checkpoint file, got a directory'):
+        check_file(tmp_path)
+    legacy = tmp_path / 'legacy.pt'  # torch before 1.6 wrote a bare pickle
+    torch.save({'w': 1}, legacy, _use_new_zipfile_serialization=False)
+    assert check_file(legacy) == legacy and ckpt.load(legacy) == {'w': 1}
+
+
+def test_what_torch_refuses_is_one_line_with_what_failed(tmp_path):
+    import zipfile
+
+    from ptr_core.ckpt_file import torch_error_line
+    torch.save({'x': _Payload()}, tmp_path / 'code.pt')
+    with zipfile.ZipFile(tmp_path / 'other.pt', 'w') as z:  # a zip, not torch's layout
+        z.writestr('a.txt', 'hi')
+    said = {}
+    for name in ('code.pt', 'other.pt'):
+        with pytest.raises(Exception) as e:
+            torch.load(tmp_path / name, weights_only=True)
+        assert len(str(e.value).splitlines()) > 1 or name == 'other.pt'  # torch's many lines
+        said[name] = torch_error_line(e.value)
+        assert '\n' not in said[name]
+        with pytest.raises(ckpt.CheckpointError) as e:
+            ckpt.load(tmp_path / name)
+        assert str(e.value) == f'{tmp_path / name}: unreadable checkpoint ({said[name]})'
+    assert said['code.pt'] == ('UnpicklingError: Trying to load unsupported GLOBAL os.makedirs '
+                               'whose module os is blocked.')
+    assert said['other.pt'] == 'RuntimeError: file in archive is not in a subdirectory: a.txt'

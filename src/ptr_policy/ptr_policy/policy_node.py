@@ -35,6 +35,7 @@ from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String, UInt8Mu
 from std_srvs.srv import SetBool
 
 from ptr_core import rosmsg, weights
+from ptr_core.ckpt_file import check_file
 from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ, STATE_DIM
 from ptr_policy.swap import WeightSwapper
 from ptr_policy.sync import ActGate, RateGate
@@ -53,10 +54,17 @@ PARAMETERS = {
 }
 
 
-def load_policy(path: str):
-    """DeployablePolicy.load with a one-line error naming the parameter and the file."""
+def check_checkpoint(path: str) -> None:
+    """Refuse an empty, missing or corrupt checkpoint path in one line, before torch is imported
+    (seconds): the node exits at once with CONFIG_ERROR and the graph ends."""
     if not path:
         raise ValueError('parameter checkpoint: expected a policy checkpoint path, got ""')
+    check_file(path)
+
+
+def load_policy(path: str):
+    """DeployablePolicy.load with a one-line error naming the parameter and the file."""
+    check_checkpoint(path)
     from ptr_core.policy import DeployablePolicy
     return DeployablePolicy.load(path)
 
@@ -68,6 +76,8 @@ class PolicyNode(Node):
         super().__init__('policy_node', **node_options)
         p = declare(self, PARAMETERS)
         require_choice(p, 'clock_mode', CLOCK_MODES)
+        if policy is None:
+            check_checkpoint(p['checkpoint'])
         import torch
         torch.set_num_threads(max(1, int(p['torch_threads'])))
         # exploration noise from its own generator: reproducible with seed >= 0

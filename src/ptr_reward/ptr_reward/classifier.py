@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptr_core.atomic import atomic_path
+from ptr_core.ckpt_file import check_file, torch_error_line
 from ptr_core.data.augment import random_shift
 
 FORMAT = 'ptr-reward-classifier/1'
@@ -244,10 +245,12 @@ def load_classifier(path: str | Path) -> SuccessClassifier:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'{path}: reward classifier checkpoint not found')
+    check_file(path)  # empty, not a zip, cut off: CheckpointError (a ValueError) in one line
     try:
         blob = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means "not our file"
-        raise ValueError(f'{path}: not a readable reward classifier checkpoint ({e})') from None
+        raise ValueError(f'{path}: not a readable reward classifier checkpoint '
+                         f'({torch_error_line(e)})') from None
     if not isinstance(blob, dict) or blob.get('format') != FORMAT:
         got = blob.get('format') if isinstance(blob, dict) else type(blob).__name__
         raise ValueError(f'{path}: format: expected {FORMAT!r}, got {got!r}')

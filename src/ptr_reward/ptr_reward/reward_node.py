@@ -20,8 +20,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, String
 
+from ptr_core.ckpt_file import check_file
 from ptr_core.rosmsg import image_to_numpy, stamp_to_ns
-from ptr_reward.classifier import RewardLabeler
 
 PARAMETERS: dict[str, object] = {
     'classifier_ckpt': '',  # path of a `ptr train-reward` checkpoint (required)
@@ -40,6 +40,8 @@ class RewardNode(Node):
         if not ckpt:
             raise ValueError('parameter classifier_ckpt: expected a checkpoint path, '
                              'got an empty string')
+        check_file(ckpt)  # a missing or corrupt file is refused before torch loads (seconds)
+        from ptr_reward.classifier import RewardLabeler
         self.labeler = RewardLabeler.from_checkpoint(ckpt, p['threshold'])
         self.pub_prob = self.create_publisher(Float32, 'ptr/success_prob', event_qos())
         self.pub_reward = self.create_publisher(Float32, 'ptr/reward', event_qos())

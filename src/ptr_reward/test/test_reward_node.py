@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from ptr_ros.domains import private_domain
+from ptr_ros.exit_codes import CONFIG_ERROR
 from ptr_ros.testing import stop_process
 
 from ptr_reward.classifier import (
@@ -111,8 +112,9 @@ def test_reward_node_missing_checkpoint_fails_in_one_line(tmp_path):
                           f'classifier_ckpt:={tmp_path}/none.pt'], capture_output=True,
                          text=True, timeout=60,
                          env=dict(os.environ, ROS_DOMAIN_ID=str(private_domain())))
-    assert out.returncode == 2
+    assert out.returncode == CONFIG_ERROR  # not respawned: a restart cannot create the file
     assert 'none.pt' in out.stderr and 'not found' in out.stderr
+    assert len(out.stderr.splitlines()) == 1, out.stderr
 
 
 def test_reward_node_in_process_labels_a_frame_like_the_classifier(tmp_path):

@@ -150,9 +150,14 @@ def _load_policy(ckpt: str, task: str, policy_task: str | None):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from ptr_core.ckpt_file import CheckpointError, check_file
+    try:  # before torch and pybullet are imported: a bad --ckpt is said in well under a second
+        check_file(args.ckpt, '--ckpt')
+    except CheckpointError as e:
+        print(f'ptr eval: {e}', file=sys.stderr)
+        return 2
     import ptr_sim
     from ptr_core.atomic import write_json
-    from ptr_core.checkpoint import CheckpointError
 
     if args.task not in ptr_sim.TASKS:
         print(f'ptr eval: --task: expected one of {sorted(ptr_sim.TASKS)}, got {args.task!r}',
@@ -161,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         policy = _load_policy(args.ckpt, args.task, args.policy_task)
     except (CheckpointError, KeyError, ValueError, FileNotFoundError) as e:
-        print(f'ptr eval: {args.ckpt}: {e}', file=sys.stderr)
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        # checkpoint errors name the file already; the others get it once
+        print(f'ptr eval: {msg}' if str(args.ckpt) in msg else f'ptr eval: --ckpt {args.ckpt}: '
+              f'{msg}', file=sys.stderr)
         return 2
     size = policy.image_size
     if args.image_size is not None and args.image_size != size:
