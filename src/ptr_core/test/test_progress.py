@@ -42,3 +42,13 @@ def test_a_terminal_gets_a_tqdm_bar_and_disable_prints_nothing():
     quiet.update(3)
     quiet.close()
     assert out.getvalue() == ''
+
+
+def test_what_is_counted_is_named_before_the_count():
+    """`ptr eval` printed "eval OpenDrawer: 2/2 (100%)" just above "0/2 successes"."""
+    out = io.StringIO()
+    list(progress(range(2), desc='eval OpenDrawer', unit='ep', what='episodes', stream=out))
+    assert out.getvalue().startswith('eval OpenDrawer: episodes 2/2 (100%), ')
+    bar = progress(total=2, desc='eval OpenDrawer', what='episodes', stream=Terminal())
+    assert bar.desc == 'eval OpenDrawer: episodes'
+    bar.close()

@@ -78,7 +78,7 @@ def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
         it = range(episodes)
         if progress:
             from ptr_core.progress import progress as bar
-            it = bar(it, desc=f'eval {task}', unit='ep')
+            it = bar(it, desc=f'eval {task}', unit='ep', what='episodes')
         for i in it:
             obs, info = env.reset(seed=seed + i)
             if hasattr(policy_fn, 'reset'):
