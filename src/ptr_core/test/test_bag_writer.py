@@ -75,6 +75,24 @@ def test_bag_opens_in_an_independent_reader_with_counts_types_and_content(tmp_pa
     assert got[0][3].data == '{"event": "start"}'
 
 
+def test_the_bag_names_its_ros_distro_not_the_library(tmp_path):
+    """rosbags writes `ros_distro: rosbags`; the messages are Jazzy's, so the bag says jazzy in
+    metadata.yaml (what `ros2 bag info` reads) and in the MCAP file's own copy."""
+    from mcap.reader import make_reader
+    from rosbags.rosbag2 import Reader
+
+    final = _record(tmp_path).finish({'ptr.task': 'OpenDoor'})
+    meta = yaml.safe_load((final / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    assert meta['ros_distro'] == 'jazzy' and meta['custom_data'] == {'ptr.task': 'OpenDoor'}
+    with Reader(final) as reader:
+        assert reader.ros_distro == 'jazzy' and reader.message_count == 7
+    (mcap_file,) = final.glob('*.mcap')
+    with open(mcap_file, 'rb') as f:
+        (record,) = [m for m in make_reader(f).iter_metadata() if m.name == 'rosbag2']
+    inner = yaml.safe_load(record.metadata['serialized_metadata'])
+    assert inner['ros_distro'] == 'jazzy' and inner['message_count'] == 7
+
+
 def test_discard_leaves_nothing_and_an_existing_bag_is_never_overwritten(tmp_path):
     _record(tmp_path).discard()
     assert not any(tmp_path.glob('OpenDoor*')) and not any((tmp_path / STAGING).iterdir())

@@ -6,11 +6,13 @@ synced, so a crash or a kill never leaves a bag in `<out>` that looks complete; 
 from-bags <out>` ignores the staging folder. The messages arrive already CDR-serialized (the
 recorder subscribes raw), so recording costs no (de)serialization; `rosbags` writes the schema
 of each standard type (ROS 2 Jazzy message definitions) into the MCAP file, which is what lets
-`ros2 bag`, Foxglove and the `mcap` readers open it without our code.
+`ros2 bag`, Foxglove and the `mcap` readers open it without our code. Its metadata names that
+distro (ROS_DISTRO), where rosbags itself would write `ros_distro: rosbags`.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -21,10 +23,17 @@ STAGING = '.partial'
 META_TASK, META_OUTCOME, META_EPISODE, META_NOTES = (
     'ptr.task', 'ptr.outcome', 'ptr.episode', 'ptr.notes')
 OUTCOMES = ('success', 'failure')
+ROS_DISTRO = 'jazzy'  # the distro of the message definitions written (Stores.ROS2_JAZZY below)
+_DISTRO_LINE = re.compile(r'^(\s*ros_distro:\s*)rosbags[ \t]*$', re.MULTILINE)
 
 
 class BagWriteError(RuntimeError):
     """The bag could not be written (the message names it and why)."""
+
+
+def with_distro(metadata_yaml: str) -> str:
+    """The bag metadata with rosbags' placeholder distro replaced by ROS_DISTRO."""
+    return _DISTRO_LINE.sub(lambda m: m.group(1) + ROS_DISTRO, metadata_yaml)
 
 
 def _typestore():
@@ -65,8 +74,11 @@ class EpisodeBag:
         """Close, sync and rename into place; returns the bag's final folder."""
         for key, value in meta.items():
             self._writer.set_custom_data(key, str(value))
+        self._distro_in_mcap()
         self._writer.close()
         self.closed = True
+        yaml_path = self.staging / 'metadata.yaml'
+        yaml_path.write_text(with_distro(yaml_path.read_text('utf-8')), 'utf-8')
         for f in self.staging.iterdir():
             fd = os.open(f, os.O_RDONLY)
             try:
@@ -77,6 +89,15 @@ class EpisodeBag:
         os.rename(self.staging, self.final)
         fsync_dir(self.out_dir)
         return self.final
+
+    def _distro_in_mcap(self) -> None:
+        """The copy of the metadata that rosbags writes into the MCAP file on close names the
+        distro too (where this rosbags version hands it to storage.close(version, metadata))."""
+        storage = getattr(self._writer, 'storage', None)
+        close = getattr(storage, 'close', None)
+        if callable(close):
+            storage.close = lambda version, metadata, *rest: close(  # type: ignore[union-attr]
+                version, with_distro(metadata), *rest)
 
     def discard(self) -> None:
         """Drop the recording (the operator's 'discard', or a shutdown mid-episode)."""
