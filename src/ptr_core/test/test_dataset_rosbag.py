@@ -183,3 +183,50 @@ def test_a_gap_inside_a_teleop_recording_is_refused_naming_bag_topic_and_time(tm
     assert msg.startswith(f'{bag}: robot/action: gap of 2.20 s in a one-episode recording '
                           'at t=0.530 s'), msg
     assert '\n' not in msg
+
+
+def _lossy_bag(out):
+    """A one-episode recording whose 7 actions lose 3, one for each reason at the edges: the
+    first comes before any image, the second's image before any state, the last has no image
+    after it (the recording stopped). 5 Hz control: images every 200 ms from 200 ms."""
+    from ptr_core.data.bag_writer import EpisodeBag
+    bag = EpisodeBag(out, 'lossy', {'/camera/image_raw': IMG, '/robot/state': F32A,
+                                    '/robot/action': F32A})
+    for j in range(6):
+        t = (200 + 200 * j) * MS
+        bag.write('/camera/image_raw', t, TS.serialize_cdr(_image(j, t), IMG))
+        bag.write('/robot/state', t + 190 * MS, TS.serialize_cdr(_array(_vec(j)), F32A))
+    for t in (130, 230, 430, 630, 830, 1030, 1230):
+        bag.write('/robot/action', t * MS, TS.serialize_cdr(_array(_vec(0.1)), F32A))
+    return bag.finish({'ptr.task': 'OpenDoor', 'ptr.outcome': 'failure'})
+
+
+def test_every_dropped_action_is_counted_by_reason(tmp_path):
+    from ptr_core.data import rosbag
+    drops = rosbag.Drops()
+    (ep,) = bag_to_trajectories(_lossy_bag(tmp_path), 'OpenDoor', drops=drops)
+    assert drops.actions == 7 and len(ep.actions) == 4
+    assert drops.reasons == {rosbag.NO_IMAGE: 1, rosbag.NO_STATE: 1, rosbag.NO_NEXT_IMAGE: 1}
+    # several episodes: the steps after a success and whole episodes under min_length
+    bag = _write(tmp_path / 'bag', StoragePlugin.MCAP)
+    drops = rosbag.Drops()
+    assert [len(t) for t in bag_to_trajectories(bag, 'OpenDoor', drops=drops)] == [6, 3]
+    assert drops.actions == 11 and drops.reasons == {rosbag.AFTER_SUCCESS: 2}
+    drops = rosbag.Drops()
+    assert bag_to_trajectories(bag, 'OpenDoor', BagConfig(min_length=7), drops) == []
+    assert drops.actions == 11 and drops.reasons == {rosbag.SHORT_EPISODE: 11}
+
+
+def test_the_converter_reports_each_bags_drops(tmp_path, capsys):
+    from ptr_core.data.data_cli import main as data_main
+    (tmp_path / 'bags').mkdir()
+    lossy = _lossy_bag(tmp_path / 'bags')
+    whole = _write(tmp_path / 'bags' / 'two_episodes', StoragePlugin.MCAP)
+    assert data_main(['from-bags', str(tmp_path / 'bags'), '--task', 'OpenDoor', '--out',
+                      str(tmp_path / 'ds')]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f'{lossy}: 7 actions -> 4 transitions in 1 episode; dropped 3: 1 no image at or before '
+        'it, 1 no image after it (the recording ended), 1 no robot state yet',
+        f"{whole}: 11 actions -> 9 transitions in 2 episodes; dropped 2: 2 after the episode's "
+        'success',
+        f'wrote 3 episodes of OpenDoor to {tmp_path / "ds"}']

@@ -18,20 +18,51 @@ of ptr_core.rosmsg.tag_stamp only identify which image an action or state belong
 A pause between actions longer than `gap_periods` control periods starts a new episode (a bag
 may hold several episodes with resets in between). Images are decoded in a second pass, only
 the frames used, so a 30 Hz camera costs no memory for the frames between control steps.
+Every action that does not become a transition is counted under its reason (DROP_REASONS), and
+the converter reports the counts per bag: a demonstration that lost steps says so.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
 from ptr_core.data.trajectory import Trajectory
 from ptr_core.rosmsg import image_to_numpy, stamp_tag, stamp_to_ns, vector_from_msg
+
+# Why an action recorded in a bag is not a transition of the dataset.
+NO_IMAGE = 'no image at or before it'
+NO_NEXT_IMAGE = 'no image after it (the recording ended)'
+NO_STATE = 'no robot state yet'
+AFTER_SUCCESS = "after the episode's success"
+SHORT_EPISODE = 'in an episode shorter than min_length'
+DROP_REASONS = (NO_IMAGE, NO_NEXT_IMAGE, NO_STATE, AFTER_SUCCESS, SHORT_EPISODE)
+
+
+@dataclass
+class Drops:
+    """What a bag's actions became: how many were recorded, and those left out, by reason."""
+
+    actions: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+    def add(self, reason: str, n: int) -> None:
+        if n:
+            self.reasons[reason] += int(n)
+
+    def line(self, bag: str | Path, trajs: Sequence[Trajectory]) -> str:
+        """`BAG: 31 actions -> 29 transitions in 1 episode; dropped 2: 1 ..., 1 ...`."""
+        kept = sum(len(t.actions) for t in trajs)
+        why = ', '.join(f'{self.reasons[r]} {r}' for r in DROP_REASONS if self.reasons[r])
+        eps = f'{len(trajs)} episode{"" if len(trajs) == 1 else "s"}'
+        lost = f'dropped {sum(self.reasons.values())}: {why}' if why else 'dropped none'
+        return f'{bag}: {self.actions} actions -> {kept} transitions in {eps}; {lost}'
 
 
 class BagError(ValueError):
@@ -170,14 +201,20 @@ class _Episode:
     start_ns: int
 
 
-def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
+def align(streams: dict[str, _Stream], cfg: BagConfig, drops: Drops | None = None
+          ) -> list[_Episode]:
     """Cut aligned episodes out of the sorted streams (see the module docstring).
 
     All timing uses bag receive times, so it holds whatever clock the senders stamp with;
     stamps and tags are used only as identities (which image an action or state belongs to).
+    Each action left out is counted in `drops` under its reason (one of DROP_REASONS).
     """
+    drops = Drops() if drops is None else drops
     img, st, act, rew = streams['image'], streams['state'], streams['action'], streams['reward']
+    drops.actions += len(act.times)
     if not len(act.times) or not len(img.times) or not len(st.times):
+        if len(act.times):
+            drops.add(NO_IMAGE if not len(img.times) else NO_STATE, len(act.times))
         return []
     period = int(round(1e9 / cfg.control_hz))
     # Observation of each action: the image its tag names, else the latest received before it.
@@ -186,6 +223,7 @@ def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
     obs = np.array([by_stamp.get(int(k), o) if k >= 0 else o for k, o in zip(act.keys, obs)],
                    np.int64)
     keep = obs >= 0
+    drops.add(NO_IMAGE, int((~keep).sum()))
     a_times, obs = act.times[keep], obs[keep]
     if not len(a_times):
         return []
@@ -204,6 +242,7 @@ def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
             if last > obs[seg[-1]]:
                 break
             seg = seg[:-1]
+            drops.add(NO_NEXT_IMAGE, 1)
         if not len(seg):
             continue
         frames = np.append(obs[seg], last)
@@ -212,14 +251,17 @@ def align(streams: dict[str, _Stream], cfg: BagConfig) -> list[_Episode]:
         s_idx = np.array([state_by_tag.get(int(k), i) for k, i in zip(img.keys[frames], s_idx)],
                          np.int64)
         first = int(np.argmax(s_idx >= 0)) if (s_idx >= 0).any() else len(s_idx)
+        drops.add(NO_STATE, len(seg) - len(seg[first:]))
         seg, frames, s_idx = seg[first:], frames[first:], s_idx[first:]  # no state yet: skip
         if len(seg) < max(1, cfg.min_length):
+            drops.add(SHORT_EPISODE, len(seg))
             continue
         rewards = _segment_rewards(rew.times, r_vals, a_times[seg], period)
         terminals = np.zeros(len(seg), bool)
         hit = np.flatnonzero(rewards > 0.5)
         if len(hit):
             n = int(hit[0]) + 1  # end the episode at the first success
+            drops.add(AFTER_SUCCESS, len(seg) - n)
             seg, frames, s_idx = seg[:n], frames[:n + 1], s_idx[:n + 1]
             rewards, terminals = rewards[:n], terminals[:n]
             terminals[-1] = True
@@ -282,16 +324,17 @@ def recorded_episode(bag: Path, cfg: BagConfig) -> BagConfig:
     return replace(cfg, success=success, single_episode=True, meta=meta)
 
 
-def bag_to_trajectories(bag: str | Path, task: str, cfg: BagConfig | None = None
-                        ) -> list[Trajectory]:
-    """All episodes in one rosbag2 folder (MCAP or sqlite3) as Trajectories."""
+def bag_to_trajectories(bag: str | Path, task: str, cfg: BagConfig | None = None,
+                        drops: Drops | None = None) -> list[Trajectory]:
+    """All episodes in one rosbag2 folder (MCAP or sqlite3) as Trajectories; the actions it
+    recorded and those left out, by reason, are counted in `drops`."""
     bag = Path(bag)
     if not bag.exists():
         raise BagError(f'{bag}: not found (expected a rosbag2 folder with metadata.yaml)')
     cfg = recorded_episode(bag, cfg or BagConfig())
     streams, image_topic = _read(bag, cfg)
     try:
-        episodes = align(streams, cfg)
+        episodes = align(streams, cfg, drops)
     except BagError as e:
         raise BagError(f'{bag}: {e}') from None
     ordinal = streams['image'].values
@@ -313,17 +356,23 @@ def bag_to_trajectories(bag: str | Path, task: str, cfg: BagConfig | None = None
 
 
 def convert_bags(bags: Sequence[str | Path], dst: str | Path, task: str,
-                 cfg: BagConfig | None = None, progress: bool = True) -> int:
-    """Write every episode of `bags` into our dataset format under dst/<task>; returns count."""
+                 cfg: BagConfig | None = None, progress: bool = True,
+                 report: Callable[[str], None] | None = None) -> int:
+    """Write every episode of `bags` into our dataset format under dst/<task>; returns count.
+    `report` gets each bag's line: its actions, the transitions kept, the drops by reason."""
     from ptr_core.data.dataset import DatasetWriter
     from ptr_core.progress import progress as bar
 
     n = 0
     with DatasetWriter(dst, shard_episodes=64, prefix='bag') as w:
         for bag in bar(list(bags), desc=f'rosbag2 -> {dst}', unit='bag', disable=not progress):
-            for tr in bag_to_trajectories(bag, task, cfg):
+            drops = Drops()
+            trajs = bag_to_trajectories(bag, task, cfg, drops)
+            for tr in trajs:
                 w.add(tr)
                 n += 1
+            if report is not None:
+                report(drops.line(bag, trajs))
     return n
 
 
@@ -341,7 +390,7 @@ def main(argv: list[str] | None = None, prog: str = 'ptr convert-bag') -> int:
     args = ap.parse_args(argv)
     cfg = BagConfig(image_size=args.image_size, success=args.success)
     try:
-        n = convert_bags(args.bags, args.out, args.task, cfg)
+        n = convert_bags(args.bags, args.out, args.task, cfg, report=print)
     except ValueError as e:
         print(f'{prog}: {e}', file=sys.stderr)
         return 1
