@@ -7,10 +7,10 @@ makes same seed -> same trajectory hold across resets, not only for a fresh env.
 from __future__ import annotations
 
 import numpy as np
-import pybullet as pb
 
 from ptr_sim import tasks as T
 from ptr_sim.arm import HOME_XYZ, START_JITTER, Arm
+from ptr_sim.bullet import pb
 from ptr_sim.shapes import Part, open_box, urdf
 
 PHYSICS_HZ = 240
