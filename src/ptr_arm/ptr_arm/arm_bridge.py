@@ -9,7 +9,7 @@ Serves      robot/reset   std_srvs/Trigger: open the gripper and move home; the 
                           ResetReply JSON with the stamp the next observations come after
 Real time only: a CONTROL_HZ timer applies the newest action received since the last tick (a hold
 action if none: ArmController.hold_action), as the sim bridge does in its realtime mode. The
-logic is ptr_core.arm_control.ArmController; the Interbotix driver is ptr_arm.hardware (imported
+logic is ptr_arm.arm_control.ArmController; the Interbotix driver is ptr_arm.hardware (imported
 lazily).
 
 Why robot/state is untagged: images come from the camera node with their own capture stamps, so a
@@ -40,9 +40,9 @@ from rclpy.node import Node
 from std_msgs.msg import Float32MultiArray, String
 from std_srvs.srv import Trigger
 
+from ptr_arm.arm_control import ArmConfig, ArmController, StepReport
 from ptr_arm.hardware import InterbotixAPI, InterbotixMissing, connect, require_interbotix
 from ptr_core import rosmsg
-from ptr_core.arm_control import ArmConfig, ArmController, StepReport
 from ptr_core.constants import ACTION_DIM, CONTROL_HZ
 
 _NODE_PARAMETERS: dict[str, object] = {

@@ -3,7 +3,7 @@
 Publishes camera/image_raw  sensor_msgs/Image rgb8, image_size x image_size, stamped with the
                             time the frame was read, frame_id `frame_id` (sensor data QoS)
 A timer at `fps` reads one frame per tick; the frame is cropped (a centred square unless `crop`
-says otherwise), resized and turned from OpenCV's BGR into RGB (ptr_core.camera_frames).
+says otherwise), resized and turned from OpenCV's BGR into RGB (ptr_arm.camera_frames).
 A device that cannot be opened stops the node at once with one line naming it (exit code
 ptr_ros.exit_codes.CONFIG_ERROR: not respawned).
 At the end of a video file the node stops publishing and says so, or with `loop` starts over;
@@ -22,8 +22,8 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
+from ptr_arm.camera_frames import crop_box, parse_device, process_frame
 from ptr_core import rosmsg
-from ptr_core.camera_frames import crop_box, parse_device, process_frame
 
 PARAMETERS: dict[str, object] = {
     'device': '0',  # camera index ('0'), device path ('/dev/video0'), video file or stream URL

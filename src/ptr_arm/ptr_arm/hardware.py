@@ -1,4 +1,4 @@
-"""The Interbotix xs_modules Python API (ROS 2) behind ptr_core.arm_control.ArmHardware.
+"""The Interbotix xs_modules Python API (ROS 2) behind ptr_arm.arm_control.ArmHardware.
 
 Interbotix is imported here only, and only when the arm bridge starts (`require_interbotix`), so
 everything else builds and tests on machines without it. The API is passed in as an

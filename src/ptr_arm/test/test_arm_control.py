@@ -1,4 +1,4 @@
-"""ptr_core.arm_control.ArmController over the Interbotix adapter and the API stand-in: targets
+"""ptr_arm.arm_control.ArmController over the Interbotix adapter and the API stand-in: targets
 accumulate on the target pose, the workspace clip, refusals hold, the gripper latch, the state's
 FK (hand-computed numbers), timeouts and the reset."""
 import math
@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
+from ptr_arm.arm_control import ArmConfig, ArmController, state_from_joints
 from ptr_arm.hardware import InterbotixArm
-from ptr_core.arm_control import ArmConfig, ArmController, state_from_joints
 
 POS, ROT = 0.05, 0.25  # physical size of a normalized 1.0 delta (m, rad)
 

@@ -1,6 +1,6 @@
 """The camera node on a video file it did not make (written here with cv2.VideoWriter, MJPG):
 rgb8 square images in RGB order, the centred-square and explicit crops, the end of the file,
-and a device that cannot be opened; plus the pure frame functions (ptr_core.camera_frames)."""
+and a device that cannot be opened; plus the pure frame functions (ptr_arm.camera_frames)."""
 import os
 import subprocess
 import sys
@@ -12,7 +12,7 @@ import pytest
 from ptr_ros.domains import private_domain
 from ptr_ros.exit_codes import CONFIG_ERROR
 
-from ptr_core.camera_frames import crop_box, parse_device, process_frame
+from ptr_arm.camera_frames import crop_box, parse_device, process_frame
 
 W, H, SIDE = 160, 120, 20  # frame size; the side bars outside the centred 120x120 square
 # One color per frame (BGR as OpenCV writes it) in the centre, yellow side bars.

@@ -31,7 +31,6 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, String
 
-from ptr_core.cdr_stamps import CdrError, image_stamp_ns, multiarray_tag_ns
 from ptr_core.data.bag_writer import (
     META_EPISODE,
     META_NOTES,
@@ -42,6 +41,7 @@ from ptr_core.data.bag_writer import (
     BagWriteError,
     EpisodeBag,
 )
+from ptr_teleop.cdr_stamps import CdrError, image_stamp_ns, multiarray_tag_ns
 from ptr_teleop.observation_cut import ObservationCut
 
 PARAMETERS: dict[str, object] = {

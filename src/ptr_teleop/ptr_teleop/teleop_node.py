@@ -31,9 +31,9 @@ from std_msgs.msg import Float32MultiArray, String
 from std_srvs.srv import Trigger
 
 from ptr_core import rosmsg
-from ptr_core.teleop import COMMAND_KEYS, Mixer, Session, TeleopConfig, key_map_text, status_line
 from ptr_teleop.keyboard import KeyReader, NoKeyboard, cbreak, open_keys
 from ptr_teleop.spacemouse import SpaceMouse
+from ptr_teleop.teleop import COMMAND_KEYS, Mixer, Session, TeleopConfig, key_map_text, status_line
 
 INPUTS = ('keyboard', 'spacemouse')
 PARAMETERS: dict[str, object] = {
@@ -49,7 +49,7 @@ PARAMETERS: dict[str, object] = {
 
 
 class TeleopNode(Node):
-    """Wires keys, the state stream and the reset service to ptr_core.teleop."""
+    """Wires keys, the state stream and the reset service to ptr_teleop.teleop."""
 
     def __init__(self, **node_options: Any) -> None:
         super().__init__('teleop', **node_options)

@@ -1,8 +1,8 @@
-"""Keys -> actions and the operator's episode commands (ptr_core.teleop), by hand."""
+"""Keys -> actions and the operator's episode commands (ptr_teleop.teleop), by hand."""
 import numpy as np
 import pytest
 
-from ptr_core.teleop import (
+from ptr_teleop.teleop import (
     COMMAND_KEYS,
     GRIPPER_KEYS,
     MOTION_KEYS,

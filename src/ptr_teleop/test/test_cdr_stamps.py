@@ -8,7 +8,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 
 from ptr_core import rosmsg
-from ptr_core.cdr_stamps import CdrError, image_stamp_ns, multiarray_tag_ns
+from ptr_teleop.cdr_stamps import CdrError, image_stamp_ns, multiarray_tag_ns
 
 TS = get_typestore(Stores.ROS2_JAZZY)
 T = TS.types
