@@ -1,7 +1,7 @@
 """The papers' settings as presets, the bin-sort table (PTR Table VII) and selection quality."""
 import pytest
 
-from ptr_bringup.experiments import report
+from ptr_bringup.experiments import plots, report
 from ptr_bringup.experiments.engine import all_stages
 from ptr_bringup.experiments.presets import (
     CPU_DEPARTURES,
@@ -129,7 +129,7 @@ def test_report_prints_paper_gate_departures_and_selection_quality(tmp_path):
     assert '| PTR | 20.0% (30/150) [' in part and '| BC target-only | 40.0% (60/150) [' in part
     assert '| init_temperature | 1.0 | 0.1 |' in text
     assert '| PTR | +1.00, +1.00, +1.00 | +1.00 |' in text
-    assert report.plot_curves(t, res, tmp_path / 'c.png').stat().st_size > 5000
+    assert plots.plot_curves(t, res, tmp_path / 'c.png').stat().st_size > 5000
     for c in t.cells:
         if c.row == 'BC target-only':
             res[c.stage.key]['evals']['BinSort']['successes'] = 20

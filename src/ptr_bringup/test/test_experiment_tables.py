@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from ptr_bringup.experiments import report
+from ptr_bringup.experiments import plots, report
 from ptr_bringup.experiments.engine import all_stages
 from ptr_bringup.experiments.presets import PRESETS, PresetError, with_overrides
 from ptr_bringup.experiments.tables import NTNK_ROWS, TABLES
@@ -121,8 +121,8 @@ def test_report_pools_seeds_with_wilson_intervals_and_tests_differences(tmp_path
     # Equal methods are not called different.
     same = next(line for line in text.splitlines() if line.startswith('| PTR vs BC (finetune)'))
     assert re.search(r'\| 1 \| 1 \| \+0.0 \[.*\] pts \| no \|$', same), same
-    assert report.plot_success(t, res, tmp_path / 's.png').stat().st_size > 5000
-    assert report.plot_selection(t, res, tmp_path / 'q.png').stat().st_size > 5000
+    assert plots.plot_success(t, res, tmp_path / 's.png').stat().st_size > 5000
+    assert plots.plot_selection(t, res, tmp_path / 'q.png').stat().st_size > 5000
 
 
 def test_report_says_not_run_for_missing_cells():
@@ -157,8 +157,8 @@ def test_online_curves_plot_success_against_environment_steps(tmp_path):
         if c.row != 'PTR offline (start)':
             r['curve'] = [[0, 0, 10, 50], [100, 250, 12, 50], [200, 500, 15, 50]]
         res[c.stage.key] = r
-    assert report.plot_online(t, res, tmp_path / 'o.png').stat().st_size > 5000
-    assert report.plot_online(t, {}, tmp_path / 'none.png') is None
+    assert plots.plot_online(t, res, tmp_path / 'o.png').stat().st_size > 5000
+    assert plots.plot_online(t, {}, tmp_path / 'none.png') is None
 
 
 def test_one_seed_gets_no_seed_bootstrap_and_only_the_exact_test_decides():

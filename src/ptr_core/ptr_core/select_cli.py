@@ -63,19 +63,25 @@ def _print_ranking(ranked: list, n_trajs: int, tasks: list[str], plots: Path) ->
     print(f'chosen: {ranked[0].path}')
 
 
+def _run_problem(run: str) -> str | None:
+    """What is wrong with RUN before torch loads (missing; a corrupt single checkpoint)."""
+    from ptr_core.ckpt_file import CheckpointError, check_file
+    if not Path(run).exists():
+        return f'{run}: expected a run folder or a checkpoint, not found'
+    if Path(run).is_file():
+        try:
+            check_file(run)
+        except CheckpointError as e:
+            return str(e)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from ptr_core.ckpt_file import CheckpointError, check_file
-    if not Path(args.run).exists():
-        print(f'ptr select: {args.run}: expected a run folder or a checkpoint, not found',
-              file=sys.stderr)
+    from ptr_core.ckpt_file import CheckpointError
+    if (problem := _run_problem(args.run)) is not None:
+        print(f'ptr select: {problem}', file=sys.stderr)
         return 2
-    if Path(args.run).is_file():  # one checkpoint: a corrupt one is said before torch loads
-        try:
-            check_file(args.run)
-        except CheckpointError as e:
-            print(f'ptr select: {e}', file=sys.stderr)
-            return 2
     from ptr_core.agent import Agent
     from ptr_core.data import Dataset, DatasetError
 
@@ -121,10 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f'ptr select: {args.run}: no loadable agent checkpoint (need critics)',
               file=sys.stderr)
         return 2
-    if args.reward_mode == 'last_n':
-        reward_cfg = RewardConfig(discount=discount)
-    else:
-        reward_cfg = RewardConfig(mode=args.reward_mode, scale=1.0, shift=0.0, discount=discount)
+    reward_cfg = (RewardConfig(discount=discount) if args.reward_mode == 'last_n' else
+                  RewardConfig(mode=args.reward_mode, scale=1.0, shift=0.0, discount=discount))
     run = Path(args.run)
     plots = Path(args.plots) if args.plots else (run if run.is_dir() else run.parent) / 'select'
     ranked = rank_checkpoints(usable, loaded.__getitem__, trajs, reward_cfg, plots)

@@ -122,21 +122,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _plots(table, results: dict, out_dir: Path, name: str) -> dict[str, str]:
-    from ptr_bringup.experiments import report
-    plots: dict[str, str] = {}
+    from ptr_bringup.experiments import plots
+    out: dict[str, str] = {}
     if not any(c.stage.key in results for c in table.cells):
-        return plots
+        return out
     d = out_dir / name
-    plots['success per method'] = str(
-        report.plot_success(table, results, d / 'success.png').relative_to(out_dir))
-    if (sel := report.plot_selection(table, results, d / 'selection.png')):
-        plots['held-out selection score per checkpoint'] = str(sel.relative_to(out_dir))
-    if (cur := report.plot_curves(table, results, d / 'curves.png')):
-        plots['success of every checkpoint against gradient steps'] = str(
+    out['success per method'] = str(
+        plots.plot_success(table, results, d / 'success.png').relative_to(out_dir))
+    if (sel := plots.plot_selection(table, results, d / 'selection.png')):
+        out['held-out selection score per checkpoint'] = str(sel.relative_to(out_dir))
+    if (cur := plots.plot_curves(table, results, d / 'curves.png')):
+        out['success of every checkpoint against gradient steps'] = str(
             cur.relative_to(out_dir))
-    if (onl := report.plot_online(table, results, d / 'online.png')):
-        plots['success against online environment steps'] = str(onl.relative_to(out_dir))
-    return plots
+    if (onl := plots.plot_online(table, results, d / 'online.png')):
+        out['success against online environment steps'] = str(onl.relative_to(out_dir))
+    return out
 
 
 def _runs(path: Path, run: dict | None) -> list[dict]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -33,36 +32,17 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
+from ptr_core.data.bag_drops import (  # noqa: F401 (the reasons are part of this API)
+    AFTER_SUCCESS,
+    DROP_REASONS,
+    NO_IMAGE,
+    NO_NEXT_IMAGE,
+    NO_STATE,
+    SHORT_EPISODE,
+    Drops,
+)
 from ptr_core.data.trajectory import Trajectory
 from ptr_core.rosmsg import image_to_numpy, stamp_tag, stamp_to_ns, vector_from_msg
-
-# Why an action recorded in a bag is not a transition of the dataset.
-NO_IMAGE = 'no image at or before it'
-NO_NEXT_IMAGE = 'no image after it (the recording ended)'
-NO_STATE = 'no robot state yet'
-AFTER_SUCCESS = "after the episode's success"
-SHORT_EPISODE = 'in an episode shorter than min_length'
-DROP_REASONS = (NO_IMAGE, NO_NEXT_IMAGE, NO_STATE, AFTER_SUCCESS, SHORT_EPISODE)
-
-
-@dataclass
-class Drops:
-    """What a bag's actions became: how many were recorded, and those left out, by reason."""
-
-    actions: int = 0
-    reasons: Counter = field(default_factory=Counter)
-
-    def add(self, reason: str, n: int) -> None:
-        if n:
-            self.reasons[reason] += int(n)
-
-    def line(self, bag: str | Path, trajs: Sequence[Trajectory]) -> str:
-        """`BAG: 31 actions -> 29 transitions in 1 episode; dropped 2: 1 ..., 1 ...`."""
-        kept = sum(len(t.actions) for t in trajs)
-        why = ', '.join(f'{self.reasons[r]} {r}' for r in DROP_REASONS if self.reasons[r])
-        eps = f'{len(trajs)} episode{"" if len(trajs) == 1 else "s"}'
-        lost = f'dropped {sum(self.reasons.values())}: {why}' if why else 'dropped none'
-        return f'{bag}: {self.actions} actions -> {kept} transitions in {eps}; {lost}'
 
 
 class BagError(ValueError):
@@ -234,22 +214,11 @@ def align(streams: dict[str, _Stream], cfg: BagConfig, drops: Drops | None = Non
     breaks = _episode_breaks(a_times, cfg, period)
     out = []
     for seg in np.split(np.arange(len(a_times)), breaks):
-        # s' of the last action: the latest image within one period after it; if no newer
-        # image exists (the bag ended), drop that action and try the one before.
-        last = -1
-        while len(seg):
-            last = _latest_at_or_before(img.times, a_times[seg[-1:]] + period)[0]
-            if last > obs[seg[-1]]:
-                break
-            seg = seg[:-1]
-            drops.add(NO_NEXT_IMAGE, 1)
+        seg, last = _trim_to_next_image(seg, img, a_times, obs, period, drops)
         if not len(seg):
             continue
         frames = np.append(obs[seg], last)
-        # State of each observation: the one tagged with its stamp, else the latest before it.
-        s_idx = _latest_at_or_before(st.times, img.times[frames])
-        s_idx = np.array([state_by_tag.get(int(k), i) for k, i in zip(img.keys[frames], s_idx)],
-                         np.int64)
+        s_idx = _states_of(frames, img, st, state_by_tag)
         first = int(np.argmax(s_idx >= 0)) if (s_idx >= 0).any() else len(s_idx)
         drops.add(NO_STATE, len(seg) - len(seg[first:]))
         seg, frames, s_idx = seg[first:], frames[first:], s_idx[first:]  # no state yet: skip
@@ -270,6 +239,28 @@ def align(streams: dict[str, _Stream], cfg: BagConfig, drops: Drops | None = Non
                             state_vals[s_idx].astype(np.float32), rewards, terminals, success,
                             int(a_times[seg[0]])))
     return out
+
+
+def _trim_to_next_image(seg: np.ndarray, img: _Stream, a_times: np.ndarray, obs: np.ndarray,
+                        period: int, drops: Drops) -> tuple[np.ndarray, int]:
+    """s' of the segment's last action: the latest image within one period after it; while no
+    newer image exists (the bag ended), that action is dropped and the one before tried."""
+    last = -1
+    while len(seg):
+        last = int(_latest_at_or_before(img.times, a_times[seg[-1:]] + period)[0])
+        if last > obs[seg[-1]]:
+            break
+        seg = seg[:-1]
+        drops.add(NO_NEXT_IMAGE, 1)
+    return seg, last
+
+
+def _states_of(frames: np.ndarray, img: _Stream, st: _Stream, state_by_tag: dict[int, int]
+               ) -> np.ndarray:
+    """State of each observation: the one tagged with its stamp, else the latest before it."""
+    s_idx = _latest_at_or_before(st.times, img.times[frames])
+    return np.array([state_by_tag.get(int(k), i) for k, i in zip(img.keys[frames], s_idx)],
+                    np.int64)
 
 
 def _episode_breaks(a_times: np.ndarray, cfg: BagConfig, period: int) -> np.ndarray:
