@@ -266,9 +266,13 @@ class GraphRunner:
                                 p.last_line if p.reader else None, self.arguments)
 
     def stop(self) -> None:
-        """SIGINT every node, then SIGTERM, then SIGKILL each process group: no orphans."""
+        """SIGINT every node, then SIGTERM, then SIGKILL each process group: no orphans. Says
+        in one line how each node ended and when (seconds after the SIGINT), as ros2 launch
+        reports each process."""
         self.stop_requested.set()
         live = [p for p in self.procs if p.popen is not None]
+        t0 = time.monotonic()
+        ended: dict[str, float] = {p.spec.name: 0.0 for p in live if p.popen.poll() is not None}
         for sig, wait in ((signal.SIGINT, self.shutdown_timeout), (signal.SIGTERM, 3.0),
                           (signal.SIGKILL, 3.0)):
             running = [p for p in live if p.popen.poll() is None]
@@ -280,15 +284,19 @@ class GraphRunner:
             for p in running:
                 _signal_group(p.popen.pid, sig)
             deadline = time.monotonic() + wait
-            for p in running:
-                try:
-                    p.popen.wait(max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    pass
+            while running and time.monotonic() < deadline:
+                time.sleep(0.02)
+                for p in [p for p in running if p.popen.poll() is not None]:
+                    ended[p.spec.name] = time.monotonic() - t0
+                    running.remove(p)
         for p in live:
             _signal_group(p.popen.pid, signal.SIGKILL)  # grandchildren of a node, if any
             if p.reader is not None:
                 p.reader.join(2.0)
+        if live:
+            self._say('exits: ' + ', '.join(
+                f'{p.spec.name} {p.popen.poll()} ({ended.get(p.spec.name, -1.0):.1f} s)'
+                for p in live))
 
 
 def _die_with_parent() -> None:

@@ -4,13 +4,19 @@ Jazzy install: `apt install ros-jazzy-launch-pytest`).
 Each test includes the real `.launch.py` file, waits for images, actions, rewards and (online and
 trainer) a weights version to flow on the topics of DESIGN.md s5, and after shutdown asserts that
 every launched process exited 0; a missing checkpoint must end the launch by itself, with one line
-and without a respawn (ptr_ros.exit_codes.CONFIG_ERROR). Where launch_pytest is not importable
-(this repository's venv: ROS 2 launch is not on the package registry) the module is skipped with
-that reason; the same graphs run through `ptr launch` in test_graph_sim.py and test_launch.py.
+and without a respawn (ptr_ros.exit_codes.CONFIG_ERROR); Ctrl-C of the online graph mid-training
+(the terminal's SIGINT to every node, then launch's own shutdown) ends every node with 0 within
+launch's 5 s sigterm_timeout, quietly, with the trainer's final checkpoint written. Where
+launch_pytest is not importable (this repository's venv: ROS 2 launch is not on the package
+registry) the module is skipped with that reason; the same graphs run through `ptr launch` in
+test_graph_sim.py, test_launch.py and test_ctrl_c.py.
 """
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import threading
 import time
 from pathlib import Path
@@ -54,13 +60,29 @@ class Exits:
         self.codes: dict[str, int] = {}
         self.every: list[tuple[str, int]] = []  # a respawned process exits more than once
         self.shutdowns: list[str] = []
+        self.pids: dict[str, int] = {}
+        self.ended_at: dict[str, float] = {}  # time.monotonic() of each exit
+        self.output: list[str] = []  # every process's stdout and stderr
 
     def handler(self) -> launch.actions.RegisterEventHandler:
         def on_exit(event, context):
             self.codes[event.action.name] = event.returncode
             self.every.append((event.action.name, event.returncode))
+            self.ended_at[event.action.name] = time.monotonic()
         return launch.actions.RegisterEventHandler(
             launch.event_handlers.OnProcessExit(on_exit=on_exit))
+
+    def start_handler(self) -> launch.actions.RegisterEventHandler:
+        def on_start(event, context):
+            self.pids[event.action.name] = event.pid
+        return launch.actions.RegisterEventHandler(
+            launch.event_handlers.OnProcessStart(on_start=on_start))
+
+    def io_handler(self) -> launch.actions.RegisterEventHandler:
+        def on_text(event):
+            self.output.append(event.text.decode('utf-8', 'replace'))
+        return launch.actions.RegisterEventHandler(
+            launch.event_handlers.OnProcessIO(on_stdout=on_text, on_stderr=on_text))
 
     def shutdown_handler(self) -> launch.actions.RegisterEventHandler:
         return launch.actions.RegisterEventHandler(launch.event_handlers.OnShutdown(
@@ -76,6 +98,8 @@ def graph(file: str, args: dict[str, str], exits: Exits) -> launch.LaunchDescrip
         launch.actions.SetEnvironmentVariable('PTR_WEIGHTS_KEY', KEY),
         exits.handler(),
         exits.shutdown_handler(),
+        exits.start_handler(),
+        exits.io_handler(),
         launch.actions.IncludeLaunchDescription(source, launch_arguments=list(args.items())),
         launch_pytest.actions.ReadyToTest(),
     ])
@@ -139,7 +163,7 @@ def _all_exited_zero(exits: Exits, at_least: int) -> None:
     assert all(code == 0 for code in exits.codes.values()), exits.codes
 
 
-EXITS = {name: Exits() for name in ('eval', 'online', 'trainer', 'refused')}
+EXITS = {name: Exits() for name in ('eval', 'online', 'trainer', 'refused', 'ctrl_c')}
 
 
 @launch_pytest.fixture
@@ -247,3 +271,53 @@ def test_a_missing_checkpoint_ends_the_launch_without_a_respawn():
     assert said and said[0].startswith('policy_node: ') and 'fix policy_ckpt:=' in said[0], \
         exits.shutdowns
     assert 'missing.pt' in said[0] and '\n' not in said[0]
+
+
+@launch_pytest.fixture
+def online_graph_for_ctrl_c(inputs, tmp_path_factory):
+    """The online graph with the sim CPU preset's agent: its updates are slow enough that the
+    Ctrl-C below lands inside a slice of them (test_ctrl_c.py says why that matters)."""
+    from ptr_core.agent import Agent
+    from ptr_core.config import preset
+    from ptr_core.task_registry import TaskRegistry
+    tmp = tmp_path_factory.mktemp('ctrl_c')
+    cfg = preset('ptr_sim_cpu')
+    cfg.network.image_size, cfg.network.num_tasks = IMAGE, 4
+    agent = Agent(cfg, TaskRegistry.create(['CloseDrawer', 'OpenDoor']).to_dict(), 'OpenDoor')
+    CTRL_C['run_dir'] = tmp / 'run'
+    return graph('online_finetune.launch.py', {
+        'clock': 'lockstep', 'image_size': str(IMAGE),
+        'policy_ckpt': str(agent.save(tmp / 'preset.pt')), 'reward_ckpt': inputs['reward_ckpt'],
+        'prior_data': inputs['prior_data'], 'target_data': inputs['target_data'],
+        'run_dir': str(CTRL_C['run_dir']), 'weights_key': KEY, 'horizon': '6', 'utd': '4.0',
+        'publish_every': '4', 'online_config': _no_warmup(inputs)}, EXITS['ctrl_c'])
+
+
+CTRL_C: dict = {}
+ONLINE_NODES = 6  # bridge, safety filter, policy, reward, episode manager, trainer
+
+
+@pytest.mark.launch(fixture=online_graph_for_ctrl_c)
+def test_ctrl_c_of_the_online_graph_ends_every_node_cleanly_within_5_s():
+    """Ctrl-C in the terminal: SIGINT to every node (its process group), then launch's own
+    shutdown when the test yields (SIGINT again, SIGTERM after sigterm_timeout = 5 s)."""
+    exits = EXITS['ctrl_c']
+    probe = Probe()
+    try:  # the premise: the trainer is training (its first weights are out, updates still due)
+        assert probe.wait(_flowing(versions=True)), probe.seen
+    finally:
+        probe.close()
+    assert len(exits.pids) == ONLINE_NODES, exits.pids
+    CTRL_C['t0'] = time.monotonic()
+    for pid in exits.pids.values():
+        os.kill(pid, signal.SIGINT)
+    yield
+    _all_exited_zero(exits, ONLINE_NODES)
+    late = {n: t - CTRL_C['t0'] for n, t in exits.ended_at.items() if t - CTRL_C['t0'] >= 5.0}
+    assert not late, late
+    text = ''.join(exits.output)
+    for bad in ('terminate called', 'rosout', 'Traceback', 'KeyboardInterrupt'):
+        assert bad not in text, text[-3000:]
+    said = re.findall(r'stopped: checkpoint at update (\d+)', text)
+    assert said and (CTRL_C['run_dir'] / 'checkpoints' /
+                     f'online_{int(said[0]):07d}.pt').is_file(), text[-3000:]

@@ -57,6 +57,10 @@ _NODE_PARAMETERS: dict[str, object] = {
 
 
 PARAMETERS: dict[str, object] = _NODE_PARAMETERS | dataclass_parameters(OnlineConfig)
+SLICE = 10  # updates between two looks at new episodes
+# close() waits this long for the update in progress: launch sends SIGTERM 5 s after SIGINT, and
+# the checkpoint must be written before that.
+STOP_WAIT_S = 3.0
 
 
 class TrainerNode(Node):
@@ -135,9 +139,12 @@ class TrainerNode(Node):
                 self.take_episodes()
                 continue  # take every new episode before training on
             if t.pending:
-                # Small slices, so a new episode never waits behind a long batch.
-                t.train(max_updates=10)
-                if t.pending == 0 or t.updates % 100 < 10:
+                # Small slices, so a new episode never waits behind a long batch, and one
+                # update at a time, so a stop waits for one update at most (close()).
+                for _ in range(SLICE):
+                    if self.stop.is_set() or not t.train(max_updates=1):
+                        break
+                if t.pending == 0 or t.updates % 100 < SLICE:
                     self.publish_status()
 
     def take_episodes(self) -> None:
@@ -176,10 +183,18 @@ class TrainerNode(Node):
         return True
 
     def close(self) -> None:
+        """Stop learning after the current update, take the episodes stored meanwhile and save:
+        a restart resumes from here. Runs while ROS is still up (ptr_ros.stop)."""
         self.stop.set()
-        self.worker.join(timeout=3.0)
-        if not self.worker.is_alive() and self.trainer.checkpoint_now():
-            log_info(self, f'stopped: checkpoint at update {self.trainer.updates}')
+        self.worker.join(timeout=STOP_WAIT_S)
+        if self.worker.is_alive():  # an update longer than STOP_WAIT_S: no consistent state
+            log_info(self, f'stopped without a final checkpoint: an update ran for over '
+                     f'{STOP_WAIT_S:g} s; a restart resumes from update {self.trainer.saved_at}')
+        else:
+            self.take_episodes()
+            saved = self.trainer.checkpoint_now()
+            log_info(self, f'stopped: checkpoint at update {self.trainer.updates}' if saved else
+                     f'stopped: checkpoint at update {self.trainer.updates} already saved')
         if self.trainer.telemetry is not None:
             self.trainer.telemetry.close()  # `ptr telemetry DIR` draws the PNG
 
