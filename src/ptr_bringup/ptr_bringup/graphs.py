@@ -212,6 +212,7 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
         'max_episodes': _int('episodes', args['episodes']),
         'clock_mode': args['clock'],
         'use_reset_node': use_reset,
+        'require_ready': 'policy,classifier' + (',reset' if use_reset else ''),
     }))
     if _bool(args['trainer']):
         nodes.append(_trainer(args, args['agent_ckpt'] or args['policy_ckpt']))
@@ -265,8 +266,10 @@ def _eval(args: dict[str, str]) -> list[NodeSpec]:
     args = _on_time(args)
     # no episode manager here: the sim bridge restarts episodes itself and logs the success
     # rate (on the arm a person resets the scene)
-    nodes = [*_robot(args, args['task'], {'auto_reset': True}), _safety(args),
-             _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    # episodes count once the policy (and the classifier, if any) said it is ready
+    ready = 'policy,classifier' if args['reward_ckpt'] else 'policy'
+    nodes = [*_robot(args, args['task'], {'auto_reset': True, 'require_ready': ready}),
+             _safety(args), _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
     if args['reward_ckpt']:
         nodes.append(NodeSpec('ptr_reward', 'reward_node', 'reward_node', args['namespace'],
                               {'classifier_ckpt': args['reward_ckpt']}, required=False))

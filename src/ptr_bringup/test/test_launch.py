@@ -268,7 +268,8 @@ def test_cli_errors_are_one_line_and_nonzero(capsys):
     assert 'clock {lockstep|realtime}' in capsys.readouterr().out
     assert launcher.main(['eval', '--dry-run', 'policy_ckpt:=/p.pt']) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].endswith('-p clock_mode:=realtime -p seed:=0 -p auto_reset:=true')
+    assert lines[0].endswith('-p clock_mode:=realtime -p seed:=0 -p auto_reset:=true '
+                             '-p require_ready:=policy')
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

@@ -20,6 +20,7 @@ import os
 import struct
 import warnings
 from pathlib import Path
+from typing import Any, Callable
 
 MAGIC = b'PTRP'
 FORMAT = 1
@@ -65,9 +66,11 @@ def read_key_file(path: str | os.PathLike) -> bytes:
     return key
 
 
-def resolve_key(param: str | bytes | None = None) -> bytes:
+def resolve_key(param: str | bytes | None = None,
+                warn: Callable[[str], Any] | None = None) -> bytes:
     """The shared HMAC key: the node parameter, else $PTR_WEIGHTS_KEY, else the file named by
-    $PTR_WEIGHTS_KEY_FILE (owner-only), else the development key (with a warning)."""
+    $PTR_WEIGHTS_KEY_FILE (owner-only), else the development key, said once: through `warn`
+    (a node's logger: one log line) or else as a UserWarning."""
     if param:
         return param.encode() if isinstance(param, str) else bytes(param)
     env = os.environ.get(KEY_ENV, '')
@@ -75,8 +78,11 @@ def resolve_key(param: str | bytes | None = None) -> bytes:
         return env.encode()
     if os.environ.get(KEY_FILE_ENV, ''):
         return read_key_file(os.environ[KEY_FILE_ENV])
-    warnings.warn(f'no weights key configured ({KEY_ENV}); using the development key',
-                  stacklevel=2)
+    text = f'no weights key configured ({KEY_ENV}); using the development key'
+    if warn is not None:
+        warn(text)
+    else:
+        warnings.warn(text, stacklevel=2)
     return DEV_KEY
 
 

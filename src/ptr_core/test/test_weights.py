@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import json
 import struct
+import warnings
 
 import pytest
 
@@ -93,6 +94,16 @@ def test_resolve_key_prefers_parameter_then_env(monkeypatch):
     monkeypatch.delenv(W.KEY_ENV)
     with pytest.warns(UserWarning, match='development key'):
         assert W.resolve_key(None) == W.DEV_KEY
+
+
+def test_a_node_hears_of_the_development_key_in_its_log_not_as_a_python_warning(monkeypatch):
+    monkeypatch.delenv(W.KEY_ENV, raising=False)
+    monkeypatch.delenv('PTR_WEIGHTS_KEY_FILE', raising=False)
+    said = []
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # a UserWarning would fail the test
+        assert W.resolve_key('', warn=said.append) == W.DEV_KEY
+    assert said == ['no weights key configured (PTR_WEIGHTS_KEY); using the development key']
 
 
 def test_an_episode_packet_is_not_weights():

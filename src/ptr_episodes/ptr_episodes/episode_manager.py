@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from ptr_ros.contracts import (
     Contract,
     ContractError,
+    NodeReady,
     NodeStatus,
     PolicyVersion,
     ResetReply,
@@ -50,6 +51,7 @@ from ptr_ros.nodeutil import (
 from ptr_ros.observations import subscribe_observations
 from ptr_ros.pairing import ObservationSync
 from ptr_ros.qos import event_qos, latched_qos
+from ptr_ros.readiness import Readiness, parse_parts
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -59,7 +61,8 @@ from std_srvs.srv import SetBool, Trigger
 from ptr_core import rosmsg, weights
 from ptr_core.atomic import write_json
 from ptr_core.constants import ACTION_DIM, CLOCK_MODES
-from ptr_episodes.state_machine import EpisodeManager, ManagerConfig, unconnected_inputs
+from ptr_episodes.before_start import wait_for_inputs, wait_for_ready
+from ptr_episodes.state_machine import EpisodeManager, ManagerConfig
 
 C = TypeVar('C', bound=Contract)
 
@@ -80,6 +83,8 @@ PARAMETERS: dict[str, object] = {
     # (ptr/trainer_status caught up) before the next; false: act and learn concurrently
     'exit_when_done': True,  # after max_episodes, exit (code 0): `ptr launch` then stops
     'drain_timeout': 600.0,  # ...but first wait up to this long for the trainer to catch up
+    'require_ready': '',  # parts (policy, classifier, reset) announced on ptr/ready before the
+    # first episode starts (ptr_ros.readiness)
 }
 
 
@@ -98,7 +103,8 @@ class EpisodeManagerNode(Node):
         self.dir = Path(p['episode_dir'])
         self.dir.mkdir(parents=True, exist_ok=True)
         self.run_id = uuid.uuid4().hex[:8]
-        key = weights.resolve_key(p['weights_key']) if p['transfer'] == 'inline' else b''
+        key = (weights.resolve_key(p['weights_key'], warn=self.get_logger().warning)
+               if p['transfer'] == 'inline' else b'')
         self.written = 0  # episodes stored and announced by this run
         self.writer = EpisodeWriter(self.dir, self.run_id, p['transfer'], key,
                                     int(p['chunk_size']))
@@ -125,6 +131,9 @@ class EpisodeManagerNode(Node):
         self.create_subscription(String, 'ptr/policy_version', self.on_version,
                                  latched_qos(), callback_group=data)
         self.trainer_status: TrainerStatus | None = None
+        self.readiness = Readiness(parse_parts(p['require_ready']))
+        self.create_subscription(String, NodeReady.TOPIC, self.on_ready, latched_qos(8),
+                                 callback_group=data)
         self.throttle = Throttle(5.0)
         self.create_subscription(String, 'ptr/trainer_status', self.on_trainer_status,
                                  latched_qos(), callback_group=data)
@@ -199,6 +208,12 @@ class EpisodeManagerNode(Node):
         if (v := self._read(PolicyVersion, msg)) is not None:
             self.weights_version = v.version
 
+    def on_ready(self, msg) -> None:
+        if (ready := self._read(NodeReady, msg)) is not None:
+            with self.lock:
+                self.readiness.report(ready.what, ready.detail)
+                self.lock.notify_all()
+
     def on_trainer_status(self, msg) -> None:
         if (st := self._read(TrainerStatus, msg)) is not None:
             self.trainer_status = st
@@ -240,26 +255,9 @@ class EpisodeManagerNode(Node):
             'last': m.history[-1] if m.history else None}).to_msg())
 
     # ---- the loop ----------------------------------------------------------------------
-    def wait_for_inputs(self) -> None:
-        """Until every recorded topic has matched publishers (see unconnected_inputs)."""
-        t0, said = time.monotonic(), 0.0
-        while not self.stop.is_set():
-            missing = unconnected_inputs({
-                sub.topic_name: (sub.get_publisher_count(),
-                                 self.count_publishers(sub.topic_name))
-                for sub in self.recorded})
-            if not missing:
-                return
-            waited = time.monotonic() - t0
-            if waited - said >= 10.0:
-                said = waited
-                self.get_logger().warning(f'waiting {waited:.0f} s for publishers of '
-                                          f'{", ".join(missing)}')
-                self.status(f'waiting for {", ".join(missing)}')
-            self.stop.wait(0.1)
-
     def start_episode(self) -> None:
-        self.wait_for_inputs()
+        wait_for_inputs(self)
+        wait_for_ready(self)
         lockstep = self.p['clock_mode'] == 'lockstep'
         with self.lock:
             self.mgr.start()

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from ptr_ros.contracts import PolicyVersion
+from ptr_ros.contracts import NodeReady, PolicyVersion
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.pairing import Observation, ObservationSync
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
@@ -87,7 +87,8 @@ class PolicyNode(Node):
         else:
             self.generator.seed()
         policy = load_policy(p['checkpoint']) if policy is None else policy
-        self.swapper = WeightSwapper(policy, weights.resolve_key(p['weights_key']),
+        key = weights.resolve_key(p['weights_key'], warn=self.get_logger().warning)
+        self.swapper = WeightSwapper(policy, key,
                                      version=int(getattr(policy, 'version', 0) or 0),
                                      max_bytes=int(float(p['max_weights_mb']) * 2**20))
         self.greedy = bool(p['greedy'])
@@ -116,6 +117,9 @@ class PolicyNode(Node):
         run_ = self.swapper.current
         self.get_logger().info(f'policy node: fingerprint {run_.fingerprint}, version '
                                f'{run_.version}, {p["clock_mode"]}, greedy={self.greedy}')
+        # Last: episodes start and count only after this (ptr_ros.readiness).
+        self.create_publisher(String, NodeReady.TOPIC, latched_qos()).publish(NodeReady(
+            'policy_node', 'policy', f'fingerprint {run_.fingerprint} v{run_.version}').to_msg())
 
     # -- observations ----------------------------------------------------------------------------
     def on_image(self, msg: Image) -> None:

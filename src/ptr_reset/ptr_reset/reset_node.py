@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 import numpy as np
-from ptr_ros.contracts import ContractError, NodeStatus, ResetReply
+from ptr_ros.contracts import ContractError, NodeReady, NodeStatus, ResetReply
 from ptr_ros.nodeutil import ServiceUnavailable, call_service, declare, run
 from ptr_ros.observations import subscribe_observations
 from ptr_ros.pairing import ObservationPairer
@@ -97,6 +97,8 @@ class ResetNode(Node):
         self.create_service(Trigger, 'ptr/reset_scene', self.on_reset_scene,
                             callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info('reset node ready (ptr/reset_scene)')
+        self.create_publisher(String, NodeReady.TOPIC, latched_qos()).publish(
+            NodeReady('reset_node', 'reset', 'ptr/reset_scene').to_msg())
 
     def observe(self, timeout: float):
         # A lost action would stall the lock-step bridge until the timeout: like the policy

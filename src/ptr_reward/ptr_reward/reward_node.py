@@ -7,15 +7,16 @@ Publishes   ptr/success_prob  std_msgs/Float32  P(success) of the frame
                                                 keyed by the image header stamp, so the episode
                                                 manager pairs each reward with its frame exactly
                                                 (Float32 has no header).
+            ptr/ready         std_msgs/String   JSON NodeReady (latched): the classifier is loaded
 """
 from __future__ import annotations
 
 import sys
 from typing import Any
 
-from ptr_ros.contracts import RewardInfo
+from ptr_ros.contracts import NodeReady, RewardInfo
 from ptr_ros.nodeutil import declare, run
-from ptr_ros.qos import event_qos, sensor_qos
+from ptr_ros.qos import event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, String
@@ -49,6 +50,9 @@ class RewardNode(Node):
         self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos())
         self.get_logger().info(f'labeling frames with {ckpt} '
                                f'(threshold {self.labeler.threshold:.2f})')
+        # Last: episodes start and count only after this (ptr_ros.readiness).
+        self.create_publisher(String, NodeReady.TOPIC, latched_qos()).publish(
+            NodeReady('reward_node', 'classifier', str(ckpt)).to_msg())
 
     def on_image(self, msg: Image) -> None:
         try:

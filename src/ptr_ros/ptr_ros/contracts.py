@@ -205,6 +205,18 @@ class NodeStatus(Contract):
 
 
 @dataclass
+class NodeReady(Contract):
+    """ptr/ready (latched, one sample per publisher): a node has loaded what it needs and can do
+    its part (`what`: policy, classifier, reset); `detail` says what it loaded (fingerprint,
+    checkpoint). Episodes are started and counted only once every required part said so."""
+
+    TOPIC: ClassVar[str] = 'ptr/ready'
+    node: str
+    what: str
+    detail: str = ''
+
+
+@dataclass
 class TeleopEvent(Contract):
     """teleop/episode: the operator started an episode or ended it (success, failure, discard).
 

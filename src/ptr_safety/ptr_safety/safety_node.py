@@ -62,6 +62,7 @@ class SafetyNode(Node):
                                    period=1.0 / CONTROL_HZ)
         self.state_stamp: int | None = None
         self.counts: dict[str, int] = {'actions': 0, 'changed': 0, 'holds': 0}
+        self.said_waiting = False
         self.throttle = Throttle(float(p['status_period']))
         self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action', action_qos())
         self.pub_status = self.create_publisher(String, 'safety/status', latched_qos())
@@ -106,10 +107,20 @@ class SafetyNode(Node):
             self.counts['changed'] += 1
             hold = not np.any(out.action[:6])
             self.counts['holds'] += int(hold)
-            if self.throttle(out.reason.split(' (')[0]):
+            if out.reason == 'no action' and self.counts['actions'] == 0:
+                self._waiting_for_source()  # a source still loading: not a fault yet
+            elif self.throttle(out.reason.split(' (')[0]):
                 self.get_logger().warning(f'action {"held" if hold else "limited"}: '
                                           f'{out.reason}')
                 self.report('estop' if self.filter.estopped else 'limited', out.reason)
+
+    def _waiting_for_source(self) -> None:
+        """Holds before any action source has spoken are said once, not every 2 s: the policy
+        node may take seconds to load its checkpoint."""
+        if not self.said_waiting:
+            self.said_waiting = True
+            self.get_logger().info('holding until the first action arrives')
+            self.report('waiting', 'no action source yet')
 
     def on_estop(self, msg) -> None:
         if msg.data and not self.filter.estopped:

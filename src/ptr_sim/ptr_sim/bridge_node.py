@@ -18,7 +18,9 @@ Clock modes:
 The end of an episode (success or horizon) is reported on sim/status, not enforced: the arm keeps
 moving (the reset policy drives it after an episode) until robot/reset starts the next episode.
 With `auto_reset` (evaluation without an episode manager) the bridge starts the next episode itself
-and logs each episode's outcome and the running success rate.
+and logs each episode's outcome and the running success rate, counting only from the first
+episode that began once every part in `require_ready` announced itself on ptr/ready
+(ptr_ros.readiness): the episode in progress is restarted then, so none is spent holding still.
 """
 from __future__ import annotations
 
@@ -26,9 +28,17 @@ import sys
 from typing import Any
 
 import numpy as np
-from ptr_ros.contracts import ContractError, ResetReply, RewardInfo, SimStatus, TaskInfo
+from ptr_ros.contracts import (
+    ContractError,
+    NodeReady,
+    ResetReply,
+    RewardInfo,
+    SimStatus,
+    TaskInfo,
+)
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
+from ptr_ros.readiness import EvaluationTally, Readiness, parse_parts
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
@@ -49,6 +59,7 @@ PARAMETERS = {
     'resend_s': 1.0,
     'wait_for_reward': False,
     'auto_reset': False,
+    'require_ready': '',  # auto_reset: parts (policy, classifier) an episode needs, ptr/ready
     'terminate_on_success': True,  # end at the sim's success; the online graph sets false (a
     # real arm has no such signal: episodes end on the classifier or the horizon)
     'camera_offset': [0.0, 0.0, 0.0],
@@ -106,7 +117,9 @@ class SimBridgeNode(Node):
                                      event_qos(50))
         self.pending = None  # newest action (realtime)
         self.auto_reset = bool(p['auto_reset'])
-        self.results: list[bool] = []
+        self.tally = EvaluationTally(Readiness(parse_parts(p['require_ready'])))
+        if self.tally.readiness.required:
+            self.create_subscription(String, NodeReady.TOPIC, self.on_ready, latched_qos(8))
         self.stamp_ns = 0
         self._start_episode()
         if self.lockstep:
@@ -162,10 +175,9 @@ class SimBridgeNode(Node):
         self._announce(out)
         self.gate.observe(self.stamp_ns)
         if out.done and self.auto_reset:
-            self.results.append(out.success)
-            self.get_logger().info(
-                f'episode {out.episode}: {"success" if out.success else "failure"} after '
-                f'{out.step} steps; success {sum(self.results)}/{len(self.results)}')
+            line = self.tally.on_episode_end(out.success, out.step)
+            if line is not None:
+                self.get_logger().info(line)
             self._start_episode()
 
     # -- callbacks -------------------------------------------------------------------------
@@ -182,6 +194,19 @@ class SimBridgeNode(Node):
         ready = self.gate.on_action(rosmsg.stamp_tag(msg), action)
         if ready is not None:
             self._apply(ready)
+
+    def on_ready(self, msg) -> None:
+        try:
+            ready = NodeReady.from_msg(msg)
+        except ContractError as e:
+            self.get_logger().warn(str(e))
+            return
+        if self.tally.readiness.report(ready.what, ready.detail):
+            restart = self.tally.on_ready(self.session.last.step if self.session.last else 0)
+            self.get_logger().info(f'ready ({self.tally.readiness.summary()}): episodes '
+                                   f'count from now on')
+            if restart and self.auto_reset:
+                self._start_episode()
 
     def on_reward_info(self, msg) -> None:
         try:

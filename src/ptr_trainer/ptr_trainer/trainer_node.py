@@ -73,7 +73,7 @@ class TrainerNode(Node):
         for key in ('agent_ckpt', 'prior_data', 'target_data', 'online_dir'):
             if not p[key]:
                 raise ValueError(f'parameter {key}: expected a path, got ""')
-        self.key = weights.resolve_key(p['weights_key'])
+        self.key = weights.resolve_key(p['weights_key'], warn=self.get_logger().warning)
         self.chunk_size = int(p['chunk_size'])
         # Parameters given on the command line or by launch override the YAML file.
         cfg = load_online_config(p['online_config'] or None,
