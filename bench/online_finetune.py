@@ -53,21 +53,31 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _key_value(item: str) -> tuple[str, str]:
+    """'key=value' from the command line (the value is parsed by the field's type)."""
+    key, sep, value = item.partition('=')
+    if not sep:
+        raise SystemExit(f'--set {item!r}: expected KEY=VALUE (an OnlineConfig field)')
+    return key.strip(), value.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import torch
 
     from ptr_bringup import demo
     from ptr_bringup.experiments.stages import env_steps_at
+    from ptr_core.config import apply_fields
     from ptr_core.policy import DeployablePolicy
     from ptr_sim.evaluate import CheckpointPolicy, evaluate
     from ptr_sim.evaluate import wilson_interval as wilson
     torch.set_num_threads(2)
     out = Path(args.out)
     small = demo.BUDGETS['small']
+    trainer = dataclasses.replace(small.trainer, utd=args.utd)
+    apply_fields(trainer, dict(_key_value(kv) for kv in args.set), '--set')
     b = dataclasses.replace(small, finetune_steps=args.finetune_steps or small.finetune_steps,
-                            online_episodes=args.online_episodes, utd=args.utd,
-                            online=small.online + tuple(args.set),
+                            online_episodes=args.online_episodes, trainer=trainer.validate(),
                             online_timeout=args.timeout, eval_episodes=args.episodes,
                             reward_threshold=args.reward_threshold)
     if args.exploration_scale is not None:

@@ -2,20 +2,19 @@
 domain, followed episode by episode, with the budget's trainer settings as an OnlineConfig YAML."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ptr_ros.domains import parse_domain_id, private_domain
 
+from ptr_bringup.demo_budget import Budget
 from ptr_bringup.demo_report import say
-
-if TYPE_CHECKING:
-    from ptr_bringup.demo import Budget
 
 
 def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> dict[str, Any]:
@@ -30,9 +29,8 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
     args = {'policy_ckpt': str(paths['finetune']), 'reward_ckpt': str(paths['reward']),
             'reset_ckpt': str(paths['reset_policy']), 'prior_data': str(paths['prior']),
             'target_data': str(paths['target']), 'run_dir': str(run_dir),
-            'image_size': str(b.image_size), 'utd': str(b.utd),
-            'publish_every': str(b.publish_every), 'episodes': str(b.online_episodes),
-            'batch_size': str(b.batch_size), 'seed': str(seed), 'greedy': 'false',
+            'image_size': str(b.image_size), 'episodes': str(b.online_episodes),
+            'seed': str(seed), 'greedy': 'false',
             'clock': 'lockstep', 'online_config': str(online_cfg),
             'exploration_scale': str(b.exploration_scale),
             'reward_threshold': str(b.reward_threshold)}
@@ -78,18 +76,12 @@ def demo_domain() -> int:
 
 
 def write_online_config(path: Path, b: Budget) -> Path:
-    """The trainer's OnlineConfig for this budget as YAML (checked by loading it back)."""
+    """The budget's trainer settings (its one OnlineConfig) as the graph's online_config YAML."""
     import yaml
 
     from ptr_core.atomic import atomic_path
-    from ptr_core.online_config import load_online_config
-    values: dict[str, Any] = {}
-    for item in b.online:
-        key, _, value = item.partition('=')
-        values[key.strip()] = yaml.safe_load(value)
-    load_online_config(None, values)  # a wrong key fails here, not inside the graph
+    values = dataclasses.asdict(b.trainer.validate())
+    values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
     with atomic_path(path, suffix='.yaml') as tmp:
         Path(tmp).write_text(yaml.safe_dump(values, sort_keys=True))
     return path
-
-

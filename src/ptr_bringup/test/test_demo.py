@@ -61,9 +61,26 @@ def test_budgets_are_consistent():
     for name, b in BUDGETS.items():
         assert isinstance(b, Budget)
         assert 'OpenDoor' not in b.prior_tasks and 'CloseDoor' not in b.prior_tasks, name
-    assert BUDGETS['full'].utd == 10.0 and BUDGETS['small'].target_demos == 10
+    assert BUDGETS['full'].trainer.utd == 10.0 and BUDGETS['small'].target_demos == 10
     # What makes the small budget learn on a CPU: mixed clean/noisy prior data, a shared
     # encoder and PTR's main-paper mixing ratio.
     small = BUDGETS['small']
     assert small.prior_noisy_episodes > 0 and small.noisy_noise > small.demo_noise
     assert 'network.shared_encoder=true' in small.network and small.finetune_tau == 0.7
+
+
+def test_the_demo_writes_its_one_trainer_config_once_as_typed_yaml(tmp_path):
+    """The budget's OnlineConfig is the only channel of trainer settings into the graph."""
+    import dataclasses
+
+    from ptr_bringup.demo_budget import with_changes
+    from ptr_bringup.demo_online import write_online_config
+    from ptr_core.online_config import load_online_config
+    b = with_changes(BUDGETS['small'], {'online_episodes': 5,
+                                        'trainer': {'utd': 3.0, 'beta': [0.0, 0.5, 0.5]}})
+    assert b.online_episodes == 5 and b.trainer.utd == 3.0 and b.trainer.beta == (0, 0.5, 0.5)
+    assert BUDGETS['small'].trainer.utd == 2.0  # the budget itself is untouched
+    back = load_online_config(write_online_config(tmp_path / 'online.yaml', b))
+    assert back == b.trainer and dataclasses.asdict(back)['guard_window'] == 6
+    with pytest.raises(ValueError, match='beta'):
+        with_changes(b, {'trainer': {'beta': [0.5, 0.6, 0.0]}})

@@ -18,6 +18,7 @@ from ptr_core.ckpt_file import CheckpointError, check_file
 from ptr_core.config import PRESETS, Config, ConfigError, load_config, preset
 from ptr_core.data import Dataset, DatasetError
 from ptr_core.data.rewards import MODES, RewardConfig
+from ptr_core.learners.registry import ALGOS
 from ptr_core.task_registry import TaskRegistry
 
 
@@ -258,7 +259,7 @@ def train_main(argv: list[str] | None = None) -> int:
                     'target only (omit --data).')
     _common(p)
     _data_args(p, prior_required=False)
-    p.add_argument('--algo', choices=('cql', 'bc', 'awbc'), default='cql')
+    p.add_argument('--algo', choices=tuple(ALGOS), default='cql')
     p.add_argument('--q-ckpt', help='awbc: CQL checkpoint whose frozen critic weights the BC')
     args = p.parse_args(argv)
 
@@ -266,9 +267,10 @@ def train_main(argv: list[str] | None = None) -> int:
         _check_target_args(args)
         if not args.data and not args.target:
             raise UsageError('give --data DIR and/or --target DIR --target-task NAME')
-        if args.algo == 'awbc' and not args.q_ckpt and not args.resume:
-            raise UsageError('--algo awbc needs --q-ckpt (a CQL checkpoint)')
-        if args.algo == 'awbc' and args.q_ckpt and not args.resume:
+        frozen_critic = ALGOS[args.algo].frozen_critic
+        if frozen_critic and not args.q_ckpt and not args.resume:
+            raise UsageError(f'--algo {args.algo} needs --q-ckpt (a CQL checkpoint)')
+        if frozen_critic and args.q_ckpt and not args.resume:
             check_file(args.q_ckpt, '--q-ckpt')
         from ptr_core import checkpoint as ckpt
         from ptr_core.agent import Agent
@@ -282,7 +284,7 @@ def train_main(argv: list[str] | None = None) -> int:
         else:
             cfg = _config(argparse.Namespace(**{**vars(args), 'overrides': overrides}))
             extra = {}
-            if args.algo == 'awbc':
+            if frozen_critic:
                 q = ckpt.load(args.q_ckpt, ckpt.AGENT_FORMAT)
                 q_cfg = Config.from_dict(q['config'], f'{args.q_ckpt}: config')
                 cfg.network = dataclasses.replace(q_cfg.network)
@@ -296,7 +298,7 @@ def train_main(argv: list[str] | None = None) -> int:
                                      f'got {cfg.network.num_tasks}')
             _claim_target(reg, args)
             agent = Agent(cfg, reg.to_dict(), args.target_task)
-            if args.algo == 'awbc':
+            if frozen_critic:
                 agent.load_frozen_critic(args.q_ckpt)
         sources = _buffers(args, cfg, reg)
         fr = _fractions(args, cfg, len(sources))

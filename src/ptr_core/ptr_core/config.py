@@ -46,10 +46,21 @@ class NetworkConfig:
 
 
 @dataclass
-class AgentConfig:
-    """Algorithm settings: CQL(H) with PTR's choices, Cal-QL, BC, AW-BC."""
+class SharedAgentConfig:
+    """Settings every learner reads (the algorithm, the actor, the deployed average)."""
 
-    algo: str = 'cql'  # cql | bc | awbc
+    algo: str = 'cql'  # cql | bc | awbc (ptr_core.learners.registry)
+    discount: float = 0.96  # gamma of the TD target and the MC returns (PTR: 0.96)
+    policy_lr: float = 1e-4  # actor Adam learning rate
+    grad_clip: float = 0.0  # global grad-norm clip per network; 0 disables
+    policy_ema: float = 0.0  # deploy an exponential average of the policy (decay; 0: off)
+    unshare_encoder: bool = False  # shared_encoder nets: the actor trains its own copy (online)
+
+
+@dataclass
+class CQLConfig:
+    """CQL(H) with PTR's choices and Cal-QL (ptr_core.learners.cql)."""
+
     cql_alpha: float = 10.0  # weight of the conservative term
     num_policy_actions: int = 4  # policy samples at s in the logsumexp
     num_uniform_actions: int = 4  # uniform samples in the logsumexp
@@ -58,22 +69,31 @@ class AgentConfig:
     importance_sampling: bool = True  # subtract log-densities inside the logsumexp
     max_backup: bool = True  # target = max over sampled next actions of min_i Q_i
     backup_entropy: bool = False  # subtract alpha * log pi in the backup
-    discount: float = 0.96  # gamma of the TD target and the MC returns (PTR: 0.96)
     target_entropy: float = -7.0  # SAC entropy target (-|A|)
     auto_entropy: bool = True  # learn the temperature towards target_entropy
     init_temperature: float = 1.0  # SAC temperature at the start of training
     q_lr: float = 3e-4  # critic Adam learning rate
-    policy_lr: float = 1e-4  # actor Adam learning rate
     temperature_lr: float = 1e-4  # Adam learning rate of log(temperature)
     polyak: float = 0.005  # target <- (1 - polyak) target + polyak online
     calql: bool = False  # lower-bound policy-sample Q-values in the penalty by mc_return
     bc_warmstart_steps: int = 0  # policy trained by max-likelihood BC for this many steps (COG)
+
+
+@dataclass
+class AWBCConfig:
+    """Advantage-weighted BC from a frozen critic (ptr_core.learners.imitation)."""
+
     awbc_temperature: float = 1.0  # weights exp((Q(s,a) - max Q) / temperature)
     awbc_num_actions: int = 16  # sampled actions used to estimate max_a' Q(s, a')
     awbc_max_weight: float = 20.0  # clip of the advantage weights
-    grad_clip: float = 0.0  # global grad-norm clip per network; 0 disables
-    policy_ema: float = 0.0  # deploy an exponential average of the policy (decay; 0: off)
-    unshare_encoder: bool = False  # shared_encoder nets: the actor trains its own copy (online)
+
+
+@dataclass
+class AgentConfig(AWBCConfig, CQLConfig, SharedAgentConfig):
+    """The `agent.*` keys users set: the shared fields and every algorithm's, one flat section.
+
+    Each learner class reads its own part (its `settings` type); BC reads the shared part only.
+    """
 
 
 @dataclass
@@ -312,12 +332,14 @@ _CHOICES = {
     'network.norm': ('group', 'batch'),
     'network.impala_norm': ('none', 'group', 'batch'),
     'network.pooling': ('spatial_embedding', 'spatial_softmax', 'gap', 'flatten'),
-    'agent.algo': ('cql', 'bc', 'awbc'),
 }
 
 
 def validate(cfg: Config) -> None:
     """Check choices and ranges; raise ConfigError naming the field."""
+    from ptr_core.learners.registry import ALGOS  # no torch: the registry is names only
+    if cfg.agent.algo not in ALGOS:
+        raise ConfigError(f'agent.algo: expected one of {list(ALGOS)}, got {cfg.agent.algo!r}')
     for key, choices in _CHOICES.items():
         section, name = key.split('.')
         value = getattr(getattr(cfg, section), name)

@@ -21,7 +21,16 @@ from ptr_core.online_config import OnlineConfig
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """field name -> its comment (continuation comment lines joined), '' where there is none."""
+    """field name -> its comment (continuation comment lines joined), '' where there is none;
+    fields a dataclass inherits are documented where their base class declares them."""
+    docs: dict[str, str] = {}
+    for base in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(base):
+            docs.update(_own_field_docs(base))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
     src = textwrap.dedent(inspect.getsource(cls))
     comments: dict[int, str] = {}
     for tok in tokenize.generate_tokens(io.StringIO(src).readline):

@@ -67,13 +67,14 @@ class OnlineConfig:
                              f'{self.ramp_transitions}')
         return self
 
-    def agent_overrides(self) -> list[str]:
-        """What the loaded offline agent changes for online training."""
-        return [f'agent.cql_alpha={self.cql_alpha}', f'agent.calql={str(self.calql).lower()}',
-                f'agent.policy_lr={self.policy_lr}', f'agent.q_lr={self.q_lr}',
-                f'agent.unshare_encoder={str(self.unshare_encoder).lower()}'] + (
-                    [f'agent.init_temperature={self.init_temperature}']
-                    if self.init_temperature > 0 else [])
+    def agent_changes(self) -> dict[str, Any]:
+        """What the loaded offline agent changes for online training (agent.* fields, typed)."""
+        out: dict[str, Any] = {'cql_alpha': self.cql_alpha, 'calql': self.calql,
+                               'policy_lr': self.policy_lr, 'q_lr': self.q_lr,
+                               'unshare_encoder': self.unshare_encoder}
+        if self.init_temperature > 0:
+            out['init_temperature'] = self.init_temperature
+        return out
 
     def fractions(self, online_transitions: int) -> list[float]:
         """The batch mixture after `online_transitions`: the online share ramps up to beta[2]."""

@@ -242,7 +242,7 @@ def _load_agent(agent_ckpt: str | Path, cfg: OnlineConfig, target_task: str,
         path: str | Path = resume_from
         say(f'online: resuming from {resume_from}')
     else:
-        agent, path = Agent.load(agent_ckpt, overrides=cfg.agent_overrides()), agent_ckpt
+        agent, path = Agent.load(agent_ckpt, changes=cfg.agent_changes()), agent_ckpt
         for key, (old, new) in agent.changed_settings.items():
             say(f'online: {key} {old!r} -> {new!r}')
     if agent.tasks is None:

@@ -202,9 +202,9 @@ def test_guard_ignores_a_drop_that_a_steady_policy_shows_by_chance():
     assert 'Fisher p=0.03)' in results[-1].reason
 
 
-def test_online_temperature_restart_is_an_agent_override():
-    assert not any('init_temperature' in o for o in OnlineConfig().agent_overrides())
-    assert 'agent.init_temperature=0.05' in OnlineConfig(init_temperature=0.05).agent_overrides()
+def test_online_temperature_restart_is_an_agent_change():
+    assert 'init_temperature' not in OnlineConfig().agent_changes()
+    assert OnlineConfig(init_temperature=0.05).agent_changes()['init_temperature'] == 0.05
 
 
 def test_the_published_summary_satisfies_the_trainer_status_contract(tmp_path):

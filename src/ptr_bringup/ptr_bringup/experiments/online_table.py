@@ -11,16 +11,15 @@ ONLINE_TARGET = 'OpenDoor'  # the demo's held-out task, with its CloseDoor reset
 # SAC from demonstrations (COG appendix B): no conservatism, no Cal-QL bound, batches half demos
 # and half online data, the usual SAC learning rates, no frozen-policy warm-up (there is no
 # offline policy to keep) and no rollback guard.
-SACFD = ('cql_alpha=0.0', 'calql=false', 'beta=[0.0, 0.5, 0.5]', 'warmup_episodes=0',
-         'ramp_transitions=0', 'guard=false', 'policy_lr=0.0001', 'q_lr=0.0003')
+SACFD = {'cql_alpha': 0.0, 'calql': False, 'beta': [0.0, 0.5, 0.5], 'warmup_episodes': 0,
+         'ramp_transitions': 0, 'guard': False, 'policy_lr': 1e-4, 'q_lr': 3e-4}
 
 
 def online_table(p: ExperimentPreset) -> Table:
-    from ptr_bringup import demo
-    small = demo.BUDGETS[p.online_budget]
-    changes = {'online_episodes': p.online_episodes, 'utd': p.online_utd,
-               'online_timeout': p.online_timeout, 'image_size': p.image_size,
-               'batch_size': p.batch_size, 'reward_threshold': 0.7}
+    changes = {'online_episodes': p.online_episodes, 'online_timeout': p.online_timeout,
+               'image_size': p.image_size, 'batch_size': p.batch_size,
+               'reward_threshold': 0.7,
+               'trainer': {'utd': p.online_utd, 'batch_size': p.batch_size}}
     offline = Stage('offline_init', {'budget': p.online_budget, 'budget_changes': changes,
                                      'seed': 0},
                     label='offline PTR initialization (ptr demo stages 1-6)', cost=600)
@@ -33,7 +32,7 @@ def online_table(p: ExperimentPreset) -> Table:
                     cost=60 + 20 * p.online_episodes)
         fresh = Stage('fresh_agent', {'seed': s}, {'offline': offline},
                       f'seed {s}: untrained SAC agent', cost=10)
-        sac_changes = {**changes, 'online': list(small.online) + list(SACFD),
+        sac_changes = {**changes, 'trainer': {**changes['trainer'], **SACFD},
                        'exploration_scale': 1.0}
         sac = Stage('online', {'budget': p.online_budget, 'budget_changes': sac_changes,
                                 **common},
@@ -67,6 +66,6 @@ def online_table(p: ExperimentPreset) -> Table:
                f'online: {p.online_episodes} episodes per seed, {p.online_utd:g} updates per '
                'environment step, classifier threshold 0.7; PTR with the trainer settings of '
                '`ptr demo` (README, "Online fine-tuning that holds"); SAC from demos: '
-               + ', '.join(SACFD) + ', exploration scale 1.',
+               + ', '.join(f'{k}={v}' for k, v in SACFD.items()) + ', exploration scale 1.',
                'each row is evaluated greedily on the same starts per seed; the online rows '
                'at the last published checkpoint (the curve plot shows the ones before).'])

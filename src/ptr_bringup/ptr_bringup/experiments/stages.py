@@ -220,12 +220,8 @@ STAGES: dict[str, Callable[[Path, dict[str, Any], dict[str, Result]], Result]] =
 
 # ---- online (the real online graph over DDS) ------------------------------------------------
 def _budget(p: dict[str, Any]):
-    import dataclasses
-
-    from ptr_bringup import demo
-    b = demo.BUDGETS[p['budget']]
-    return dataclasses.replace(b, **{k: tuple(v) if isinstance(v, list) else v
-                                     for k, v in p.get('budget_changes', {}).items()})
+    from ptr_bringup.demo_budget import BUDGETS, with_changes
+    return with_changes(BUDGETS[p['budget']], p.get('budget_changes', {}))
 
 
 def offline_init(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
