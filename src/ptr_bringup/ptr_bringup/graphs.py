@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ptr_bringup.from_checkpoint import settle
 from ptr_bringup.graph_model import (  # noqa: F401 - re-exported: the graphs' vocabulary
     PATH_NAMES,
     PATH_SUFFIXES,
@@ -67,8 +68,10 @@ def _common_arguments(clock_default: str, greedy_default: str) -> tuple[Argument
                  ('sim', 'widowx')),
         Argument('clock', clock_default, 'sim clock: lockstep (the sim steps when an action '
                  'arrives; fast) or realtime (5 Hz like the arm)', CLOCK_MODES),
-        Argument('task', 'OpenDoor', 'task the policy is run on (a ptr_sim task name)'),
-        Argument('image_size', '64', 'camera image size in pixels (must match the checkpoint)'),
+        Argument('task', '', "task the policy is run on (a ptr_sim task name; default: the "
+                 "policy checkpoint's target task)"),
+        Argument('image_size', '', "camera image size in pixels (default: the policy "
+                 "checkpoint's network.image_size; another value is refused)"),
         Argument('seed', '0', 'sim seed (episode i uses seed + i; -1: random)'),
         Argument('namespace', '', 'ROS namespace of every node (several graphs on one domain)'),
         CAMERA_ARGUMENT,
@@ -173,7 +176,7 @@ ONLINE_ARGUMENTS = _common_arguments('lockstep', 'false') + (
 
 
 def _online(args: dict[str, str]) -> list[NodeSpec]:
-    args = _on_time(args)
+    args = settle(_on_time(args), 'policy_ckpt')
     task, ns = args['task'], args['namespace']
     run_dir = args['run_dir'].rstrip('/')
     # Episodes end on the classifier or the horizon, as on the arm: a sim-only end at success
@@ -263,7 +266,7 @@ EVAL_ARGUMENTS = _common_arguments('realtime', 'true') + (
 
 
 def _eval(args: dict[str, str]) -> list[NodeSpec]:
-    args = _on_time(args)
+    args = settle(_on_time(args), 'policy_ckpt')
     # no episode manager here: the sim bridge restarts episodes itself and logs the success
     # rate (on the arm a person resets the scene)
     # episodes count once the policy (and the classifier, if any) said it is ready

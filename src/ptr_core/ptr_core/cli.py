@@ -14,6 +14,7 @@ from typing import Callable
 
 import yaml
 
+from ptr_core import from_data
 from ptr_core.ckpt_file import CheckpointError, check_file
 from ptr_core.config import PRESETS, Config, ConfigError, load_config, preset
 from ptr_core.data import Dataset, DatasetError
@@ -88,9 +89,10 @@ def _prior_tasks(args: argparse.Namespace) -> list[str]:
     return list(args.tasks or ds.tasks)
 
 
-def _buffers(args, cfg: Config, reg: TaskRegistry) -> list:
+def _buffers(args, cfg: Config, reg: TaskRegistry, fixed_by: str = '') -> list:
     """Prior (train split of --data) and/or target (train split of --target) sources
-    (TransitionBuffers)."""
+    (TransitionBuffers). `fixed_by`: what fixed network.image_size (a checkpoint flag), for
+    the error on images of another size; '' when the user or the data chose it."""
     from ptr_core.data.sampler import TransitionBuffer
     out: list[TransitionBuffer] = []
     vf = cfg.train.val_fraction
@@ -108,11 +110,19 @@ def _buffers(args, cfg: Config, reg: TaskRegistry) -> list:
     for buf, flag in zip(out, ('--data', '--target') if args.data else ('--target',)):
         s = cfg.network.image_size
         if tuple(buf.image_shape) != (s, s, 3):
-            raise UsageError(f'{flag}: images: expected ({s}, {s}, 3) for network.image_size, '
-                             f'got {tuple(buf.image_shape)}')
+            raise UsageError(from_data.mismatch(flag, buf.image_shape, s, fixed_by))
         if len(buf) == 0:
             raise UsageError(f'{flag}: no training transitions (all episodes in the val split?)')
     return out
+
+
+def _size_fixed_by(args, resumed: bool, critic_ckpt: bool = False) -> str:
+    """What fixed network.image_size before the data was read ('': the user or the data)."""
+    if resumed:
+        return 'the resumed run'
+    if critic_ckpt:
+        return f'--q-ckpt {args.q_ckpt}'
+    return f'--ckpt {args.ckpt}' if getattr(args, 'ckpt', None) else ''
 
 
 def _check_target_args(args) -> None:
@@ -191,7 +201,10 @@ def pretrain_main(argv: list[str] | None = None) -> int:
             reg = TaskRegistry.create(tasks, num_placeholders=n_ph)
             cfg.network.num_tasks = reg.size
         args.target = args.target_task = None
-        sources = _buffers(args, (agent.cfg if agent else cfg), reg)
+        if agent is None:
+            from_data.adopt_image_size(args, cfg, 'pretrain')
+        sources = _buffers(args, (agent.cfg if agent else cfg), reg,
+                           _size_fixed_by(args, agent is not None))
         run_cfg = agent.cfg if agent else cfg
         _save_config(args.out, run_cfg)
         train(run_cfg, sources, run_cfg.train.steps if args.steps is None else args.steps,
@@ -239,7 +252,7 @@ def finetune_main(argv: list[str] | None = None) -> int:
             raise UsageError(f'{args.ckpt}: tasks: the checkpoint has no task registry')
         _claim_target(reg, args)
         agent.tasks, agent.target_task = reg.to_dict(), args.target_task
-        sources = _buffers(args, agent.cfg, reg)
+        sources = _buffers(args, agent.cfg, reg, _size_fixed_by(args, got is not None))
         fr = _fractions(args, agent.cfg, len(sources))
         _save_config(args.out, agent.cfg)
         train(agent.cfg, sources, total, args.out, agent, fr, resume_state=extra,
@@ -297,10 +310,12 @@ def train_main(argv: list[str] | None = None) -> int:
                     raise UsageError(f'network.num_tasks: expected >= {len(tasks)}, '
                                      f'got {cfg.network.num_tasks}')
             _claim_target(reg, args)
+            if not frozen_critic:  # AW-BC reads images at its critic's size
+                from_data.adopt_image_size(args, cfg, 'train')
             agent = Agent(cfg, reg.to_dict(), args.target_task)
             if frozen_critic:
                 agent.load_frozen_critic(args.q_ckpt)
-        sources = _buffers(args, cfg, reg)
+        sources = _buffers(args, cfg, reg, _size_fixed_by(args, got is not None, frozen_critic))
         fr = _fractions(args, cfg, len(sources))
         _save_config(args.out, cfg)
         train(cfg, sources, cfg.train.steps if args.steps is None else args.steps, args.out,

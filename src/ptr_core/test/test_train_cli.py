@@ -110,7 +110,9 @@ def test_resume_reproduces_the_run_exactly(setup):
     (['--data', '/nonexistent'], '--data /nonexistent: expected a dataset folder'),
     (['--set', 'agent.alfa=1'], "unknown key 'agent.alfa'"),
     (['--tasks', 'Nope'], "task 'Nope' not found"),
-    (['--set', 'network.image_size=64'], 'images: expected (64, 64, 3)'),
+    (['--set', 'network.image_size=64'], 'images: expected (64, 64, 3) for network.image_size, '
+     'got (48, 48, 3); leave network.image_size unset (it then comes from the data) or give '
+     'data at 64 px'),
 ])
 def test_bad_input_is_one_line_and_exit_2(setup, capsys, argv, message):
     tmp, cfg, prior, _ = setup
@@ -155,3 +157,33 @@ def test_train_reward_last_n_sets_how_many_final_steps_are_rewarded(n):
                            _reward('last_n', cfg))
     assert lab.reward.tolist() == [-1.0] * (6 - n) + [10.0] * n  # r * 11 - 1
     assert lab.terminal.tolist() == [False] * (6 - n) + [True] * n
+
+
+def test_a_fresh_agent_takes_its_image_size_from_the_data(setup, capsys):
+    """No network.image_size in the config (the preset says 64), 48 px demos: `ptr train`
+    trains at 48 and says so; a fine-tuning whose checkpoint fixes 48 px refuses 32 px data,
+    naming the checkpoint and the flag that makes data at its size."""
+    tmp, _, _, target = setup
+    cfg = tmp / 'no_size.yaml'
+    cfg.write_text(TINY_YAML.replace('image_size: 48, ', ''))
+    run = tmp / 'bc'
+    assert train_main(['--algo', 'bc', '--target', target, '--target-task', 'OpenDoor',
+                       '--out', str(run), '--config', str(cfg), '--no-progress',
+                       '--no-tensorboard']) == 0
+    assert 'ptr train: network.image_size 64 -> 48 (the images of --target; --set ' \
+           'network.image_size=N chooses)' in capsys.readouterr().err
+    saved = ckpt.latest(run)
+    assert ckpt.load(saved)['config']['network']['image_size'] == 48
+    small = tmp / 'small'
+    rng = np.random.default_rng(2)
+    with DatasetWriter(small) as w:
+        w.add(Trajectory.from_arrays(rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8),
+                                     rng.normal(size=(6, 7)).astype(np.float32),
+                                     rng.uniform(-0.9, 0.9, (5, 7)).astype(np.float32),
+                                     task='OpenDoor', success=True))
+    assert finetune_main(['--ckpt', str(saved), '--target', str(small), '--target-task',
+                          'OpenDoor', '--out', str(tmp / 'ft'), '--no-progress']) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f'ptr finetune: --target: images: expected (48, 48, 3) for '
+                   f'network.image_size, got (32, 32, 3); --ckpt {saved} was trained at 48 px: '
+                   f'give data at 48 px (ptr collect --image-size 48)'), err

@@ -143,8 +143,7 @@ class EpisodeManagerNode(Node):
                                               latched_qos(DATA_DEPTH))
         self.pub_status = self.create_publisher(String, 'ptr/status', latched_qos())
         calls = ReentrantCallbackGroup()
-        self.cli_enable = self.create_client(SetBool, 'ptr/policy_enable',
-                                             callback_group=calls)
+        self.cli_enable = self.create_client(SetBool, 'ptr/policy_enable', callback_group=calls)
         self.cli_scene = self.create_client(Trigger, 'ptr/reset_scene', callback_group=calls)
         self.cli_robot = self.create_client(Trigger, 'robot/reset', callback_group=calls)
         self.create_service(Trigger, 'ptr/resume', self.on_resume,

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from ptr_ros.contracts import NodeReady, PolicyVersion
-from ptr_ros.nodeutil import Throttle, declare, require_choice, run
+from ptr_ros.nodeutil import ConfigRefused, Throttle, declare, require_choice, run
 from ptr_ros.pairing import Observation, ObservationSync
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
 from rclpy.node import Node
@@ -130,11 +130,12 @@ class PolicyNode(Node):
                 self.get_logger().warn(f'camera/image_raw: {e}')
             return
         if self.image_size and image.shape[:2] != (self.image_size, self.image_size):
-            if self.warn('size'):
-                self.get_logger().error(
-                    f'camera/image_raw: expected {self.image_size}x{self.image_size} (from the '
-                    f'checkpoint), got {image.shape[1]}x{image.shape[0]}; not acting')
-            return
+            # It would never act: say so once and end (CONFIG_ERROR ends the graph).
+            s = self.image_size
+            raise ConfigRefused(
+                f"camera/image_raw: expected {s}x{s} images (the checkpoint's "
+                f'network.image_size), got {image.shape[1]}x{image.shape[0]}: render at {s} '
+                f'(argument image_size:={s}, or leave it out: it comes from the checkpoint)')
         obs = self.sync.add_image(rosmsg.stamp_to_ns(msg.header.stamp), image)
         if obs is not None:
             self.on_observation(obs)

@@ -72,6 +72,12 @@ def declare(node: Node, parameters: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class ConfigRefused(ValueError):
+    """Raised by a running node (a callback) whose input contradicts its configuration in a way
+    no restart fixes (images of another size than its checkpoint's): run() exits with
+    CONFIG_ERROR, so the launcher ends the graph with this one line instead of a respawn."""
+
+
 class ServiceUnavailable(RuntimeError):
     """No server answered `wait_for_service` in time."""
 
@@ -196,7 +202,8 @@ def run(make_node: Callable[[], Node], args: list[str] | None = None, threads: i
             return _close(node, executor)  # a callback raced the SIGINT/SIGTERM shutdown
         name = node.get_name() if node is not None else _node_name(make_node)
         print(f'{name}: {type(e).__name__}: {one_line(e)}', file=sys.stderr, flush=True)
-        config = node is None and isinstance(e, (ValueError, OSError))
+        config = isinstance(e, ConfigRefused) or (node is None and
+                                                  isinstance(e, (ValueError, OSError)))
         code = CONFIG_ERROR if config else CRASH
     return _close(node, executor, code)
 
