@@ -238,6 +238,7 @@ class BagRecorded(Contract):
     TOPIC: ClassVar[str] = 'teleop/recorded'
     DEPTH: ClassVar[int] = 10  # latched: a confirmation sent before the teleop node matched
     episode: int
-    outcome: str
+    outcome: str  # success, failure, discard, or refused (not a demonstration: `reason`)
     path: str = ''
     messages: int = 0
+    reason: str = ''

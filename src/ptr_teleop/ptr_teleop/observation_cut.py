@@ -75,13 +75,30 @@ class ObservationCut:
     def unfinished(self) -> dict[int, set[str]]:
         """Observations newer than the newest whole one that have only some halves written,
         with the halves they lack. Older halves are not waited for: each topic arrives in
-        order, so their other halves were dropped. With nothing whole, nothing pairs: {}."""
+        order, so their other halves were dropped. With nothing whole, nothing pairs ({}),
+        unless tagged states were written and no image at all (_imageless)."""
         whole = [s for s, got in self._written.items() if len(got) == len(self.halves)]
         if not whole:
-            return {}
+            return self._imageless()
         last = max(whole)
         return {s: set(self.halves) - got for s, got in self._written.items() if s > last}
+
+    def _imageless(self) -> dict[int, set[str]]:
+        """A bag of tagged states without a single image holds no step: the images of its
+        newest states (late under load) are waited for rather than the bag closed without."""
+        image, state = self.halves
+        if any(image in got for got in self._written.values()):
+            return {}
+        return {s: {image} for s, got in self._written.items() if state in got}
 
     def completes(self, topic: str, stamp: int | None) -> bool:
         """Whether this message is a missing half of an unfinished observation."""
         return stamp is not None and topic in self.unfinished().get(stamp, ())
+
+
+def demo_problem(counts: dict[str, int], image_topic: str, state_topic: str) -> str | None:
+    """Why a bag with these message counts per topic cannot be a demonstration, in a few words
+    (None: it can). Every step of a demonstration is an image and a state: a bag without one of
+    them holds no step, and converting it fails (or worse, silently yields nothing)."""
+    missing = [t for t in (image_topic, state_topic) if not counts.get(t)]
+    return f'no {" and no ".join(missing)} recorded' if missing else None

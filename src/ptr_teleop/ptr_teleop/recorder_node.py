@@ -12,7 +12,10 @@ Timestamps are receive times (the bag's clock, as `ros2 bag record` writes them)
 and ends on whole observations (ptr_teleop.observation_cut): the episode's first observation
 arrives before its start event (the reset publishes it before answering), so the newest ones are
 kept while idle and the one the start event names is written first; after the end event the bag
-waits up to `end_wait_s` for the other half of an observation it holds half of. The task,
+waits up to `end_wait_s` for the other half of an observation it holds half of, and up to
+`image_wait_s` for the images of a bag that has states but not one image yet (they lag under
+load). A bag that still has no image or no state is never closed as a demonstration: it is
+refused in one line (teleop/recorded says so, with the reason) and nothing is kept. The task,
 outcome, episode and the operator's notes go into the bag's metadata (custom_data) as well.
 """
 from __future__ import annotations
@@ -42,7 +45,7 @@ from ptr_core.data.bag_writer import (
     EpisodeBag,
 )
 from ptr_teleop.cdr_stamps import CdrError, image_stamp_ns, multiarray_tag_ns
-from ptr_teleop.observation_cut import ObservationCut
+from ptr_teleop.observation_cut import ObservationCut, demo_problem
 
 PARAMETERS: dict[str, object] = {
     'out': '',  # folder the bags go to (required)
@@ -50,6 +53,7 @@ PARAMETERS: dict[str, object] = {
     'state_topic': 'robot/state',
     'action_topic': 'robot/action',
     'end_wait_s': 0.5,  # after the end event, how long to wait for an observation's other half
+    'image_wait_s': 3.0,  # ... and for the first image of a bag that has none yet
 }
 IMAGE, ARRAY, STRING = 'sensor_msgs/msg/Image', 'std_msgs/msg/Float32MultiArray', \
     'std_msgs/msg/String'
@@ -85,6 +89,7 @@ class RecorderNode(Node):
         self.event: TeleopEvent | None = None
         self.ending: TeleopEvent | None = None  # the end event, while the last halves come
         self.end_wait = float(p['end_wait_s'])
+        self.image_wait = float(p['image_wait_s'])
         self.end_timer = None
         self.cut = ObservationCut(self.image_topic, self.state_topic)
         self.throttle = Throttle(5.0)
@@ -154,7 +159,9 @@ class RecorderNode(Node):
             if not self.cut.unfinished():
                 self.finish()
             elif self.end_timer is None:
-                self.end_timer = self.create_timer(self.end_wait, self._end_waited)
+                no_image = not self.bag.counts.get(self.image_topic)
+                self.end_timer = self.create_timer(
+                    self.image_wait if no_image else self.end_wait, self._end_waited)
         else:
             self.get_logger().warning(f"{TeleopEvent.TOPIC}: field 'event': expected start, "
                                       f'success, failure or discard, got {event.event!r}')
@@ -177,9 +184,10 @@ class RecorderNode(Node):
 
     def _end_waited(self) -> None:
         lacking = sorted(set().union(*self.cut.unfinished().values()))
-        self.get_logger().warning(
-            f'episode {self.ending.episode}: no {" or ".join(lacking)} for the last observation '
-            f'within {self.end_wait} s; bag closed without it')
+        if self.bag.counts.get(self.image_topic):  # else finish() refuses it, saying why
+            self.get_logger().warning(
+                f'episode {self.ending.episode}: no {" or ".join(lacking)} for the last '
+                f'observation within {self.end_wait} s; bag closed without it')
         self.finish()
 
     def finish(self) -> None:
@@ -189,6 +197,14 @@ class RecorderNode(Node):
             self.end_timer = None
         end, self.ending = self.ending, None
         bag, self.bag = self.bag, None
+        problem = demo_problem(bag.counts, self.image_topic, self.state_topic)
+        if problem is not None:
+            bag.discard()
+            self.get_logger().error(f'episode {end.episode} ({end.event}) refused: {problem}; '
+                                    f'nothing kept: record it again (is the camera publishing?)')
+            self.done(BagRecorded(end.episode, 'refused', messages=sum(bag.counts.values()),
+                                  reason=problem))
+            return
         meta = {META_TASK: end.task, META_OUTCOME: end.event, META_EPISODE: str(end.episode),
                 META_NOTES: end.notes}
         try:

@@ -203,7 +203,8 @@ class TeleopNode(Node):
             self.get_logger().warning(str(e))
             return
         where = rec.path or 'nothing kept'
-        self.say(f'teleop: episode {rec.episode} {rec.outcome}: {where} '
+        why = f' ({rec.reason}: record it again)' if rec.reason else ''
+        self.say(f'teleop: episode {rec.episode} {rec.outcome}{why}: {where} '
                  f'({rec.messages} messages)')
 
     def close(self) -> None:

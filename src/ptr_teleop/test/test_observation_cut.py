@@ -1,5 +1,5 @@
 """Where a bag begins and ends: on whole observations (image + state of one stamp)."""
-from ptr_teleop.observation_cut import ObservationCut
+from ptr_teleop.observation_cut import ObservationCut, demo_problem
 
 IMG, STATE = 'camera/image_raw', 'robot/state'
 
@@ -87,3 +87,23 @@ def test_what_a_bag_opens_with_counts_as_written():
     cut.hold(STATE, 400, 3, b's400')
     cut.opening(first=300)
     assert cut.unfinished() == {400: {IMG}} and cut.completes(IMG, 400)
+
+
+def test_a_bag_of_states_without_any_image_waits_for_their_images():
+    """Under load every image of a short episode can lag behind its end event: the newest
+    states' images are awaited instead of the bag being closed image-less."""
+    cut = _cut()
+    for stamp in (100, 200):
+        cut.wrote(STATE, stamp)
+    assert cut.unfinished() == {100: {IMG}, 200: {IMG}}
+    assert cut.completes(IMG, 100) and cut.completes(IMG, 200) and not cut.completes(IMG, 300)
+    cut.wrote(IMG, 100)  # one arrived: from now on only the newer one is awaited
+    assert cut.unfinished() == {200: {IMG}}
+    cut.wrote(IMG, 200)
+    assert cut.unfinished() == {}
+
+
+def test_only_a_bag_with_images_and_states_can_be_a_demonstration():
+    assert demo_problem({IMG: 3, STATE: 3, 'robot/action': 2}, IMG, STATE) is None
+    assert demo_problem({IMG: 0, STATE: 4}, IMG, STATE) == 'no camera/image_raw recorded'
+    assert demo_problem({}, IMG, STATE) == 'no camera/image_raw and no robot/state recorded'

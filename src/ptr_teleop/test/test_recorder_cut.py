@@ -1,5 +1,7 @@
 """The recorder node over real DDS, in-process: a bag holds whole observations when the end event
-overtakes the last image, and closes without it (after `end_wait_s`) when it never comes."""
+overtakes the last image, and closes without it (after `end_wait_s`) when it never comes; a bag
+whose images all lag behind the end event waits for them (`image_wait_s`), and one that never
+gets an image is refused, saying why, and nothing is kept."""
 import time
 
 import numpy as np
@@ -45,7 +47,8 @@ def test_bags_end_on_whole_observations(tmp_path):
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=private_domain())
     rec = RecorderNode(context=ctx, parameter_overrides=[
-        Parameter('out', value=str(tmp_path)), Parameter('end_wait_s', value=0.5)])
+        Parameter('out', value=str(tmp_path)), Parameter('end_wait_s', value=0.5),
+        Parameter('image_wait_s', value=1.0)])
     node = Node('operator', context=ctx)
     pubs = {'image': node.create_publisher(Image, 'camera/image_raw', sensor_qos()),
             'state': node.create_publisher(Float32MultiArray, 'robot/state', sensor_qos()),
@@ -120,6 +123,29 @@ def test_bags_end_on_whole_observations(tmp_path):
         assert time.monotonic() - started >= 0.45  # it waited end_wait_s
         images, states, _ = _read(tmp_path / done[1].path.split('/')[-1])
         assert images == [7 * PERIOD] and states == [7 * PERIOD, 8 * PERIOD]
+
+        # every image of an episode lags behind its end event (a loaded machine): they are
+        # waited for, and the bag holds them
+        send('event', 2, 'start', first=9)
+        for k in (9, 10):
+            send('state', k), send('action')
+        send('event', 2, 'success')
+        assert rec.ending is not None  # not closed image-less
+        send('image', 9), send('image', 10)
+        assert spin_until(lambda: len(done) == 3)
+        images, states, actions = _read(tmp_path / done[2].path.split('/')[-1])
+        assert images == states == [9 * PERIOD, 10 * PERIOD] and actions == 2
+        # no image ever: refused after image_wait_s, in one line, and no bag is left
+        bags = sorted(p.name for p in tmp_path.iterdir())
+        send('event', 3, 'start', first=11)
+        send('state', 11), send('action'), send('state', 12)
+        started = time.monotonic()
+        send('event', 3, 'success')
+        assert spin_until(lambda: len(done) == 4)
+        assert time.monotonic() - started >= 0.95
+        assert (done[3].outcome, done[3].path, done[3].reason) == \
+            ('refused', '', 'no camera/image_raw recorded')
+        assert sorted(p.name for p in tmp_path.iterdir()) == bags
     finally:
         executor.shutdown()
         rec.destroy_node()
