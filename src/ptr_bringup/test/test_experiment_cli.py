@@ -36,3 +36,10 @@ def test_bad_preset_override_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ptr experiment: --set 'stich_steps=4': expected KEY=VALUE" in err[0]
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_recorded_commands_name_repository_paths_relatively():
+    from ptr_bringup.experiments.cli import _relative
+    from ptr_bringup.rosenv import WORKSPACE
+    argv = ['binsort', '--store', str(WORKSPACE / 'runs' / 'x'), '--results', '/tmp/r']
+    assert _relative(argv) == ['binsort', '--store', 'runs/x', '--results', '/tmp/r']

@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {s.key: r for s in stages if (r := load_result(store, s)) is not None}
     out_dir = Path(args.results)
     plots = _plots(table, results, out_dir, args.name)
-    command = 'ptr experiment ' + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = 'ptr experiment ' + shlex.join(_relative(argv if argv is not None else
+                                                       sys.argv[1:]))
     ran = sorted({r.get('code', 'unknown') for k, r in results.items() if k in cell_keys})
     run = None if args.report_only else {
         'command': command, 'commit': commit,
@@ -136,6 +137,18 @@ def _plots(table, results: dict, out_dir: Path, name: str) -> dict[str, str]:
             cur.relative_to(out_dir))
     if (onl := plots.plot_online(table, results, d / 'online.png')):
         out['success against online environment steps'] = str(onl.relative_to(out_dir))
+    return out
+
+
+def _relative(argv: list[str]) -> list[str]:
+    """Absolute paths inside the repository as repository-relative ones: a results page must not
+    name the machine it ran on."""
+    from ptr_bringup.rosenv import WORKSPACE
+    out = []
+    for a in argv:
+        p = Path(a)
+        out.append(str(p.relative_to(WORKSPACE)) if p.is_absolute() and p.is_relative_to(
+            WORKSPACE) else a)
     return out
 
 
