@@ -39,7 +39,7 @@ def test_bad_preset_override_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_recorded_commands_name_repository_paths_relatively():
-    from ptr_bringup.experiments.cli import _relative
+    from ptr_bringup.experiments.cli import relative_argv
     from ptr_bringup.rosenv import WORKSPACE
     argv = ['binsort', '--store', str(WORKSPACE / 'runs' / 'x'), '--results', '/tmp/r']
-    assert _relative(argv) == ['binsort', '--store', 'runs/x', '--results', '/tmp/r']
+    assert relative_argv(argv) == ['binsort', '--store', 'runs/x', '--results', '/tmp/r']

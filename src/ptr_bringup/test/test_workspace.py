@@ -227,3 +227,17 @@ def test_no_import_cycle_between_modules():
     cycles = [c for n in sorted(graph) if n not in state and (c := visit(n, []))]
     assert cycles == []
     assert len(graph) == len(_sources(False)) > 50  # the walk saw every module
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """A leading underscore means 'this module's own': importing one couples two modules
+    through a name that may change without notice; make it public instead."""
+    ours = {p.name for p in (WORKSPACE / 'src').iterdir() if p.is_dir()}
+    found = []
+    for path in _sources(False):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                    and node.module.split('.')[0] in ours):
+                found += [f'{path}:{node.lineno} {node.module}.{a.name}' for a in node.names
+                          if a.name.startswith('_') and not a.name.startswith('__')]
+    assert found == []

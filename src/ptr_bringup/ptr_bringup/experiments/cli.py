@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {s.key: r for s in stages if (r := load_result(store, s)) is not None}
     out_dir = Path(args.results)
     plots = _plots(table, results, out_dir, args.name)
-    command = 'ptr experiment ' + shlex.join(_relative(argv if argv is not None else
+    command = 'ptr experiment ' + shlex.join(relative_argv(argv if argv is not None else
                                                        sys.argv[1:]))
     ran = sorted({r.get('code', 'unknown') for k, r in results.items() if k in cell_keys})
     run = None if args.report_only else {
@@ -140,7 +140,7 @@ def _plots(table, results: dict, out_dir: Path, name: str) -> dict[str, str]:
     return out
 
 
-def _relative(argv: list[str]) -> list[str]:
+def relative_argv(argv: list[str]) -> list[str]:
     """Absolute paths inside the repository as repository-relative ones: a results page must not
     name the machine it ran on."""
     from ptr_bringup.rosenv import WORKSPACE

@@ -31,7 +31,7 @@ from ptr_core.data.trajectory import Trajectory
 
 FORMAT = 'ptr-dataset/1'
 ARRAYS = ('images', 'states', 'actions', 'rewards', 'terminals')
-_SHARD_RE = re.compile(r'^shard-(.*?)(\d{6})$')
+SHARD_RE = re.compile(r'^shard-(.*?)(\d{6})$')
 
 
 class DatasetError(ValueError):
@@ -66,7 +66,7 @@ class DatasetWriter:
 
     def _next_shard(self, task_dir: Path) -> Path:
         taken = [int(m.group(2)) for p in task_dir.glob(f'shard-{self.prefix}*')
-                 if (m := _SHARD_RE.match(p.name)) and m.group(1) == self.prefix]
+                 if (m := SHARD_RE.match(p.name)) and m.group(1) == self.prefix]
         return task_dir / f'shard-{self.prefix}{max(taken, default=-1) + 1:06d}'
 
     def _flush(self, task: str) -> None:
@@ -194,10 +194,10 @@ class TaskDataset:
         self.episodes: list[EpisodeRef] = []
         if only is None:
             shard_dirs = sorted(p for p in self.dir.iterdir()
-                                if p.is_dir() and _SHARD_RE.match(p.name))
+                                if p.is_dir() and SHARD_RE.match(p.name))
         else:  # without listing the folder: an online buffer opens one shard of thousands
             shard_dirs = sorted({self.dir / Path(p).name for p in only
-                                 if _SHARD_RE.match(Path(p).name)
+                                 if SHARD_RE.match(Path(p).name)
                                  and (self.dir / Path(p).name).is_dir()})
         if not shard_dirs:
             raise DatasetError(f'{self.dir}: expected shard-* folders, found none')

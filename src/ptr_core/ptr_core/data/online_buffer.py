@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ptr_core.data.dataset import _SHARD_RE, DatasetError, DatasetWriter, TaskDataset
+from ptr_core.data.dataset import SHARD_RE, DatasetError, DatasetWriter, TaskDataset
 from ptr_core.data.rewards import RewardConfig
-from ptr_core.data.sampler import NumpyBatch, TransitionBuffer, _task_id
+from ptr_core.data.sampler import NumpyBatch, TransitionBuffer, task_id_of
 from ptr_core.data.trajectory import Trajectory
 
 
@@ -71,7 +71,7 @@ class OnlineBuffer:
     def append(self, traj: Trajectory) -> list[Loaded]:
         """Write one finished episode atomically, then load it (and any other new shard)."""
         traj.validate(f'online episode of task {traj.task!r}')
-        _task_id(self.task_ids, traj.task, None)  # unknown task: fail before writing
+        task_id_of(self.task_ids, traj.task, None)  # unknown task: fail before writing
         self._check_images(traj, f'online episode of task {traj.task!r}')
         with DatasetWriter(self.root, shard_episodes=1, prefix=self.prefix) as w:
             w.add(traj)
@@ -90,7 +90,7 @@ class OnlineBuffer:
         for task_dir in sorted(p for p in self.root.iterdir()
                                if p.is_dir() and not p.name.startswith('.')):
             for shard in sorted(p for p in task_dir.iterdir()
-                                if p.is_dir() and _SHARD_RE.match(p.name) and p not in self._seen):
+                                if p.is_dir() and SHARD_RE.match(p.name) and p not in self._seen):
                 self._seen.add(shard)
                 try:
                     new.extend(self._load_shard(task_dir, shard))
@@ -100,7 +100,7 @@ class OnlineBuffer:
 
     def _load_shard(self, task_dir: Path, shard: Path) -> list[Loaded]:
         td = TaskDataset(task_dir, only=[shard])  # a long run re-reads nothing it already has
-        tid = _task_id(self.task_ids, td.task, None)
+        tid = task_id_of(self.task_ids, td.task, None)
         trajs = [td.trajectory(i) for i in range(len(td))]
         for traj in trajs:
             self._check_images(traj, str(shard))

@@ -95,7 +95,7 @@ class ShardedImages:
         return out
 
 
-def _task_id(task_ids: TaskIds, task: str, i: int | None) -> int:
+def task_id_of(task_ids: TaskIds, task: str, i: int | None) -> int:
     """Id of trajectory i of `task`; i is None where only a name -> id lookup makes sense."""
     if task_ids is None:
         raise ValueError('task_ids: expected a TaskRegistry, a name -> id mapping or a list')
@@ -142,7 +142,7 @@ class TransitionBuffer:
                 raise ValueError(f'trajectory {i} of task {tr.task!r}: images: expected shape '
                                  f'{self._obs["image"].shape[1:]}, got {tr.images.shape[1:]}')
             lab = label_arrays(len(tr), tr.success, tr.rewards, tr.terminals, self.reward_cfg)
-            self._append(tr.states, tr.actions, lab, _task_id(task_ids, tr.task, i),
+            self._append(tr.states, tr.actions, lab, task_id_of(task_ids, tr.task, i),
                          images=tr.images)
 
     def _append(self, states, actions, lab, task: int, images=None, img0: int | None = None):
@@ -176,7 +176,7 @@ class TransitionBuffer:
         base = 0
         for task in tasks or dataset.tasks:
             td = dataset[task]
-            tid = _task_id(task_ids, task, None)
+            tid = task_id_of(task_ids, task, None)
             keep = set(td.split_indices(split, val_fraction))
             shard_base = []
             for sh, sh_dir in zip(td.shards, td.shard_dirs):
