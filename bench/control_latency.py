@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
+
+from ptr_core.progress import progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from policy_rig import PolicyRig  # noqa: E402
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             rig.bare_act()
         lat, bare, lost = [], [], 0
         load = os.getloadavg()[0]
-        for _ in tqdm(range(args.ticks), desc='ROS ticks + bare act()'):
+        for _ in progress(range(args.ticks), desc='ROS ticks + bare act()'):
             dt = rig.tick()
             if dt is None:
                 lost += 1
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         load = (load + os.getloadavg()[0]) / 2
         payload = agent.policy_state_bytes()
         swaps = []
-        for v in tqdm(range(1, args.swaps + 1), desc='weight swaps'):
+        for v in progress(range(1, args.swaps + 1), desc='weight swaps'):
             swaps.append(rig.swap(v, payload))
             for _ in range(5):  # the control path keeps running between swaps
                 rig.tick()

@@ -72,15 +72,14 @@ def throughput(task: str, size: int, steps: int, noise: float) -> dict[str, floa
 
 
 def success_rates(episodes: int, size: int, noise: float) -> list[tuple[str, float, float]]:
-    from tqdm import tqdm
-
     import ptr_sim
+    from ptr_core.progress import progress
     from ptr_sim.collect import rollout
     from ptr_sim.scripted import make_scripted_policy
     from ptr_sim.tasks import TASKS
 
     rows = []
-    for task in tqdm(TASKS, desc='scripted success', unit='task', file=sys.stderr):
+    for task in progress(TASKS, desc='scripted success', unit='task'):
         env = ptr_sim.make_env(task, image_size=size)
         ok, lengths = 0, []
         for ep in range(episodes):

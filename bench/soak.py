@@ -87,7 +87,8 @@ def policy_soak(ticks: int, window: int) -> int:
     """The node's resident memory and latency over the first and the last `window` ticks."""
     import torch
     from policy_rig import PolicyRig
-    from tqdm import tqdm
+
+    from ptr_core.progress import progress
     torch.set_num_threads(1)
     rig = PolicyRig(64, prefix='ptr-soak-')
     lat: list[float] = []
@@ -96,7 +97,7 @@ def policy_soak(ticks: int, window: int) -> int:
     lost = 0
     try:
         rig.start()
-        for k in tqdm(range(ticks), desc='policy node ticks', mininterval=10):
+        for k in progress(range(ticks), desc='policy node ticks', unit='tick'):
             dt = rig.tick()
             if dt is None:
                 lost += 1
