@@ -1,4 +1,4 @@
-"""Online fine-tuning benchmark: does autonomous online RL improve a mediocre offline policy?
+"""Online fine-tuning benchmark: whether autonomous online RL improves a mediocre policy.
 
 The real online graph in sim (lock-step clock, the learned success classifier, the CloseDoor
 reset policy, the episode manager and the trainer as separate processes over DDS; `ptr demo`'s

@@ -33,9 +33,6 @@ class PolicyRig:
 
     def __init__(self, image_size: int = 64, prefix: str = 'ptr-bench-') -> None:
         import rclpy
-        from ptr_ros.contracts import PolicyVersion
-        from ptr_ros.domains import private_domain
-        from ptr_ros.qos import action_qos, latched_qos, sensor_qos
         from rclpy.node import Node
         from sensor_msgs.msg import Image
         from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
@@ -44,6 +41,9 @@ class PolicyRig:
         from ptr_bringup.launcher import find_executable, node_command
         from ptr_bringup.rosenv import ensure_ros_env
         from ptr_core.policy import DeployablePolicy
+        from ptr_ros.contracts import PolicyVersion
+        from ptr_ros.domains import private_domain
+        from ptr_ros.qos import action_qos, latched_qos, sensor_qos
         self.tmp = Path(tempfile.mkdtemp(prefix=prefix))
         ckpt = self.tmp / 'policy.pt'
         self.agent = make_checkpoint(ckpt, image_size)

@@ -1,4 +1,4 @@
-"""Soak: does anything grow or slow down over a long run?
+"""Soak test: whether anything grows or slows down over a long run.
 
 1. The trainer's online buffer with many stored episodes (each a one-episode shard, as the robot
    writes them): the first scan (a trainer (re)starting on the folder), the cost of a scan that

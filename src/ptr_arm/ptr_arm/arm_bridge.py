@@ -24,6 +24,14 @@ import sys
 from typing import Any
 
 import numpy as np
+from rclpy.node import Node
+from std_msgs.msg import Float32MultiArray, String
+from std_srvs.srv import Trigger
+
+from ptr_arm.arm_control import ArmConfig, ArmController, StepReport
+from ptr_arm.hardware import InterbotixAPI, InterbotixMissing, connect, require_interbotix
+from ptr_core import rosmsg
+from ptr_core.constants import ACTION_DIM, CONTROL_HZ
 from ptr_ros.contracts import NodeStatus, ResetReply
 from ptr_ros.exit_codes import CONFIG_ERROR
 from ptr_ros.nodeutil import (
@@ -36,14 +44,6 @@ from ptr_ros.nodeutil import (
     run,
 )
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
-from rclpy.node import Node
-from std_msgs.msg import Float32MultiArray, String
-from std_srvs.srv import Trigger
-
-from ptr_arm.arm_control import ArmConfig, ArmController, StepReport
-from ptr_arm.hardware import InterbotixAPI, InterbotixMissing, connect, require_interbotix
-from ptr_core import rosmsg
-from ptr_core.constants import ACTION_DIM, CONTROL_HZ
 
 _NODE_PARAMETERS: dict[str, object] = {
     'robot_model': 'wx250s',  # Interbotix model (our FK is the wx250s's: the only choice)
@@ -153,7 +153,7 @@ class ArmBridgeNode(Node):
 
 
 def _interrupt_without_shutdown() -> None:
-    """rclpy's SIGINT/SIGTERM handler shuts every context down before run()'s cleanup, when the
+    """Rclpy's SIGINT/SIGTERM handler shuts every context down before run()'s cleanup, when the
     arm could no longer be sent to its sleep pose; instead a signal raises KeyboardInterrupt in
     the main thread (within one control tick) and the cleanup parks the arm with ROS still up."""
     from rclpy.signals import uninstall_signal_handlers

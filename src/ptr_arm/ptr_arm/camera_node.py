@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-from ptr_ros.nodeutil import Throttle, declare, run
-from ptr_ros.qos import sensor_qos
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from ptr_arm.camera_frames import crop_box, parse_device, process_frame
 from ptr_core import rosmsg
+from ptr_ros.nodeutil import Throttle, declare, run
+from ptr_ros.qos import sensor_qos
 
 PARAMETERS: dict[str, object] = {
     'device': '0',  # camera index ('0'), device path ('/dev/video0'), video file or stream URL

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ptr_ros.domains import private_domain
 from ptr_ros.exit_codes import CONFIG_ERROR
 from ptr_ros.testing import stop_process
@@ -30,13 +31,13 @@ def _wait(cond, timeout=10.0):
 @pytest.fixture()
 def graph(interbotix):
     import rclpy
-    from ptr_ros.qos import action_qos, sensor_qos
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.parameter import Parameter
     from std_msgs.msg import Float32MultiArray
     from std_srvs.srv import Trigger
 
     from ptr_arm.arm_bridge import ArmBridgeNode
+    from ptr_ros.qos import action_qos, sensor_qos
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=private_domain())
     node = ArmBridgeNode(api=interbotix, context=ctx, parameter_overrides=[
@@ -68,11 +69,11 @@ def _state(g, near, timeout=5.0):
 
 
 def test_actions_move_the_arm_and_reset_goes_home(graph):
-    from ptr_ros.contracts import ResetReply
     from std_msgs.msg import Float32MultiArray
     from std_srvs.srv import Trigger
 
     from ptr_core import rosmsg
+    from ptr_ros.contracts import ResetReply
     g, api = graph, graph.api
     home = [0.28, 0.0, 0.18, 0.0, 1.3, 0.0, 1.0]
     assert api.calls('set_joint_positions')[0]['blocking'] is True  # reset_on_start

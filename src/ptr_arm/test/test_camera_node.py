@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 import pytest
-from ptr_ros.domains import private_domain
-from ptr_ros.exit_codes import CONFIG_ERROR
 
 from ptr_arm.camera_frames import crop_box, parse_device, process_frame
+from ptr_ros.domains import private_domain
+from ptr_ros.exit_codes import CONFIG_ERROR
 
 W, H, SIDE = 160, 120, 20  # frame size; the side bars outside the centred 120x120 square
 # One color per frame (BGR as OpenCV writes it) in the centre, yellow side bars.
@@ -52,12 +52,12 @@ def _same(rgb, ref, tol=30):
 def camera():
     """Start a camera node in-process (its own DDS domain) and collect what it publishes."""
     import rclpy
-    from ptr_ros.qos import sensor_qos
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image
 
     from ptr_arm.camera_node import CameraNode
+    from ptr_ros.qos import sensor_qos
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=private_domain())
     probe = rclpy.create_node('probe', context=ctx)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-from ptr_ros.exit_codes import CONFIG_ERROR
-
 from ptr_bringup.graph_model import Graph, GraphError, is_path_argument
+from ptr_ros.exit_codes import CONFIG_ERROR
 
 # "PolicyNode: CheckpointError: ..." -> "CheckpointError: ...": the launcher names the node itself.
 _SPEAKER = re.compile(r'^[\w.-]+: (?=\w+: )')
@@ -20,7 +19,7 @@ _PROBE = '/ptr-launch-probe'
 
 
 def file_sources(graph: Graph, given: dict[str, str]) -> dict[str, dict[str, str]]:
-    """node name -> the path arguments (name: resolved value) that reach its parameters.
+    """Node name -> the path arguments (name: resolved value) that reach its parameters.
 
     Found by changing one argument at a time and watching which node's parameters follow: two
     arguments with the same value (policy_ckpt and reward_ckpt both x.pt) stay apart."""

@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ptr_ros.domains import parse_domain_id, private_domain
-
 from ptr_bringup.demo_budget import Budget
 from ptr_bringup.demo_report import say
+from ptr_ros.domains import parse_domain_id, private_domain
 
 
 def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> dict[str, Any]:

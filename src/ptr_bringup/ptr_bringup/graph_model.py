@@ -51,6 +51,8 @@ class NodeSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Graph:
+    """One graph: its arguments and the function that turns them into node specs."""
+
     name: str
     description: str
     arguments: tuple[Argument, ...]

@@ -16,10 +16,9 @@ import re
 from types import ModuleType
 from typing import Any
 
-from ptr_ros.exit_codes import is_config_error
-
 from ptr_bringup.config_exit import config_exit_line, file_sources
 from ptr_bringup.graphs import Graph, NodeSpec
+from ptr_ros.exit_codes import is_config_error
 
 # Seconds before a crashed node is started again (ptr launch waits as long): launch checks for a
 # shutdown before respawning only after this delay, and a CONFIG_ERROR exit's shutdown lands in it.

@@ -31,13 +31,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from ptr_ros.domains import DomainError, check_environment
-from ptr_ros.exit_codes import is_config_error
-
 from ptr_bringup.config_exit import config_exit_line, file_sources
 from ptr_bringup.graphs import PATH_NAMES, PATH_SUFFIXES, Graph, GraphError, NodeSpec
 from ptr_bringup.launch_support import RESPAWN_DELAY
 from ptr_bringup.terminal import forward_keys, isatty, keys_mode
+from ptr_ros.domains import DomainError, check_environment
+from ptr_ros.exit_codes import is_config_error
 
 PACKAGE = 'ptr_bringup'
 

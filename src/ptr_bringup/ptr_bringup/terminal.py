@@ -50,7 +50,7 @@ def forward_keys(dst: TextIO, stop: threading.Event) -> None:
 
 @contextlib.contextmanager
 def keys_mode(on: bool) -> Iterator[None]:
-    """cbreak on our terminal while a terminal node runs (keys without Enter, no echo), always
+    """Cbreak on our terminal while a terminal node runs (keys without Enter, no echo), always
     restored; Ctrl-C still raises SIGINT."""
     if not on or not isatty(sys.stdin):
         yield

@@ -14,7 +14,7 @@ class _Foo:
 
 
 def _files(tmp_path):
-    """name -> path of each kind of bad checkpoint."""
+    """Name -> path of each kind of bad checkpoint."""
     torch.save({'format': 'ptr-agent/1', 'w': torch.zeros(64)}, tmp_path / 'whole.pt')
     whole = (tmp_path / 'whole.pt').read_bytes()
     (tmp_path / 'cut.pt').write_bytes(whole[:len(whole) // 2])  # a copy that stopped halfway

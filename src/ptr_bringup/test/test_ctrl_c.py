@@ -26,6 +26,7 @@ import time
 
 import pytest
 import torch
+
 from ptr_ros.domains import private_domain
 from ptr_ros.testing import process_alive
 

@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 import pytest
-from ptr_ros.domains import private_domain
-from ptr_ros.exit_codes import CONFIG_ERROR
 
 from ptr_bringup import graphs, launcher
+from ptr_ros.domains import private_domain
+from ptr_ros.exit_codes import CONFIG_ERROR
 
 IMAGE = 48
 
@@ -62,10 +62,10 @@ def test_an_unreadable_checkpoint_leaves_the_defaults_to_the_policy_node(tmp_pat
 @pytest.mark.slow
 def test_a_policy_node_fed_images_of_another_size_refuses_once_with_config_error(ckpt):
     import rclpy
-    from ptr_ros.qos import sensor_qos
     from sensor_msgs.msg import Image
 
     from ptr_core import rosmsg
+    from ptr_ros.qos import sensor_qos
     domain = private_domain()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
     proc = subprocess.Popen([sys.executable, '-m', 'ptr_policy.policy_node', '--ros-args',

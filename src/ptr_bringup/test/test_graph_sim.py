@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from ptr_ros.domains import private_domain
 from ptr_ros.testing import process_alive
 
@@ -77,13 +78,13 @@ def _stop_graph(proc: subprocess.Popen, node_pids: list[int] = ()) -> int | str:
 
 def test_sim_graph_lockstep(tmp_path):
     import rclpy
-    from ptr_ros.qos import event_qos, latched_qos, sensor_qos
     from rclpy.node import Node
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
     from std_srvs.srv import Trigger
 
     from ptr_core import rosmsg, weights
+    from ptr_ros.qos import event_qos, latched_qos, sensor_qos
 
     torch.set_num_threads(1)
     ckpt = tmp_path / 'policy.pt'
@@ -252,12 +253,12 @@ def test_online_finetune_graph_lockstep(tmp_path):
     each episode is stored once, as the one shard the manager wrote into the trainer's buffer
     folder, and the trainer samples from it."""
     import rclpy
-    from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
     from rclpy.node import Node
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32, Float32MultiArray, String, UInt8MultiArray
 
     from ptr_bringup.testing import online_graph_inputs
+    from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 
     torch.set_num_threads(1)
     inputs = online_graph_inputs(tmp_path, IMAGE)

@@ -9,11 +9,11 @@ from unittest import mock
 
 import pytest
 import yaml
-from ptr_ros.exit_codes import CONFIG_ERROR
 
 from ptr_bringup import graphs, launcher
 from ptr_bringup.launch_support import to_launch_description
 from ptr_bringup.rosenv import WORKSPACE, ensure_ros_env
+from ptr_ros.exit_codes import CONFIG_ERROR
 
 LAUNCH_FILES = sorted((WORKSPACE / 'launch').glob('*.launch.py'))
 FULL_ARGS = {

@@ -30,10 +30,10 @@ launch_pytest = pytest.importorskip(
 import launch.actions  # noqa: E402
 import launch.event_handlers  # noqa: E402
 import launch.launch_description_sources  # noqa: E402
-from ptr_ros.domains import private_domain  # noqa: E402
 
 import launch  # noqa: E402  (only after the skip: launch exists where launch_pytest does)
 from ptr_bringup.rosenv import WORKSPACE  # noqa: E402
+from ptr_ros.domains import private_domain  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 IMAGE = 48
@@ -110,10 +110,11 @@ class Probe:
 
     def __init__(self) -> None:
         import rclpy
-        from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import Image
         from std_msgs.msg import Float32, Float32MultiArray, String, UInt8MultiArray
+
+        from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
         self.seen = {'images': 0, 'actions': 0, 'rewards': 0, 'weights': 0, 'versions': []}
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx, domain_id=DOMAIN)
@@ -225,12 +226,12 @@ def trainer_graph(inputs):
 def test_trainer_graph(inputs):
     """The off-board trainer alone (no shared disk): an inline episode in, a weights version
     out."""
-    from ptr_ros.episode_transfer import EpisodeWriter
-    from ptr_ros.qos import latched_qos
     from std_msgs.msg import String, UInt8MultiArray
 
     from ptr_core import rosmsg
     from ptr_core.testing import random_episode
+    from ptr_ros.episode_transfer import EpisodeWriter
+    from ptr_ros.qos import latched_qos
     probe = Probe()
     try:
         pub = probe.node.create_publisher(String, 'ptr/episode', latched_qos(100))

@@ -8,11 +8,11 @@ import textwrap
 import time
 
 import pytest
+
+from ptr_bringup import config_exit, graphs, launcher
 from ptr_ros.domains import private_domain
 from ptr_ros.exit_codes import CONFIG_ERROR
 from ptr_ros.testing import process_alive
-
-from ptr_bringup import config_exit, graphs, launcher
 
 # -- the process runner, on plain processes ------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Faults injected into running sim graphs (issue 10, "nothing lost"), via `ptr launch`:
+"""Faults injected into running sim graphs via `ptr launch`: nothing is lost.
 
 - the policy node is SIGKILLed in real time: the robot holds from the next control period on
   (the bridge gets no action; the safety filter's watchdog follows), and the node is respawned;
@@ -24,6 +24,7 @@ import time
 import numpy as np
 import pytest
 import torch
+
 from ptr_ros.domains import private_domain
 from ptr_ros.testing import process_alive
 
@@ -117,10 +118,10 @@ def _moving_policy(path, dy):
 
 
 def test_robot_holds_within_one_control_period_when_the_policy_dies(tmp_path):
-    from ptr_ros.qos import event_qos, sensor_qos
     from std_msgs.msg import Float32MultiArray, String
 
     from ptr_core import rosmsg
+    from ptr_ros.qos import event_qos, sensor_qos
     torch.set_num_threads(1)
     ckpt = _moving_policy(tmp_path / 'moving.pt', 0.2)  # 1 cm per step
     domain = private_domain()
@@ -164,10 +165,10 @@ def test_robot_holds_within_one_control_period_when_the_policy_dies(tmp_path):
 
 
 def test_online_graph_loses_nothing_when_reward_and_policy_nodes_die(tmp_path):
-    from ptr_ros.qos import event_qos, latched_qos
     from std_msgs.msg import String
 
     from ptr_bringup.testing import online_graph_inputs
+    from ptr_ros.qos import event_qos, latched_qos
     torch.set_num_threads(1)
     inputs = online_graph_inputs(tmp_path, IMAGE)
     domain = private_domain()

@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+
 from ptr_ros.domains import private_domain
 from ptr_ros.testing import stop_process
 
@@ -33,13 +34,13 @@ def _node(module: str, name: str, params: dict, env: dict, log_path) -> subproce
 
 def test_an_evaluation_counts_no_episode_before_a_late_policy_is_ready(tmp_path):
     import rclpy
-    from ptr_ros.qos import event_qos
     from rclpy.executors import SingleThreadedExecutor
     from std_msgs.msg import String
 
     from ptr_core.agent import Agent
     from ptr_core.task_registry import TaskRegistry
     from ptr_core.testing import tiny_config
+    from ptr_ros.qos import event_qos
     ckpt = Agent(tiny_config(IMAGE), TaskRegistry.create(['OpenDoor']).to_dict(),
                  'OpenDoor').save(tmp_path / 'policy.pt')
     domain = private_domain()

@@ -8,6 +8,8 @@ class RecordingEnv:
     """A 2-step episode env that records the actions and seeds it receives."""
 
     class spec:  # noqa: N801 - mirrors gymnasium's EnvSpec attribute
+        """The env id gymnasium's EnvSpec would carry."""
+
         id = 'ptr_sim/OpenDoor-v0'
 
     def __init__(self, succeed_at=2):

@@ -21,7 +21,7 @@ from ptr_core.online_config import OnlineConfig
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """field name -> its comment (continuation comment lines joined), '' where there is none;
+    """Field name -> its comment (continuation comment lines joined), '' where there is none;
     fields a dataclass inherits are documented where their base class declares them."""
     docs: dict[str, str] = {}
     for base in reversed(cls.__mro__):

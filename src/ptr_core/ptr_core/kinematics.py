@@ -31,7 +31,7 @@ ARM_JOINTS = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wris
 
 
 def skew(w: np.ndarray) -> np.ndarray:
-    """3-vector -> so(3) matrix, so that skew(w) @ v == cross(w, v)."""
+    """The so(3) matrix of a 3-vector w: its product with v is the cross product w x v."""
     return np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
 
 

@@ -54,6 +54,8 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class CurveScore:
+    """How monotonically Q rises along one held-out trajectory, and its range."""
+
     spearman: float
     range_factor: float
     score: float
@@ -71,6 +73,8 @@ def monotonicity(q: np.ndarray, ref_range: float) -> CurveScore:
 
 @dataclass
 class CheckpointScore:
+    """One checkpoint's selection score over the held-out trajectories."""
+
     path: Path
     step: int
     score: float

@@ -76,7 +76,7 @@ def test_bag_opens_in_an_independent_reader_with_counts_types_and_content(tmp_pa
 
 
 def test_the_bag_names_its_ros_distro_not_the_library(tmp_path):
-    """rosbags writes `ros_distro: rosbags`; the messages are Jazzy's, so the bag says jazzy in
+    """Rosbags writes `ros_distro: rosbags`; the messages are Jazzy's, so the bag says jazzy in
     metadata.yaml (what `ros2 bag info` reads) and in the MCAP file's own copy."""
     from mcap.reader import make_reader
     from rosbags.rosbag2 import Reader

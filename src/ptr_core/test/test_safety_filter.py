@@ -62,9 +62,12 @@ def test_stale_inputs_hold_and_a_quiet_source_gets_holds():
 
 
 def test_holds_keep_the_gripper_as_commanded_not_as_measured():
-    """Fingers closed on an object read as partly open (0.3 here): a hold that commanded the
+    """A hold keeps the commanded gripper, not the measured one.
+
+    Fingers closed on an object read as partly open (0.3 here): a hold that commanded the
     measured opening would loosen the grasp. Before any action, the measured one is all we have.
-    (abs=0.01: actions are clipped to 0.99 of their range.)"""
+    (abs=0.01: actions are clipped to 0.99 of their range.)
+    """
     f = _fresh(grip=0.3)
     assert denormalize_action(f.hold())[6] == pytest.approx(0.3)
     close = normalize_action(np.array([0, 0, 0, 0, 0, 0, 0.0], np.float32))

@@ -28,6 +28,17 @@ import uuid
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
+from std_srvs.srv import SetBool, Trigger
+
+from ptr_core import rosmsg, weights
+from ptr_core.atomic import write_json
+from ptr_core.constants import ACTION_DIM, CLOCK_MODES
+from ptr_episodes.before_start import wait_for_inputs, wait_for_ready
+from ptr_episodes.state_machine import EpisodeManager, ManagerConfig
 from ptr_ros.contracts import (
     Contract,
     ContractError,
@@ -52,17 +63,6 @@ from ptr_ros.observations import subscribe_observations
 from ptr_ros.pairing import ObservationSync
 from ptr_ros.qos import event_qos, latched_qos
 from ptr_ros.readiness import Readiness, parse_parts
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from std_msgs.msg import Float32MultiArray, String, UInt8MultiArray
-from std_srvs.srv import SetBool, Trigger
-
-from ptr_core import rosmsg, weights
-from ptr_core.atomic import write_json
-from ptr_core.constants import ACTION_DIM, CLOCK_MODES
-from ptr_episodes.before_start import wait_for_inputs, wait_for_ready
-from ptr_episodes.state_machine import EpisodeManager, ManagerConfig
 
 C = TypeVar('C', bound=Contract)
 

@@ -25,10 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from ptr_ros.contracts import NodeReady, PolicyVersion
-from ptr_ros.nodeutil import ConfigRefused, Throttle, declare, require_choice, run
-from ptr_ros.pairing import Observation, ObservationSync
-from ptr_ros.qos import action_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String, UInt8MultiArray
@@ -39,6 +35,10 @@ from ptr_core.ckpt_file import check_file
 from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ, STATE_DIM
 from ptr_policy.swap import WeightSwapper
 from ptr_policy.sync import ActGate, RateGate
+from ptr_ros.contracts import NodeReady, PolicyVersion
+from ptr_ros.nodeutil import ConfigRefused, Throttle, declare, require_choice, run
+from ptr_ros.pairing import Observation, ObservationSync
+from ptr_ros.qos import action_qos, latched_qos, sensor_qos
 
 PARAMETERS = {
     'checkpoint': '',

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 import torch
+
 from ptr_ros.domains import private_domain
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -71,7 +72,6 @@ EXPECTED = {  # what the policy node's log says for each
 
 def test_rogue_publisher_is_refused_and_the_policy_keeps_acting(tmp_path):
     import rclpy
-    from ptr_ros.qos import action_qos, latched_qos, sensor_qos
     from rclpy.node import Node
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String, UInt8MultiArray
@@ -80,6 +80,7 @@ def test_rogue_publisher_is_refused_and_the_policy_keeps_acting(tmp_path):
     from ptr_core.agent import Agent
     from ptr_core.task_registry import TaskRegistry
     from ptr_core.testing import tiny_config
+    from ptr_ros.qos import action_qos, latched_qos, sensor_qos
     torch.set_num_threads(1)
     torch.manual_seed(0)
     agent = Agent(tiny_config(IMAGE), TaskRegistry.create(['OpenDoor']).to_dict(), 'OpenDoor')

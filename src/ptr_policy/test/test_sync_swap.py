@@ -5,11 +5,11 @@ import threading
 import numpy as np
 import pytest
 import torch
-from ptr_ros.pairing import ObservationSync
 
 from ptr_core import weights
 from ptr_policy.swap import WeightSwapper
 from ptr_policy.sync import ActGate
+from ptr_ros.pairing import ObservationSync
 
 KEY = b'k'
 

@@ -30,6 +30,8 @@ class ResetConfig:
 
 @dataclass
 class ResetResult:
+    """How a reset request ended: success, and whether the graph must pause."""
+
     success: bool
     escalated: bool  # True: every attempt failed; the graph must pause
     attempts: int  # attempts made

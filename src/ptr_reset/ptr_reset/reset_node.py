@@ -25,11 +25,6 @@ import time
 from typing import Any
 
 import numpy as np
-from ptr_ros.contracts import ContractError, NodeReady, NodeStatus, ResetReply
-from ptr_ros.nodeutil import ServiceUnavailable, call_service, declare, run
-from ptr_ros.observations import subscribe_observations
-from ptr_ros.pairing import ObservationPairer
-from ptr_ros.qos import action_qos, latched_qos
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
@@ -38,6 +33,11 @@ from std_srvs.srv import Trigger
 from ptr_core import rosmsg
 from ptr_reset.controller import ResetConfig, ResetController
 from ptr_reward.classifier import load_classifier
+from ptr_ros.contracts import ContractError, NodeReady, NodeStatus, ResetReply
+from ptr_ros.nodeutil import ServiceUnavailable, call_service, declare, run
+from ptr_ros.observations import subscribe_observations
+from ptr_ros.pairing import ObservationPairer
+from ptr_ros.qos import action_qos, latched_qos
 
 PARAMETERS: dict[str, object] = {
     'policy_ckpt': '',  # reset policy checkpoint (ptr_core.policy.DeployablePolicy, CloseDoor)
@@ -54,7 +54,7 @@ PARAMETERS: dict[str, object] = {
 
 
 def make_is_reset(prob_fn, reset_when: str, threshold: float):
-    """obs -> bool from a P(success) function and the configured direction."""
+    """Obs -> bool from a P(success) function and the configured direction."""
     if reset_when not in ('below', 'above'):
         raise ValueError(f"reset_node: parameter reset_when: expected 'below' or 'above', "
                          f'got {reset_when!r}')

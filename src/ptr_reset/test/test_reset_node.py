@@ -11,13 +11,13 @@ import time
 import numpy as np
 import pytest
 import torch
-from ptr_ros.domains import private_domain
-from ptr_ros.testing import stop_process
 
 from ptr_core.agent import Agent
 from ptr_core.task_registry import TaskRegistry
 from ptr_core.testing import tiny_config
 from ptr_reward.classifier import ClassifierConfig, save_classifier, train_classifier
+from ptr_ros.domains import private_domain
+from ptr_ros.testing import stop_process
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -55,10 +55,11 @@ class FakeBridge:
     """
 
     def __init__(self, node, close_after, lose_action=None):
-        from ptr_ros.qos import action_qos, sensor_qos
         from sensor_msgs.msg import Image
         from std_msgs.msg import Float32MultiArray
         from std_srvs.srv import Trigger
+
+        from ptr_ros.qos import action_qos, sensor_qos
         self.node, self.close_after = node, close_after
         self.lose_action = lose_action  # the first delivery of this action (1-based) is 'lost'
         self.received = 0
@@ -114,10 +115,11 @@ class FakeBridge:
                          [(3, True, None), (3, True, 2), (10_000, False, None)])
 def test_reset_node(ckpts, close_after, expect_ok, lose_action):
     import rclpy
-    from ptr_ros.qos import latched_qos
     from rclpy.executors import MultiThreadedExecutor
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
+
+    from ptr_ros.qos import latched_qos
     clf, pol = ckpts
     domain = private_domain()
     proc = subprocess.Popen(

@@ -14,15 +14,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ptr_ros.contracts import NodeReady, RewardInfo
-from ptr_ros.nodeutil import declare, run
-from ptr_ros.qos import event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, String
 
 from ptr_core.ckpt_file import check_file
 from ptr_core.rosmsg import image_to_numpy, stamp_to_ns
+from ptr_ros.contracts import NodeReady, RewardInfo
+from ptr_ros.nodeutil import declare, run
+from ptr_ros.qos import event_qos, latched_qos, sensor_qos
 
 PARAMETERS: dict[str, object] = {
     'classifier_ckpt': '',  # path of a `ptr train-reward` checkpoint (required)

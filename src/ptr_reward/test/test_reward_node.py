@@ -8,9 +8,6 @@ import time
 import numpy as np
 import pytest
 import torch
-from ptr_ros.domains import private_domain
-from ptr_ros.exit_codes import CONFIG_ERROR
-from ptr_ros.testing import stop_process
 
 from ptr_reward.classifier import (
     ClassifierConfig,
@@ -18,6 +15,9 @@ from ptr_reward.classifier import (
     SuccessClassifier,
     save_classifier,
 )
+from ptr_ros.domains import private_domain
+from ptr_ros.exit_codes import CONFIG_ERROR
+from ptr_ros.testing import stop_process
 
 pytestmark = pytest.mark.ros
 
@@ -55,12 +55,12 @@ def test_labeler_threshold_from_checkpoint_or_override():
 
 def test_reward_node_over_dds(tmp_path):
     import rclpy
-    from ptr_ros.qos import event_qos, sensor_qos
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
     from std_msgs.msg import Float32, String
 
     from ptr_core.rosmsg import ns_to_stamp, numpy_to_image
+    from ptr_ros.qos import event_qos, sensor_qos
 
     cfg = ClassifierConfig(image_size=32, channels=(4,), hidden=4)
     real = SuccessClassifier(cfg)
@@ -122,7 +122,6 @@ def test_reward_node_in_process_labels_a_frame_like_the_classifier(tmp_path):
     head's bias 3, each frame gets P = sigmoid(3) = 0.9526, and the threshold parameter 0.96
     reaches the labeler (reward 0)."""
     import rclpy
-    from ptr_ros.qos import event_qos, sensor_qos
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image
@@ -130,6 +129,7 @@ def test_reward_node_in_process_labels_a_frame_like_the_classifier(tmp_path):
 
     from ptr_core.rosmsg import ns_to_stamp, numpy_to_image
     from ptr_reward.reward_node import RewardNode
+    from ptr_ros.qos import event_qos, sensor_qos
 
     model = SuccessClassifier(ClassifierConfig(image_size=32, channels=(4,), hidden=4))
     with torch.no_grad():

@@ -19,6 +19,8 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class Observation:
+    """An image and the robot state of the same instant, paired by stamp."""
+
     stamp_ns: int
     image: np.ndarray
     state: np.ndarray

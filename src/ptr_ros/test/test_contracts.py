@@ -3,6 +3,7 @@ refused in one line naming the topic and field."""
 import json
 
 import pytest
+
 from ptr_ros.contracts import (
     ContractError,
     NodeStatus,

@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
-from ptr_ros.exit_codes import CONFIG_ERROR
 
 from ptr_ros import domains
+from ptr_ros.exit_codes import CONFIG_ERROR
 
 PROBE = """
 import rclpy

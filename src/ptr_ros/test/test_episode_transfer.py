@@ -5,14 +5,14 @@ import tarfile
 
 import numpy as np
 import pytest
-from ptr_ros.contracts import EpisodeAnnouncement
-from ptr_ros.episode_transfer import EpisodeReceiver, EpisodeWriter
 
 from ptr_core import packets
 from ptr_core.data import DatasetError, Trajectory
 from ptr_core.data.dataset import SHARD_FILES, TaskDataset, pack_shard
 from ptr_core.data.online_buffer import OnlineBuffer
 from ptr_core.task_registry import TaskRegistry
+from ptr_ros.contracts import EpisodeAnnouncement
+from ptr_ros.episode_transfer import EpisodeReceiver, EpisodeWriter
 
 KEY = b'graph-key'
 

@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+
 from ptr_ros.domains import private_domain
 from ptr_ros.nodeutil import ServiceUnavailable, call_service, require_choice
 

@@ -4,9 +4,9 @@ import time
 
 import numpy as np
 import pytest
-from ptr_ros.pairing import ObservationPairer
 
 from ptr_reset.reset_node import make_is_reset
+from ptr_ros.pairing import ObservationPairer
 
 
 def test_pairs_only_matching_stamps():

@@ -2,6 +2,7 @@
 it is ready, and restarts the episode in progress when that happens (pure logic, the order of
 events as the sim bridge sees them when the policy node comes up late)."""
 import pytest
+
 from ptr_ros.readiness import EvaluationTally, Readiness, parse_parts
 
 

@@ -9,6 +9,7 @@ import textwrap
 import time
 
 import pytest
+
 from ptr_ros.domains import private_domain
 from ptr_ros.testing import interrupt_like_ros2_launch
 

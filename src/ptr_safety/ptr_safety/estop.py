@@ -15,8 +15,9 @@ def _topic(namespace: str, name: str) -> str:
 
 
 def latch(node, namespace: str, timeout: float) -> tuple[bool, str]:
-    from ptr_ros.qos import latched_qos
     from std_msgs.msg import Bool
+
+    from ptr_ros.qos import latched_qos
     pub = node.create_publisher(Bool, _topic(namespace, 'ptr/estop'), latched_qos())
     end = time.monotonic() + timeout
     while pub.get_subscription_count() == 0 and time.monotonic() < end:
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--timeout', type=float, default=10.0, help='seconds to find the filter')
     args = ap.parse_args(argv)
     import rclpy
+
     from ptr_ros.domains import DomainError, check_environment
     try:
         check_environment()

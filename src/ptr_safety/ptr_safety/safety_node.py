@@ -21,6 +21,14 @@ import time
 from typing import Any
 
 import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool, Float32MultiArray, MultiArrayDimension, String
+from std_srvs.srv import Trigger
+
+from ptr_core import rosmsg
+from ptr_core.constants import CLOCK_MODES, CONTROL_HZ, STATE_DIM
+from ptr_core.safety import ClampResult, SafetyConfig, SafetyFilter
 from ptr_ros.contracts import NodeStatus
 from ptr_ros.nodeutil import (
     Throttle,
@@ -31,14 +39,6 @@ from ptr_ros.nodeutil import (
     run,
 )
 from ptr_ros.qos import action_qos, latched_qos, sensor_qos
-from rclpy.node import Node
-from sensor_msgs.msg import Image
-from std_msgs.msg import Bool, Float32MultiArray, MultiArrayDimension, String
-from std_srvs.srv import Trigger
-
-from ptr_core import rosmsg
-from ptr_core.constants import CLOCK_MODES, CONTROL_HZ, STATE_DIM
-from ptr_core.safety import ClampResult, SafetyConfig, SafetyFilter
 
 _NODE_PARAMETERS: dict[str, object] = {
     'clock_mode': 'realtime',  # 'lockstep' | 'realtime' (watchdog holds only in real time)

@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 import pytest
-from ptr_ros.domains import private_domain
 
 from ptr_core.constants import denormalize_action, normalize_action
+from ptr_ros.domains import private_domain
 
 pytestmark = pytest.mark.ros
 HI_X = 0.55
@@ -23,11 +23,11 @@ STALE = 2.0
 @pytest.fixture()
 def graph():
     import rclpy
-    from ptr_ros.qos import action_qos, latched_qos, sensor_qos
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.parameter import Parameter
     from std_msgs.msg import Bool, Float32MultiArray, String
 
+    from ptr_ros.qos import action_qos, latched_qos, sensor_qos
     from ptr_safety.safety_node import SafetyNode
     domain = private_domain()
     ctx = rclpy.Context()

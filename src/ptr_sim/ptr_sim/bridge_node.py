@@ -28,6 +28,14 @@ import sys
 from typing import Any
 
 import numpy as np
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool, Float32MultiArray, MultiArrayDimension, String
+from std_srvs.srv import Trigger
+
+from ptr_core import rosmsg
+from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ
 from ptr_ros.contracts import (
     ContractError,
     NodeReady,
@@ -39,14 +47,6 @@ from ptr_ros.contracts import (
 from ptr_ros.nodeutil import Throttle, declare, require_choice, run
 from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from ptr_ros.readiness import EvaluationTally, Readiness, parse_parts
-from rclpy.node import Node
-from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image
-from std_msgs.msg import Bool, Float32MultiArray, MultiArrayDimension, String
-from std_srvs.srv import Trigger
-
-from ptr_core import rosmsg
-from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ
 from ptr_sim.session import LockstepGate, SimSession, StepOutcome
 
 PARAMETERS = {
@@ -86,7 +86,7 @@ def make_env(task: str, image_size: int, seed: int | None, camera_offset: list[f
 
 
 class SimBridgeNode(Node):
-    """The shell: parameters, topics, timers (episodes: ptr_sim.session, clamp: ptr_core.safety)"""
+    """The shell: parameters, topics, timers (episodes: ptr_sim.session, clamps: safety)."""
 
     def __init__(self, **node_options: Any) -> None:
         super().__init__('sim_bridge', **node_options)

@@ -29,6 +29,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 @dataclass
 class WorkerResult:
+    """What one collection worker wrote and tried."""
+
     written: int = 0
     attempted: int = 0
     successes: int = 0

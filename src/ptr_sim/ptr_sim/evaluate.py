@@ -37,6 +37,8 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
 
 @dataclass
 class EvalResult:
+    """The outcome of an evaluation: counts, Wilson interval and per-episode records."""
+
     task: str
     episodes: int
     successes: int

@@ -16,6 +16,8 @@ RGBA = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class ObjectSpec:
+    """A movable object: its shape, size and colour."""
+
     kind: str  # 'box' | 'cylinder'
     size: tuple[float, float, float]  # box half extents | (radius, length, 0)
     rgba: RGBA
@@ -27,6 +29,8 @@ class ObjectSpec:
 
 @dataclass(frozen=True)
 class ContainerSpec:
+    """A bin, tray or bowl: inner extent, wall height, colour and position."""
+
     inner: tuple[float, float]  # inner x, y extent (m)
     height: float
     rgba: RGBA
@@ -35,6 +39,8 @@ class ContainerSpec:
 
 @dataclass(frozen=True)
 class Kitchen:
+    """A scene layout: table, camera offset, objects, containers and fixture."""
+
     name: str
     table_rgba: RGBA
     camera_offset: tuple[float, float, float]
@@ -47,6 +53,8 @@ class Kitchen:
 
 @dataclass(frozen=True)
 class Task:
+    """A task: its kitchen, kind, horizon and goals (what success means)."""
+
     name: str
     index: int
     kitchen: str

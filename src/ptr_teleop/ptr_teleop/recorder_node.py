@@ -26,9 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ptr_ros.contracts import BagRecorded, ContractError, TeleopEvent
-from ptr_ros.nodeutil import Throttle, declare, run
-from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image
@@ -44,6 +41,9 @@ from ptr_core.data.bag_writer import (
     BagWriteError,
     EpisodeBag,
 )
+from ptr_ros.contracts import BagRecorded, ContractError, TeleopEvent
+from ptr_ros.nodeutil import Throttle, declare, run
+from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from ptr_teleop.cdr_stamps import CdrError, image_stamp_ns, multiarray_tag_ns
 from ptr_teleop.observation_cut import ObservationCut, demo_problem
 

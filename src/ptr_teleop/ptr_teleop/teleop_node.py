@@ -23,14 +23,14 @@ import time
 from typing import Any
 
 import rclpy
-from ptr_ros.contracts import BagRecorded, ContractError, ResetReply, TeleopEvent
-from ptr_ros.nodeutil import dataclass_parameters, dataclass_values, declare, require_choice, run
-from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from rclpy.node import Node
 from std_msgs.msg import Float32MultiArray, String
 from std_srvs.srv import Trigger
 
 from ptr_core import rosmsg
+from ptr_ros.contracts import BagRecorded, ContractError, ResetReply, TeleopEvent
+from ptr_ros.nodeutil import dataclass_parameters, dataclass_values, declare, require_choice, run
+from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
 from ptr_teleop.keyboard import KeyReader, NoKeyboard, cbreak, open_keys
 from ptr_teleop.spacemouse import SpaceMouse
 from ptr_teleop.teleop import COMMAND_KEYS, Mixer, Session, TeleopConfig, key_map_text, status_line

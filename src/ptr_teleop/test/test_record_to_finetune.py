@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from ptr_ros.domains import private_domain
 
 from ptr_core.data import Dataset, DatasetWriter, Trajectory
+from ptr_ros.domains import private_domain
 
 pytestmark = [pytest.mark.slow, pytest.mark.ros]
 torch.set_num_threads(1)

@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 import pytest
+
+from ptr_core import rosmsg
 from ptr_ros.contracts import BagRecorded, TeleopEvent
 from ptr_ros.domains import private_domain
 from ptr_ros.qos import action_qos, event_qos, latched_qos, sensor_qos
-
-from ptr_core import rosmsg
 
 pytestmark = pytest.mark.ros
 PERIOD = 200_000_000

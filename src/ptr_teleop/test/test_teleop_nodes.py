@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+
 from ptr_ros.domains import private_domain
 from ptr_ros.exit_codes import CONFIG_ERROR
 from ptr_ros.testing import interrupt_like_ros2_launch

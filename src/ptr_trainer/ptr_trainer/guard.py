@@ -25,6 +25,8 @@ from ptr_core.stats import fisher_greater
 
 @dataclass
 class GuardConfig:
+    """When the regression guard rolls the agent back."""
+
     enabled: bool = True
     window: int = 8  # episodes in the running success estimate
     drop: float = 0.3  # roll back when the window rate is this far below the best window ...
@@ -33,6 +35,8 @@ class GuardConfig:
 
 @dataclass(frozen=True)
 class Rollback:
+    """A decided rollback: the version to restore and why."""
+
     to_version: int  # the version whose agent state comes back
     reason: str
 

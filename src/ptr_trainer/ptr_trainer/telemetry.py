@@ -20,6 +20,8 @@ _PROBE_KEYS = ('td_loss', 'q_data', 'entropy', 'calql_bound_rate', 'cql_gap')
 
 
 class Telemetry:
+    """Per-source training diagnostics as TensorBoard scalars, JSON lines and a PNG."""
+
     def __init__(self, out: str | Path, sources: dict[str, Any], batch_size: int,
                  seed: int = 0, tensorboard: bool = True) -> None:
         self.dir = Path(out)

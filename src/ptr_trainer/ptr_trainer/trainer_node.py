@@ -17,6 +17,14 @@ import sys
 import threading
 from typing import Any
 
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from std_msgs.msg import String, UInt8MultiArray
+
+from ptr_core import rosmsg, weights
+from ptr_core.data import DatasetError
+from ptr_core.online_config import OnlineConfig, load_online_config
+from ptr_core.packets import PacketError
 from ptr_ros.contracts import ContractError, EpisodeAnnouncement, TrainerStatus
 from ptr_ros.episode_transfer import ANNOUNCE_DEPTH, DATA_DEPTH, EpisodeReceiver
 from ptr_ros.nodeutil import (
@@ -28,14 +36,6 @@ from ptr_ros.nodeutil import (
     run,
 )
 from ptr_ros.qos import latched_qos
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.node import Node
-from std_msgs.msg import String, UInt8MultiArray
-
-from ptr_core import rosmsg, weights
-from ptr_core.data import DatasetError
-from ptr_core.online_config import OnlineConfig, load_online_config
-from ptr_core.packets import PacketError
 from ptr_trainer.online import build_trainer
 
 # Paths and transport here; every learning setting is an OnlineConfig field (one home for each:

@@ -8,14 +8,14 @@ import time
 
 import pytest
 import torch
-from ptr_ros.domains import private_domain
-from ptr_ros.testing import stop_process
 
 from ptr_core.agent import Agent
 from ptr_core.data import DatasetWriter
 from ptr_core.task_registry import TaskRegistry
 from ptr_core.testing import random_episode as traj
 from ptr_core.testing import tiny_config
+from ptr_ros.domains import private_domain
+from ptr_ros.testing import stop_process
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -46,13 +46,13 @@ def trainer_command(tmp, ckpt, *extra: str) -> list[str]:
 
 def test_trainer_node_file_and_inline(setup):
     import rclpy
-    from ptr_ros.episode_transfer import EpisodeWriter
-    from ptr_ros.qos import latched_qos
     from rclpy.executors import SingleThreadedExecutor
     from std_msgs.msg import String, UInt8MultiArray
 
     from ptr_core import rosmsg, weights
     from ptr_core.policy import DeployablePolicy
+    from ptr_ros.episode_transfer import EpisodeWriter
+    from ptr_ros.qos import latched_qos
 
     tmp, ckpt = setup
     domain = private_domain()
@@ -136,12 +136,12 @@ def test_trainer_killed_and_restarted_loses_and_recounts_nothing(setup):
     import signal
 
     import rclpy
-    from ptr_ros.episode_transfer import EpisodeWriter
-    from ptr_ros.qos import latched_qos
     from rclpy.executors import SingleThreadedExecutor
     from std_msgs.msg import String, UInt8MultiArray
 
     from ptr_core import rosmsg, weights
+    from ptr_ros.episode_transfer import EpisodeWriter
+    from ptr_ros.qos import latched_qos
 
     tmp, ckpt = setup
     domain = private_domain()

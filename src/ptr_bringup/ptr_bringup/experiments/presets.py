@@ -16,6 +16,8 @@ import yaml
 
 @dataclass
 class ExperimentPreset:
+    """Every knob of the tables, typed: sizes, the learners' settings, the budgets."""
+
     seeds: int = 3  # data, training and evaluation starts all differ per seed
     jobs: int = 2  # stages run at once (one torch thread each)
     image_size: int = 48  # rendered images and network input

@@ -13,6 +13,8 @@ from ptr_sim.evaluate import wilson_interval
 
 @dataclass
 class Counts:
+    """Successes and episodes of one cell, per seed."""
+
     per_seed: dict[int, tuple[int, int]]  # seed -> (successes, episodes)
 
     @property
@@ -212,9 +214,11 @@ def _task(name: str):
 
 def selection_quality(table: Table, results: dict[str, dict[str, Any]]
                       ) -> dict[str, list[float]]:
-    """Per row, the Spearman correlation (one per run) between the selection score of each
-    checkpoint and its success on the snapshot episodes: does the score rank checkpoints as
-    success does? (NaN where either is constant.)"""
+    """Per row, the Spearman correlation (one per run) of selection score and success.
+
+    Success is measured on each checkpoint's snapshot episodes: a score that ranks checkpoints
+    as success does gives +1; NaN where either is constant.
+    """
     out: dict[str, list[float]] = {}
     for cell in table.cells:
         res = results.get(cell.stage.key) or {}

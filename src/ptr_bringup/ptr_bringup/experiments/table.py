@@ -18,6 +18,8 @@ class Cell:
 
 @dataclass
 class Table:
+    """A results table: its rows, columns, cells (stages), claim, notes and tests."""
+
     name: str
     title: str
     claim: str  # what the paper reports, in one paragraph (the report's reference point)

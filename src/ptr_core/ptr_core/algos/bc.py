@@ -26,7 +26,7 @@ def bc_loss(policy: nn.Module, batch: dict[str, torch.Tensor],
 
 def awbc_weights(q_data: torch.Tensor, q_samples: torch.Tensor, temperature: float,
                  max_weight: float) -> torch.Tensor:
-    """w = min(exp((Q(s,a) - max_a' Q(s,a')) / T), max_weight); max over sampled actions (B, N)."""
+    """W = min(exp((Q(s,a) - max_a' Q(s,a')) / T), max_weight); max over sampled actions (B, N)."""
     return torch.exp((q_data - q_samples.max(dim=-1).values) / temperature).clamp(max=max_weight)
 
 

@@ -22,7 +22,7 @@ Metrics = dict[str, torch.Tensor]
 def td_target(q_next_target: torch.Tensor, logp_next: torch.Tensor, reward: torch.Tensor,
               terminal: torch.Tensor, temperature: torch.Tensor, cfg: AgentConfig
               ) -> torch.Tensor:
-    """y = r + gamma (1 - d) V(s'), V = max over sampled a' (max-backup) of min_e Q'_e(s', a').
+    """Y = r + gamma (1 - d) V(s'), V = max over sampled a' (max-backup) of min_e Q'_e(s', a').
 
     Without max-backup only the first sampled next action is used. With `backup_entropy`,
     temperature * log pi(a'|s') is subtracted per sample before the max.
@@ -38,7 +38,7 @@ def conservative_logsumexp(q_uniform: torch.Tensor, q_pi: torch.Tensor, logp_pi:
                            q_next: torch.Tensor | None, logp_next: torch.Tensor | None,
                            q_data: torch.Tensor, cfg: AgentConfig,
                            mc_return: torch.Tensor | None = None) -> torch.Tensor:
-    """log sum_a exp Q(s, a) over the sampled actions -> (E, B).
+    """Log sum_a exp Q(s, a) over the sampled actions -> (E, B).
 
     Importance sampling (CQL code, min_q_version 3): each sample's Q minus its proposal's
     log-density (uniform: -A log 2; policy: log pi, detached). Cal-QL: the policy samples' Q-values

@@ -41,6 +41,8 @@ class BridgeError(ValueError):
 
 @dataclass(frozen=True)
 class BridgeSource:
+    """One Bridge trajectory source: a numpy out.npy or a raw trajectory folder."""
+
     path: Path  # out.npy, or a raw traj folder
     task: str
     split: str  # 'train' | 'val'

@@ -1,9 +1,9 @@
 """`ptr data`: everything about datasets under one group.
 
-  ptr data info DIR                                   tasks, episodes, lengths, success, actions
-  ptr data show DIR --task T --episode K --out E.png  one episode's frames and action traces
-  ptr data from-bags BAG_OR_DIR... --task T --out DIR rosbag2 episodes -> dataset
-  ptr data from-bridge SRC DST                        Bridge numpy/raw -> dataset
+ptr data info DIR                                   tasks, episodes, lengths, success, actions
+ptr data show DIR --task T --episode K --out E.png  one episode's frames and action traces
+ptr data from-bags BAG_OR_DIR... --task T --out DIR rosbag2 episodes -> dataset
+ptr data from-bridge SRC DST                        Bridge numpy/raw -> dataset
 """
 from __future__ import annotations
 

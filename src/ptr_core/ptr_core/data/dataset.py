@@ -175,6 +175,8 @@ def unpack_shard(data: bytes, root: str | Path, name: str) -> Path | None:
 
 @dataclass(frozen=True)
 class EpisodeRef:
+    """Where one episode lives: its shard and its rows in the shard's arrays."""
+
     shard: int
     obs_start: int
     act_start: int

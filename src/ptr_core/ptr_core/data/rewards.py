@@ -72,6 +72,8 @@ class RewardConfig:
 
 
 class Labeled(NamedTuple):
+    """Rewards, terminals and MC returns of one trajectory under a RewardConfig."""
+
     reward: np.ndarray  # (T,) float32, scaled and shifted
     terminal: np.ndarray  # (T,) bool
     mc_return: np.ndarray  # (T,) float32

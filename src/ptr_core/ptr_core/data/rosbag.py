@@ -243,7 +243,7 @@ def align(streams: dict[str, _Stream], cfg: BagConfig, drops: Drops | None = Non
 
 def _trim_to_next_image(seg: np.ndarray, img: _Stream, a_times: np.ndarray, obs: np.ndarray,
                         period: int, drops: Drops) -> tuple[np.ndarray, int]:
-    """s' of the segment's last action: the latest image within one period after it; while no
+    """S' of the segment's last action: the latest image within one period after it; while no
     newer image exists (the bag ended), that action is dropped and the one before tried."""
     last = -1
     while len(seg):

@@ -33,7 +33,7 @@ def tanh_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor, num: int,
 
 def tanh_gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor, action: torch.Tensor,
                            clip: float = 0.999) -> torch.Tensor:
-    """log pi(action) for actions in (-1, 1) (B, A) -> (B,); used by BC warm-start (COG)."""
+    """Log pi(action) for actions in (-1, 1) (B, A) -> (B,); used by BC warm-start (COG)."""
     a = action.clamp(-clip, clip)
     u = torch.atanh(a)
     z = (u - mean) / log_std.exp()
@@ -69,7 +69,7 @@ class Actor(nn.Module):
         return torch.cat([self.encoder(image), state], dim=-1)
 
     def dist(self, obs: torch.Tensor, task: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """obs = concat(embedding, state) (B, D), task (B,) -> mean, log_std (B, A)."""
+        """Obs = concat(embedding, state) (B, D), task (B,) -> mean, log_std (B, A)."""
         x = torch.cat([obs, F.one_hot(task, self.num_tasks).to(obs.dtype)], dim=-1)
         mean, log_std = self.out(self.trunk(x)).chunk(2, dim=-1)
         return mean, log_std.clamp(self.log_std_min, self.log_std_max)

@@ -88,7 +88,7 @@ class Critic(nn.Module):
         return torch.cat([self.encoder(image), state], dim=-1)
 
     def q(self, obs: torch.Tensor, task: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """obs (B, D), task (B,), actions (B, N, A) or (B, A) -> (E, B, N) or (E, B)."""
+        """Obs (B, D), task (B,), actions (B, N, A) or (B, A) -> (E, B, N) or (E, B)."""
         if actions.dim() == 2:
             return self.head(obs, task, actions.unsqueeze(1)).squeeze(-1)
         return self.head(obs, task, actions)
