@@ -279,7 +279,7 @@ def _eval(args: dict[str, str]) -> list[NodeSpec]:
     return nodes
 
 
-# -- teleoperated demonstrations, one bag per episode (issue 9) ----------------------------------
+# -- teleoperated demonstrations, one bag per episode -------------------------------------------
 
 TELEOP_ARGUMENTS = (
     Argument('robot', 'sim', 'which robot: the PyBullet WidowX 250 or the real arm',

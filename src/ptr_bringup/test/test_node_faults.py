@@ -10,7 +10,7 @@ Timing: each phase waits (with generous limits) for the state it then measures i
 assuming the machine's speed: the policy moving the arm before it is killed; the sim stepping
 an episode (two steps within RATE_WINDOW) before the reward node is killed, since between
 episodes it rests while the trainer catches up and a kill in a rest would prove nothing (the
-premise that once failed under load as `(0, 4.4)`); the respawned nodes acting again. The
+premise the measurement needs); the respawned nodes acting again. The
 real-time hold is judged on the bridge's own 5 Hz states, from two periods after the kill.
 """
 import json

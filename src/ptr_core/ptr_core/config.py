@@ -159,10 +159,8 @@ def _ptr_real() -> Config:
 def _ptr_sim_cpu() -> Config:
     """The same algorithm sized for a CPU: 64 px, a small IMPALA encoder.
 
-    policy_ema 0.995: in runs of a few thousand steps the temperature is still near 1 and the
-    greedy policy swings with the critic from one checkpoint to the next (OpenDrawer, 30 starts:
-    29 -> 10 -> 24 -> 11 successes over 1000-1600 steps); the deployed average over ~200 steps
-    held 27, 29, 20, 16 on the same run (issue 7).
+    policy_ema 0.995: in runs of a few thousand steps the greedy policy swings with the critic
+    from one checkpoint to the next; deploying an average over ~200 steps damps the swings.
     """
     return Config(
         preset='ptr_sim_cpu',

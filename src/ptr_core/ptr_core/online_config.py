@@ -19,10 +19,10 @@ ONLINE_FRACTIONS = (0.35, 0.15, 0.5)
 class OnlineConfig:
     """PTR appendix F defaults, plus the measures that keep the offline policy while it improves.
 
-    Measured on this stack (issue 7): with the paper's settings alone the first updates on a
-    buffer of failures unlearned a 20/20 policy within tens of updates; the separate actor
-    encoder, the lower online learning rates, a frozen-policy warm-up and the ramp of the online
-    share below are what hold it (see README, 'Online fine-tuning'). Read by ptr_trainer.online;
+    With the paper's settings alone the first updates on a buffer of failures can unlearn a good
+    policy within tens of updates; the separate actor encoder, the lower online learning rates,
+    a frozen-policy warm-up and the ramp of the online share below hold it (README, 'Online
+    fine-tuning'). Read by ptr_trainer.online;
     every field is also a trainer-node parameter of the same name, listed by `ptr config show`.
     """
 

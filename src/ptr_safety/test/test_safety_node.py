@@ -55,8 +55,7 @@ def graph():
     probe.create_subscription(Float32MultiArray, 'robot/action', g.out.append, observer)
     probe.create_subscription(String, 'safety/status', g.status.append, latched_qos())
     # The robot: state and image at 10 Hz while `g.feed` holds a position, as a bridge publishes
-    # them. Fed once, a reliable action lost under load and repaired at the next heartbeat
-    # (seconds) met a state older than stale_after and was held (CI saw a hold, not a cut).
+    # them (fed once, an action repaired late by DDS would meet a stale state and be held).
     g.feed, stop = None, threading.Event()
 
     def robot():

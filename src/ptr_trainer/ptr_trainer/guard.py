@@ -9,9 +9,8 @@ ended and to publish it again as a new version. Every decision is a one-line rea
 Why a window and not per-version rates: a version acts for one or two episodes, far too few to
 judge it; a window of several episodes spans a few versions.
 Why a significance test on top of `drop`: the best window is the maximum of many noisy windows,
-so a steady policy keeps falling short of it. Measured (issue 7): a 20 % policy rolled back
-twice in 40 episodes on 0/6 against a best of 2/6, a drop that a steady 20 % policy shows in a
-quarter of all windows (0.8^6), and each rollback threw away the updates since. A rollback now
+so a steady policy keeps falling short of it: a steady 20 % policy shows 0/6 in a quarter of
+all windows (0.8^6), and each rollback throws away the updates since. A rollback therefore
 also needs the one-sided Fisher test of best window > recent window at p < `significance`
 (window 6: 4/6 -> 0/6 rolls back, p = 0.03; 2/6 -> 0/6 does not, p = 0.23).
 """
