@@ -266,7 +266,8 @@ def _departures_section(table: Table) -> list[str]:
         return ['', "## Departures from the papers' settings", '', 'None: the `paper` preset.']
     out = ['', "## Departures from the papers' settings", '',
            'The `paper` preset holds what PTR (appendix D, tables X-XI) and COG (appendix A) '
-           'state; this run differs in:', '', '| setting | paper | here | why |',
+           'state, and full-scale defaults where they state nothing (seeds, episode counts); '
+           'this run differs in:', '', '| setting | paper | here | why |',
            '|---|---|---|---|']
     out += [f'| {k} | {a} | {b} | {why} |' for k, a, b, why in deps]
     return out
