@@ -82,21 +82,29 @@ def plot_online(table: Table, results: dict[str, dict[str, Any]], path: Path) ->
         return None
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     for cell, res in runs:
-        x = [pt[1] for pt in res['curve']]
-        y = [pt[2] / pt[3] for pt in res['curve']]
-        ci = [wilson_interval(pt[2], pt[3]) for pt in res['curve']]
-        color = f'C{table.rows.index(cell.row) % 10}'
-        ax.errorbar(x, y, yerr=[[a - lo for a, (lo, _) in zip(y, ci)],
-                                [hi - a for a, (_, hi) in zip(y, ci)]],
-                    marker='o', ms=3, lw=1, capsize=2, color=color, alpha=0.8,
-                    label=cell.row if cell.seed == min(c.seed for c, _ in runs
-                                                       if c.row == cell.row) else None)
-    ax.set_xlabel('online environment steps')
-    ax.set_ylabel('greedy success (95% Wilson)')
+        first = cell.seed == min(c.seed for c, _ in runs if c.row == cell.row)
+        _rate_curve(ax, [pt[1] for pt in res['curve']], [pt[2:4] for pt in res['curve']],
+                    f'C{table.rows.index(cell.row) % 10}', cell.row if first else None, 0.8)
+    return _finish(ax, table, 'online environment steps', 'greedy success (95% Wilson)', path)
+
+
+def _rate_curve(ax, x: list, counts: list, color: str, label: str | None,
+                alpha: float = 1.0) -> None:
+    """Success rates k/n against x, with 95% Wilson bars."""
+    y = [k / n for k, n in counts]
+    ci = [wilson_interval(k, n) for k, n in counts]
+    ax.errorbar(x, y, yerr=[[a - lo for a, (lo, _) in zip(y, ci)],
+                            [hi - a for a, (_, hi) in zip(y, ci)]],
+                marker='o', ms=3, lw=1, capsize=2, color=color, alpha=alpha, label=label)
+
+
+def _finish(ax, table: Table, xlabel: str, ylabel: str, path: Path) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     ax.set_title(table.title, fontsize=9)
-    return _save(fig, path)
+    return _save(ax.figure, path)
 
 
 def plot_curves(table: Table, results: dict[str, dict[str, Any]], path: Path) -> Path | None:
@@ -116,18 +124,10 @@ def plot_curves(table: Table, results: dict[str, dict[str, Any]], path: Path) ->
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     for row, by_step in pts.items():
         steps = sorted(by_step)
-        y = [by_step[s][0] / by_step[s][1] for s in steps]
-        ci = [wilson_interval(*by_step[s]) for s in steps]
-        ax.errorbar(steps, y, yerr=[[a - lo for a, (lo, _) in zip(y, ci)],
-                                    [hi - a for a, (_, hi) in zip(y, ci)]],
-                    marker='o', ms=3, lw=1, capsize=2, label=row,
-                    color=f'C{table.rows.index(row) % 10}')
-    ax.set_xlabel('gradient step of the checkpoint (fine-tuning or training run)')
-    ax.set_ylabel('success (snapshot episodes, 95% Wilson)')
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=7)
-    ax.set_title(table.title, fontsize=9)
-    return _save(fig, path)
+        _rate_curve(ax, steps, [by_step[st] for st in steps],
+                    f'C{table.rows.index(row) % 10}', row)
+    return _finish(ax, table, 'gradient step of the checkpoint (fine-tuning or training run)',
+                   'success (snapshot episodes, 95% Wilson)', path)
 
 
 def _pyplot():
