@@ -15,7 +15,7 @@ import pytest
 
 from ptr_ros.domains import private_domain
 from ptr_ros.exit_codes import CONFIG_ERROR
-from ptr_ros.testing import stop_process
+from ptr_ros.testing import spin_in_background, stop_process
 
 pytestmark = pytest.mark.ros
 TEST_DIR = Path(__file__).parent
@@ -46,14 +46,14 @@ def graph(interbotix):
     ex = MultiThreadedExecutor(2, context=ctx)
     ex.add_node(node)
     ex.add_node(probe)
-    threading.Thread(target=ex.spin, daemon=True).start()
+    stop = spin_in_background(ex)
     g = type('G', (), {})()
     g.node, g.probe, g.states, g.api = node, probe, [], interbotix
     g.pub = probe.create_publisher(Float32MultiArray, 'robot/action', action_qos())
     g.reset = probe.create_client(Trigger, 'robot/reset')
     probe.create_subscription(Float32MultiArray, 'robot/state', g.states.append, sensor_qos())
     yield g
-    ex.shutdown()
+    stop()
     node.close()
     node.destroy_node()
     probe.destroy_node()

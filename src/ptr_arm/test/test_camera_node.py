@@ -4,7 +4,6 @@ and a device that cannot be opened; plus the pure frame functions (ptr_arm.camer
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from ptr_arm.camera_frames import crop_box, parse_device, process_frame
 from ptr_ros.domains import private_domain
 from ptr_ros.exit_codes import CONFIG_ERROR
+from ptr_ros.testing import spin_in_background
 
 W, H, SIDE = 160, 120, 20  # frame size; the side bars outside the centred 120x120 square
 # One color per frame (BGR as OpenCV writes it) in the centre, yellow side bars.
@@ -74,9 +74,9 @@ def camera():
         ex.add_node(node)
         return node
 
-    threading.Thread(target=ex.spin, daemon=True).start()
+    stop = spin_in_background(ex)
     yield start, images
-    ex.shutdown()
+    stop()
     for node in nodes:
         node.close()
         node.destroy_node()

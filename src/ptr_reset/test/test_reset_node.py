@@ -17,7 +17,7 @@ from ptr_core.task_registry import TaskRegistry
 from ptr_core.testing import tiny_config
 from ptr_reward.classifier import ClassifierConfig, save_classifier, train_classifier
 from ptr_ros.domains import private_domain
-from ptr_ros.testing import stop_process
+from ptr_ros.testing import spin_in_background, stop_process
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -131,6 +131,7 @@ def test_reset_node(ckpts, close_after, expect_ok, lose_action):
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
     ex = MultiThreadedExecutor(context=ctx)
+    stop = ex.shutdown  # until the executor spins
     try:
         node = rclpy.create_node('fake_bridge', context=ctx)
         ex.add_node(node)
@@ -139,7 +140,7 @@ def test_reset_node(ckpts, close_after, expect_ok, lose_action):
         node.create_subscription(String, 'ptr/status', lambda m: status.append(
             json.loads(m.data)), latched_qos())
         client = node.create_client(Trigger, 'ptr/reset_scene')
-        threading.Thread(target=ex.spin, daemon=True).start()
+        stop = spin_in_background(ex)
         assert client.wait_for_service(timeout_sec=60), 'reset node did not come up'
         # Let discovery finish both ways (topics and the service's reply path) before calling.
         end = time.monotonic() + 30
@@ -165,7 +166,7 @@ def test_reset_node(ckpts, close_after, expect_ok, lose_action):
                 time.sleep(0.05)
     finally:
         rc, out = stop_process(proc)
-        ex.shutdown()
+        stop()
         rclpy.shutdown(context=ctx)
     log = f'\nreset node output:\n{out}'
     assert res is not None, f'no ptr/reset_scene answer{log}'

@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 
 def stop_process(proc, patience: float = 20.0, tries: int = 3) -> tuple[int | None, str]:
@@ -49,3 +51,16 @@ def interrupt_like_ros2_launch(proc, timeout: float = 30.0) -> tuple[int, str, s
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out or '', err or '', time.monotonic() - t0
+
+
+def spin_in_background(executor) -> Callable[[], None]:
+    """Spin `executor` in a daemon thread; the returned stop() shuts it down and waits for the
+    thread, so nodes and the context can go after it (a spin loop still inside rcl when the
+    context is shut down raises in its thread)."""
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        executor.shutdown()
+        thread.join(5.0)
+    return stop

@@ -1,13 +1,13 @@
 """The blocking service call the worker threads of the episode manager and the reset node use:
 an answer, no server, and a server that does not answer in time, each said with the service's
 name; and the one-line parameter checks."""
-import threading
 import time
 
 import pytest
 
 from ptr_ros.domains import private_domain
 from ptr_ros.nodeutil import ServiceUnavailable, call_service, require_choice
+from ptr_ros.testing import spin_in_background
 
 pytestmark = pytest.mark.ros
 
@@ -21,9 +21,9 @@ def node():
     n = rclpy.create_node('nodeutil_test', context=ctx)
     ex = MultiThreadedExecutor(2, context=ctx)
     ex.add_node(n)
-    threading.Thread(target=ex.spin, daemon=True).start()
+    stop = spin_in_background(ex)
     yield n
-    ex.shutdown()
+    stop()
     n.destroy_node()
     rclpy.shutdown(context=ctx)
 

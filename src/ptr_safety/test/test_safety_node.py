@@ -12,6 +12,7 @@ import pytest
 
 from ptr_core.constants import denormalize_action, normalize_action
 from ptr_ros.domains import private_domain
+from ptr_ros.testing import spin_in_background
 
 pytestmark = pytest.mark.ros
 HI_X = 0.55
@@ -39,7 +40,7 @@ def graph():
     ex = MultiThreadedExecutor(2, context=ctx)
     ex.add_node(node)
     ex.add_node(probe)
-    threading.Thread(target=ex.spin, daemon=True).start()
+    stop_spin = spin_in_background(ex)
     g = type('G', (), {})()
     g.node, g.probe, g.domain, g.out, g.status = node, probe, domain, [], []
     g.pub_in = probe.create_publisher(Float32MultiArray, 'safety/action_in', action_qos())
@@ -68,7 +69,7 @@ def graph():
     yield g
     stop.set()
     feeder.join()
-    ex.shutdown()
+    stop_spin()
     node.destroy_node()
     probe.destroy_node()
     rclpy.shutdown(context=ctx)
