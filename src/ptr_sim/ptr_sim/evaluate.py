@@ -61,12 +61,14 @@ class EvalResult:
 
 
 def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
-             image_size: int = 64, env=None, progress: bool = False) -> EvalResult:
-    """Run `episodes` episodes of `task`; episode i resets with seed + i (reproducible).
+             image_size: int = 64, env=None, progress: bool = False,
+             first: int = 0) -> EvalResult:
+    """Run episodes first .. first + episodes - 1 of `task`; episode i resets with seed + i.
 
     `policy_fn(obs) -> action` (normalized, (7,)). If it has a `reset(env, episode)` method it is
     called before every episode (stateful policies such as ptr_sim.scripted). Pass `env` to reuse
-    an environment (it is then not closed); otherwise one is made and closed here.
+    an environment (it is then not closed); otherwise one is made and closed here. `first` lets
+    workers run slices of one evaluation with the same per-episode seeds (ptr_sim.parallel_eval).
     """
     import ptr_sim
 
@@ -82,9 +84,9 @@ def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
             from ptr_core.progress import progress as bar
             it = bar(it, desc=f'eval {task}', unit='ep', what='episodes')
         for i in it:
-            obs, info = env.reset(seed=seed + i)
+            obs, info = env.reset(seed=seed + first + i)
             if hasattr(policy_fn, 'reset'):
-                policy_fn.reset(env, i)
+                policy_fn.reset(env, first + i)
             steps, success, met = 0, False, 0
             while True:
                 obs, _, terminated, truncated, info = env.step(policy_fn(obs))
@@ -105,13 +107,20 @@ def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
 
 
 class CheckpointPolicy:
-    """policy_fn over ptr_core.policy.DeployablePolicy (greedy or sampled, seeded)."""
+    """policy_fn over ptr_core.policy.DeployablePolicy (greedy or sampled, seeded).
+
+    A sampled policy's noise is seeded per episode, so an episode acts the same whichever
+    worker runs it and whatever ran before it.
+    """
 
     def __init__(self, policy, greedy: bool = True, seed: int = 0) -> None:
         import torch
 
-        self.policy, self.greedy = policy, greedy
+        self.policy, self.greedy, self.seed = policy, greedy, seed
         self.gen = torch.Generator().manual_seed(seed)
+
+    def reset(self, env, episode: int) -> None:
+        self.gen.manual_seed(self.seed * 1_000_003 + episode)
 
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         return self.policy.act(obs['image'], obs['state'], greedy=self.greedy,
@@ -133,6 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument('--policy-task', default=None,
                     help='task name or id for the policy one-hot (default: --task if the '
                          "checkpoint knows it, else the checkpoint's target task)")
+    ap.add_argument('--workers', type=int, default=1,
+                    help='processes the episodes are spread over (same per-episode seeds: the '
+                         'result does not depend on the count)')
     ap.add_argument('--json', default=None, help='also write the result as JSON here')
     ap.add_argument('--quiet', action='store_true', help='no progress bar')
     return ap
@@ -181,8 +193,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes < 1:
         print(f'ptr eval: --episodes: expected >= 1, got {args.episodes}', file=sys.stderr)
         return 2
-    res = evaluate(CheckpointPolicy(policy, args.greedy, args.seed), args.task, args.episodes,
-                   args.seed, size, progress=not args.quiet)
+    if args.workers < 1:
+        print(f'ptr eval: --workers: expected >= 1, got {args.workers}', file=sys.stderr)
+        return 2
+    if args.workers == 1:
+        res = evaluate(CheckpointPolicy(policy, args.greedy, args.seed), args.task,
+                       args.episodes, args.seed, size, progress=not args.quiet)
+    else:
+        from ptr_sim.parallel_eval import evaluate_checkpoint
+        res = evaluate_checkpoint(args.ckpt, args.task, args.episodes, args.seed, size,
+                                  workers=args.workers, policy_task=policy.task_id,
+                                  greedy=args.greedy, progress=not args.quiet)
     print(f'{res.summary()} [policy task id {policy.task_id}, '
           f'{"greedy" if args.greedy else "sampled"}]')
     if args.json:
