@@ -9,6 +9,7 @@ import yaml
 from ptr_bringup.experiments.table import Table
 from ptr_core.stats import bootstrap_mean_diff, fisher_two_sided, holm, spearman
 from ptr_sim.evaluate import wilson_interval
+from ptr_sim.tasks import TASKS
 
 
 @dataclass
@@ -182,7 +183,7 @@ def _gate_section(table: Table, counts: dict[tuple[str, str], Counts]) -> list[s
 def _partial_section(table: Table, results: dict[str, dict[str, Any]]) -> list[str]:
     """A compound task's first stage: episodes with at least one object in its container."""
     tasks = {e.get('task') for c in table.cells for e in c.stage.params.get('evals', {}).values()}
-    if not any(len(getattr(_task(t), 'goals', ())) > 1 for t in tasks if t):
+    if not any(t in TASKS and len(TASKS[t].goals) > 1 for t in tasks):
         return []
     part: dict[tuple[str, str], list[int]] = {}
     for cell in table.cells:
@@ -205,11 +206,6 @@ def _partial_section(table: Table, results: dict[str, dict[str, Any]]) -> list[s
             cells.append(Counts({0: (k, n)}).cell() if n else 'not run')
         out.append(f'| {r} | ' + ' | '.join(cells) + ' |')
     return out
-
-
-def _task(name: str):
-    from ptr_sim.tasks import TASKS
-    return TASKS.get(name)
 
 
 def selection_quality(table: Table, results: dict[str, dict[str, Any]]

@@ -28,11 +28,7 @@ class AWBCAgent(Agent):
     settings = AWBCConfig
 
     def _build_critic(self) -> Critic:
-        return Critic(self.cfg.network)
-
-    def _algo_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        self.critic.requires_grad_(False)  # never trained here
-        return {}
+        return Critic(self.cfg.network).requires_grad_(False)  # never trained here
 
     def losses(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return awbc_loss(self.policy, self.critic, batch, self.cfg.agent, self.generator,
