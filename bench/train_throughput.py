@@ -11,15 +11,19 @@ Also measured: the FLOPs of one ptr_core step (torch's FLOP counter), hence its 
 against a float32 matmul measured in the same run on the same threads.
 
     .venv/bin/python bench/train_throughput.py [--threads 1] [--steps 6] [--d3rlpy-steps 1]
-        [--compile]
+        [--compile] [--default-heap] [--profile]
+
+The process's heap is tuned as every training process tunes it (ptr_core.heap) unless
+--default-heap; the minor page faults per step are printed either way. --profile prints the ops
+of one step by self time, with their FLOPs where torch counts them.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import resource
 import time
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -27,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ptr_core.agent import Agent
 from ptr_core.config import NetworkConfig, load_config
 from ptr_core.constants import ACTION_DIM
+from ptr_core.heap import keep_freed_memory
 from ptr_core.nets.backbones import build_backbone
 from ptr_core.nets.pooling import build_pooling
 
@@ -45,12 +50,19 @@ def make_batch(seed: int) -> dict[str, torch.Tensor]:
 
 def time_steps(step, n: int, warmup: int = 1) -> float:
     """Steps per second over n calls after `warmup` untimed calls."""
+    return timed_steps(step, n, warmup)[0]
+
+
+def timed_steps(step, n: int, warmup: int = 1) -> tuple[float, float]:
+    """Steps per second and minor page faults per step over n calls after `warmup`."""
     for i in range(warmup):
         step(i)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t = time.perf_counter()
     for i in range(n):
         step(warmup + i)
-    return n / (time.perf_counter() - t)
+    rate = n / (time.perf_counter() - t)
+    return rate, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / n
 
 
 def matmul_flops(threads_n: int = 1024, reps: int = 10) -> float:
@@ -176,7 +188,11 @@ def main() -> None:
     p.add_argument('--steps', type=int, default=6, help='timed ptr_core steps')
     p.add_argument('--d3rlpy-steps', type=int, default=1, help='timed d3rlpy steps')
     p.add_argument('--compile', action='store_true', help='also time torch.compile')
+    p.add_argument('--default-heap', action='store_true',
+                   help="glibc's default allocator instead of ptr_core.heap's tuning")
+    p.add_argument('--profile', action='store_true', help='per-op table of one step')
     args = p.parse_args()
+    heap = 'default' if args.default_heap else ('tuned' if keep_freed_memory() else 'default')
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = load_config(None, ['network.num_tasks=1', 'train.augment=false'])
@@ -184,15 +200,16 @@ def main() -> None:
     print(f'config: ptr_sim_cpu, {S}x{S}, batch {B}, encoder {net.encoder}{net.impala_channels} '
           f'+ {net.pooling} + {net.bottleneck_dim}, Q {net.q_hidden} x{net.num_qs}, samples '
           f'{ac.num_policy_actions}+{ac.num_uniform_actions}+{ac.num_next_actions}, '
-          f'threads {args.threads}')
+          f'threads {args.threads}, heap {heap}')
     batches = [make_batch(i) for i in range(4)]
 
     results = {}
     for name, extra in (('ptr_core', []), ('ptr_core shared-encoder',
                                            ['network.shared_encoder=true'])):
         agent = Agent(load_config(None, ['network.num_tasks=1'] + extra))
-        results[name] = time_steps(lambda i, a=agent: a.update_step(batches[i % 4]), args.steps)
-        print(f'{name:>26}: {results[name]:.2f} steps/s')
+        results[name], faults = timed_steps(lambda i, a=agent: a.update_step(batches[i % 4]),
+                                            args.steps)
+        print(f'{name:>26}: {results[name]:.2f} steps/s ({faults:.0f} page faults per step)')
     if args.compile:
         agent = Agent(load_config(None, ['network.num_tasks=1', 'train.compile=true']))
         t = time.perf_counter()
@@ -206,7 +223,7 @@ def main() -> None:
     d3 = time_steps(step, args.d3rlpy_steps)
     print(f'{"d3rlpy 2.8.1 CQL":>26}: {d3:.3f} steps/s')
     print(f'ratio ptr_core / d3rlpy: {results["ptr_core"] / d3:.1f}x '
-          f'(shared encoder: {results["ptr_core shared-encoder"] / d3:.1f}x; goal >= 5x)')
+          f'(shared encoder: {results["ptr_core shared-encoder"] / d3:.1f}x; goal >= 20x)')
 
     agent = Agent(load_config(None, ['network.num_tasks=1']))
     agent.update_step(batches[0])
@@ -216,8 +233,13 @@ def main() -> None:
     peak = matmul_flops()
     achieved = flops * results['ptr_core']
     print(f'ptr_core step: {flops / 1e9:.1f} GFLOP -> {achieved / 1e9:.1f} GFLOP/s; '
-          f'matmul 1024^3 fp32: {peak / 1e9:.1f} GFLOP/s; fraction {achieved / peak:.0%}')
-    np.set_printoptions(precision=3)
+          f'matmul 1024^3 fp32: {peak / 1e9:.1f} GFLOP/s; fraction {achieved / peak:.0%} '
+          '(goal >= 75%)')
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+            agent.update_step(batches[2])
+        print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=20))
 
 
 if __name__ == '__main__':

@@ -22,6 +22,7 @@ from ptr_core.config import Config
 from ptr_core.data.augment import Augment
 from ptr_core.data.sampler import MixedSampler, TransitionSource
 from ptr_core.distributed import rank_world
+from ptr_core.heap import keep_freed_memory
 from ptr_core.logging_utils import MetricsLogger
 from ptr_core.online_config import ONLINE_FRACTIONS
 from ptr_core.progress import progress as progress_bar
@@ -134,6 +135,7 @@ def train(cfg: Config, sources: Sequence[TransitionSource], steps: int,
     metrics.jsonl. A given `agent` (pre-trained, or loaded for resume) keeps its optimizers.
     `extra` is stored in every checkpoint (e.g. a fine-tuning run's total step count).
     """
+    keep_freed_memory()
     torch.manual_seed(cfg.train.seed)
     agent = agent or Agent(cfg, tasks=tasks, target_task=target_task)
     rank, world = rank_world()

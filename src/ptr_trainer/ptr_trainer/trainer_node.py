@@ -23,6 +23,7 @@ from std_msgs.msg import String, UInt8MultiArray
 
 from ptr_core import rosmsg, weights
 from ptr_core.data import DatasetError
+from ptr_core.heap import keep_freed_memory
 from ptr_core.online_config import OnlineConfig, load_online_config
 from ptr_core.packets import PacketError
 from ptr_ros.contracts import ContractError, EpisodeAnnouncement, TrainerStatus
@@ -200,6 +201,7 @@ class TrainerNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
+    keep_freed_memory()  # a long-lived training process: see ptr_core.heap
     return run(TrainerNode, args, threads=2)
 
 
