@@ -46,4 +46,17 @@ def counting_stage(work: Path, params: dict, deps: dict) -> dict:
         import os
         os._exit(3)
     value = params.get('value', 0) + sum(d['value'] for d in deps.values())
-    return {'value': value, 'resumed': resumed}
+    from ptr_bringup.experiments.engine import stage_cores
+    out = {'value': value, 'resumed': resumed, 'cores': stage_cores()}
+    if params.get('pool'):  # a stage given several cores may start its own worker processes
+        import multiprocessing as mp
+        with mp.get_context('spawn').Pool(stage_cores()) as pool:
+            out['pids'] = len(set(pool.map(_pid, range(8), chunksize=1)))
+    return out
+
+
+def _pid(_: int) -> int:
+    import os
+    import time
+    time.sleep(0.05)
+    return os.getpid()

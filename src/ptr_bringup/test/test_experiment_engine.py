@@ -81,3 +81,38 @@ def test_a_killed_stage_is_run_again_and_finds_what_it_left(tmp_path):
     res = run_stages([ok], tmp_path / 'store', say=lambda m: None)
     assert res[ok.key]['resumed'] is True
     assert _runs(ledger) == ['job', 'job']
+
+
+def test_cores_go_to_ready_stages_first_then_to_those_that_can_spread(tmp_path):
+    """Unit test of the scheduler's core book-keeping (no processes are started)."""
+    from ptr_bringup.experiments.engine import _Run
+    ledger = tmp_path / 'ledger'
+    spread = _stage(ledger, 'eval')
+    spread.max_cores = 2
+    train = _stage(ledger, 'train')
+    after = _stage(ledger, 'after', {'e': spread})
+    run = _Run(all_stages([spread, train, after]), tmp_path / 'store', 2, lambda m: None,
+               lambda s: False)
+    # Two ready stages on two cores: one core each, though one of them could use two.
+    assert [(s.label, c) for s, c in run.ready()] == [('eval', 1), ('train', 1)]
+
+    alone = _stage(ledger, 'alone')
+    alone.max_cores = 2
+    run = _Run(all_stages([alone]), tmp_path / 'store', 2, lambda m: None, lambda s: False)
+    started = run.ready()
+    assert [(s.label, c) for s, c in started] == [('alone', 2)]
+    run.running['future'] = (started[0][0], 0.0, 2)
+    # Both cores are held: a stage that becomes ready waits until they are free.
+    run.pending.append(_stage(ledger, 'late'))
+    assert run.ready() == []
+
+
+def test_a_stage_given_two_cores_runs_its_own_worker_processes(tmp_path):
+    ledger = tmp_path / 'ledger'
+    pooled = _stage(ledger, 'pooled', pool=True)
+    pooled.max_cores = 2
+    res = run_stages([pooled], tmp_path / 'store', jobs=2, say=lambda m: None)[pooled.key]
+    assert res['cores'] == 2 and res['pids'] == 2
+    single = _stage(ledger, 'single')
+    assert run_stages([single], tmp_path / 'store', jobs=1,
+                      say=lambda m: None)[single.key]['cores'] == 1

@@ -125,6 +125,8 @@ class DeployablePolicy:
         if np.shape(state) != (STATE_DIM,):
             raise ValueError(f'act: state: expected shape ({STATE_DIM},), '
                              f'got {tuple(np.shape(state))}')
+        if not image.flags.writeable:  # a rendered frame may be a read-only buffer view
+            image = image.copy()
         img = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
         img = img.permute(2, 0, 1).unsqueeze(0)
         st = torch.as_tensor(np.asarray(state, np.float32), device=self.device).unsqueeze(0)

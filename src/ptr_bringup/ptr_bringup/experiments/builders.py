@@ -64,4 +64,5 @@ def evaluate(p: ExperimentPreset, run: Stage, heldout: Stage, policy_task: str, 
                               'select_after': p.select_after,
                               'snapshot_episodes': p.snapshot_episodes},
                  {'run': run, 'heldout': heldout}, label,
-                 cost=5 + 3 * p.snapshots + (2 * n + curve) * horizon * EVAL_S_PER_STEP)
+                 cost=5 + 3 * p.snapshots + (2 * n + curve) * horizon * EVAL_S_PER_STEP,
+                 max_cores=p.jobs)

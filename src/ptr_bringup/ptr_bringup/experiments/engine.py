@@ -6,6 +6,12 @@ killed. A stage's key hashes its kind, its parameters and its dependencies' keys
 work is done once across cells and tables, a changed setting re-runs exactly what depends on it,
 and a finished stage (its `result.json`, written atomically last) is never redone. A killed
 training stage resumes from its newest checkpoint (the stage functions handle that).
+
+Cores: `jobs` is the number of cores the scheduler hands out. A stage holds one while it runs;
+a stage that can spread its work (`max_cores` > 1: evaluation over worker processes) also takes
+the cores no other ready stage needs when it starts, and reads its share with `stage_cores()`.
+So the tail of a table, where one evaluation is left, still uses every core, and no core ever
+runs two stages' work.
 """
 from __future__ import annotations
 
@@ -24,6 +30,15 @@ from typing import Any, Callable
 # Bumped when a stage function's meaning changes, so old cached results are not reused.
 STAGE_VERSION = 1
 CODE_ENV = 'PTR_EXPERIMENT_CODE'  # set by the caller: the code version stages record
+CORES_ENV = 'PTR_STAGE_CORES'  # set in a stage's process: the cores it was given
+
+
+def stage_cores() -> int:
+    """Cores the scheduler gave the running stage (1 outside a scheduled stage)."""
+    try:
+        return max(1, int(os.environ.get(CORES_ENV, '1')))
+    except ValueError:
+        return 1
 
 
 @dataclass(eq=False)
@@ -36,6 +51,7 @@ class Stage:
     deps: dict[str, 'Stage'] = field(default_factory=dict)
     label: str = ''  # for progress lines: what this is in the table's words
     cost: float = 60.0  # estimated seconds on one core, for the time-left estimate
+    max_cores: int = 1  # > 1: the stage can spread over that many cores (see stage_cores)
 
     @property
     def key(self) -> str:
@@ -75,7 +91,7 @@ def load_result(store: Path, stage: Stage) -> dict[str, Any] | None:
 
 
 def _run_one(kind: str, work: str, params: dict[str, Any], deps: dict[str, dict[str, Any]],
-             threads: int) -> dict[str, Any]:
+             threads: int, cores: int = 1) -> dict[str, Any]:
     """Worker body (a fresh process per stage): run it, its output into work/log.txt."""
     import torch
 
@@ -83,6 +99,7 @@ def _run_one(kind: str, work: str, params: dict[str, Any], deps: dict[str, dict[
     from ptr_core.atomic import write_json
 
     torch.set_num_threads(threads)
+    os.environ[CORES_ENV] = str(cores)
     w = Path(work)
     w.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -122,7 +139,8 @@ def run_stages(roots: list[Stage], store: Path, jobs: int = 1, threads: int = 1,
                ) -> dict[str, dict[str, Any]]:
     """Run every stage under `roots` not finished in `store`; results by key.
 
-    `jobs` stages run at once, each in its own process with `threads` torch threads. A failed
+    `jobs` cores are handed out (see the module docstring); each stage runs in its own process
+    with `threads` torch threads. A failed
     stage stops its dependents, the others go on; StageFailed is raised at the end. `count`
     picks the stages whose completions the progress line reports as cells.
     """
@@ -131,12 +149,12 @@ def run_stages(roots: list[Stage], store: Path, jobs: int = 1, threads: int = 1,
     with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx,
                                 max_tasks_per_child=1) as pool:
         while run.pending or run.running:
-            for s in run.ready():
+            for s, cores in run.ready():
                 deps = {name: {'dir': str(store / d.key), **run.results[d.key]}
                         for name, d in s.deps.items()}
                 fut = pool.submit(_run_one, s.kind, str(store / s.key), s.params, deps,
-                                  threads)
-                run.running[fut] = (s, time.monotonic())
+                                  threads, cores)
+                run.running[fut] = (s, time.monotonic(), cores)
             if not run.running:
                 break
             done, _ = cf.wait(list(run.running), return_when=cf.FIRST_COMPLETED)
@@ -156,7 +174,7 @@ class _Run:
         self.store, self.jobs, self.say, self.is_cell = store, jobs, say, is_cell
         self.results = {s.key: r for s in todo if (r := load_result(store, s)) is not None}
         self.pending = [s for s in todo if s.key not in self.results]
-        self.running: dict[cf.Future, tuple[Stage, float]] = {}
+        self.running: dict[cf.Future, tuple[Stage, float, int]] = {}  # stage, start, cores
         self.failed: dict[str, str] = {}
         self.cells_total = sum(is_cell(s) for s in todo)
         self.cells_done = sum(is_cell(s) for s in todo if s.key in self.results)
@@ -167,20 +185,27 @@ class _Run:
             f'{self.cells_done}/{self.cells_total}; ~{cost_left / 60 / max(1, jobs):.0f} min '
             'estimated')
 
-    def ready(self) -> list[Stage]:
-        """Stages to start now (dependencies done, a free job); dependents of failures drop."""
+    def ready(self) -> list[tuple[Stage, int]]:
+        """Stages to start now with their cores (dependencies done, a free core); dependents of
+        failures drop."""
         for s in [s for s in self.pending if any(d.key in self.failed for d in s.deps.values())]:
             self.pending.remove(s)
             self.failed[s.key] = 'a dependency failed'
+        free = self.jobs - sum(c for _, _, c in self.running.values())
         ready = [s for s in self.pending
-                 if all(d.key in self.results for d in s.deps.values())]
-        ready = ready[:max(0, self.jobs - len(self.running))]
+                 if all(d.key in self.results for d in s.deps.values())][:max(0, free)]
+        cores = {s.key: 1 for s in ready}
+        spare = free - len(ready)
+        for s in ready:  # cores no ready stage needs go to those that can spread
+            extra = min(spare, s.max_cores - 1)
+            cores[s.key] += extra
+            spare -= extra
         for s in ready:
             self.pending.remove(s)
-        return ready
+        return [(s, cores[s.key]) for s in ready]
 
     def finished(self, fut: cf.Future) -> None:
-        s, started = self.running.pop(fut)
+        s, started, _ = self.running.pop(fut)
         try:
             self.results[s.key] = fut.result()
         except Exception as e:  # noqa: BLE001 - reported with the stage's log
@@ -191,7 +216,7 @@ class _Run:
         self.spent_est += s.cost
         self.spent_real += time.monotonic() - started
         self.cells_done += self.is_cell(s)
-        left = sum(x.cost for x in self.pending) + sum(x.cost for x, _ in self.running.values())
+        left = sum(x.cost for x in self.pending) + sum(x.cost for x, _, _ in self.running.values())
         eta = left * (self.spent_real / self.spent_est) / max(1, self.jobs)
         self.say(f'done {s.label or s.kind} in {time.monotonic() - started:.0f} s; cells '
                  f'{self.cells_done}/{self.cells_total}; elapsed '

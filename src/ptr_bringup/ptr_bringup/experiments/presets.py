@@ -19,7 +19,7 @@ class ExperimentPreset:
     """Every knob of the tables, typed: sizes, the learners' settings, the budgets."""
 
     seeds: int = 3  # data, training and evaluation starts all differ per seed
-    jobs: int = 2  # stages run at once (one torch thread each)
+    jobs: int = 2  # cores handed to stages (one torch thread each; evaluation may spread)
     image_size: int = 48  # rendered images and network input
     batch_size: int = 64  # PTR table X (official code): 64
     # PTR appendix D: "we also do not share the convolutional encoders among them".

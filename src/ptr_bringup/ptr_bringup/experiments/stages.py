@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ptr_bringup.experiments.engine import stage_cores
+
 Result = dict[str, Any]
 
 
@@ -194,19 +196,29 @@ def selectable(scores: list[tuple[int, float]], after: float) -> int:
 
 
 def _evaluate_all(ckpt: str, p: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every column's evaluation of one checkpoint, over the cores the scheduler gave this stage
+    (the same episodes and outcomes for any count: ptr_sim.parallel_eval)."""
     import ptr_sim
     from ptr_core.policy import DeployablePolicy
     from ptr_sim.evaluate import CheckpointPolicy, evaluate
-    policy = DeployablePolicy.load(ckpt, p['policy_task'])
+    from ptr_sim.parallel_eval import evaluate_checkpoint
+    cores = stage_cores()
+    if cores > 1:
+        print(f'{Path(ckpt).name}: evaluating over {cores} worker processes', flush=True)
+    policy = None if cores > 1 else DeployablePolicy.load(ckpt, p['policy_task'])
     evals = {}
     for col, e in p['evals'].items():
-        env = ptr_sim.make_env(e['task'], image_size=p['image_size'],
-                               camera=_camera(e['task'], e.get('camera_offset')))
-        try:
-            r = evaluate(CheckpointPolicy(policy, True, e['seed']), e['task'], e['episodes'],
-                         seed=e['seed'], image_size=p['image_size'], env=env)
-        finally:
-            env.close()
+        camera = _camera(e['task'], e.get('camera_offset'))
+        if policy is None:
+            r = evaluate_checkpoint(ckpt, e['task'], e['episodes'], e['seed'], p['image_size'],
+                                    cores, p['policy_task'], camera=camera)
+        else:
+            env = ptr_sim.make_env(e['task'], image_size=p['image_size'], camera=camera)
+            try:
+                r = evaluate(CheckpointPolicy(policy, True, e['seed']), e['task'],
+                             e['episodes'], seed=e['seed'], image_size=p['image_size'], env=env)
+            finally:
+                env.close()
         print(f'{Path(ckpt).name} {col}: {r.summary()}', flush=True)
         evals[col] = {'successes': r.successes, 'episodes': r.episodes,
                       'mean_length': float(np.mean(r.lengths)),
