@@ -49,3 +49,8 @@ def denormalize_action(action: np.ndarray) -> np.ndarray:
     """[-1, 1] action -> physical units, clipped to the bounds."""
     a = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
     return (ACTION_LOW + (a + 1.0) * 0.5 * (ACTION_HIGH - ACTION_LOW)).astype(np.float32)
+
+# An online episode counts as a success only once the reward classifier has said so on this many
+# consecutive frames (the episode manager's rule, and the rule the classifier's threshold is
+# calibrated for): one lucky frame of a near miss no longer ends an episode as +10.
+SUCCESS_FRAMES = 2

@@ -36,7 +36,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from ptr_core import rosmsg, weights
 from ptr_core.atomic import write_json
-from ptr_core.constants import ACTION_DIM, CLOCK_MODES
+from ptr_core.constants import ACTION_DIM, CLOCK_MODES, SUCCESS_FRAMES
 from ptr_episodes.before_start import wait_for_inputs, wait_for_ready
 from ptr_episodes.state_machine import EpisodeManager, ManagerConfig
 from ptr_ros.contracts import (
@@ -74,6 +74,7 @@ PARAMETERS: dict[str, object] = {
     'weights_key': '',  # HMAC key that signs inline episodes ('' = $PTR_WEIGHTS_KEY)
     'horizon': 40,  # transitions before a timeout (0: only the env's end or a stall)
     'end_on_success': True,  # end at the first classifier success
+    'success_frames': SUCCESS_FRAMES,  # ...once it held on this many consecutive frames
     'stall_timeout': 10.0,  # seconds without a new observation that end an episode
     'max_episodes': 0,  # stop after this many episodes (0: never)
     'clock_mode': 'lockstep',  # 'lockstep' | 'realtime' (when to enable the policy)
@@ -110,6 +111,7 @@ class EpisodeManagerNode(Node):
                                     int(p['chunk_size']))
         self.mgr = EpisodeManager(ManagerConfig(
             horizon=int(p['horizon']), end_on_success=bool(p['end_on_success']),
+            success_frames=int(p['success_frames']),
             stall_timeout=float(p['stall_timeout']),
             max_episodes=int(p['max_episodes'])), str(p['task']))
         self.lock = threading.Condition()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ptr_core.constants import SUCCESS_FRAMES
 from ptr_core.data import Trajectory
 
 END_REASONS = ('success', 'timeout', 'env_done', 'stalled', 'incomplete')
@@ -42,6 +43,9 @@ class ManagerConfig:
 
     horizon: int = 40  # transitions before a timeout (8 s at 5 Hz); 0: the env's own end
     end_on_success: bool = True  # end at the first classifier success (terminal transition)
+    # A success counts once the classifier rewarded this many consecutive frames (the rule its
+    # threshold is calibrated for: ptr_reward.calibration); the episode ends at the last of them.
+    success_frames: int = SUCCESS_FRAMES
     stall_timeout: float = 10.0  # seconds without a new observation that end an episode
     max_episodes: int = 0  # stop after this many episodes (0: run until stopped)
     min_length: int = 1  # shorter episodes are dropped, not sent to the trainer
@@ -49,9 +53,11 @@ class ManagerConfig:
     # action) before the episode is cut there ('incomplete') instead of waiting forever
 
     def validate(self) -> 'ManagerConfig':
-        if self.horizon < 0 or self.stall_timeout <= 0 or self.max_episodes < 0:
+        if (self.horizon < 0 or self.stall_timeout <= 0 or self.max_episodes < 0
+                or self.success_frames < 1):
             raise ValueError(f'episode manager config: expected horizon >= 0, '
-                             f'stall_timeout > 0, max_episodes >= 0, got {self}')
+                             f'stall_timeout > 0, max_episodes >= 0, success_frames >= 1, '
+                             f'got {self}')
         return self
 
 
@@ -108,10 +114,13 @@ class EpisodeRecorder:
             t += 1
         return t
 
-    def first_success(self, upto: int) -> int | None:
-        """The first transition t < upto whose next observation the classifier rewarded."""
+    def first_success(self, upto: int, frames: int = 1) -> int | None:
+        """The first transition t < upto whose next observation ends a run of `frames`
+        consecutive rewarded observations (after the first: a start is never a success)."""
+        run = 0
         for t in range(upto):
-            if self.rewards[self.stamps[t + 1]] > 0:
+            run = run + 1 if self.rewards[self.stamps[t + 1]] > 0 else 0
+            if run >= frames:
                 return t
         return None
 
@@ -182,7 +191,7 @@ class EpisodeManager:
             return None
         t = self.rec.complete_length()
         if self.cfg.end_on_success:
-            s = self.rec.first_success(t)
+            s = self.rec.first_success(t, self.cfg.success_frames)
             if s is not None:
                 return 'success', s + 1
         if self.cfg.horizon and t >= self.cfg.horizon:

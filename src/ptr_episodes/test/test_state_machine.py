@@ -45,7 +45,7 @@ def run_steps(m, rewards, start=0, shuffle=False):
 
 
 def test_success_ends_episode_with_terminal_transition():
-    m = EpisodeManager(ManagerConfig(horizon=10), 'OpenDoor')
+    m = EpisodeManager(ManagerConfig(horizon=10, success_frames=1), 'OpenDoor')
     m.start()
     run_steps(m, [0, 0, 0, 1, 0, 0])  # obs 3 is the first success -> transitions 0..2
     assert m.end_reason() == ('success', 3)
@@ -57,6 +57,24 @@ def test_success_ends_episode_with_terminal_transition():
     np.testing.assert_allclose(tr.actions[:, 0], [0, 0.01, 0.02])
     assert tr.meta['weights_version'] == 2 and tr.meta['probs'] == [0.1, 0.1, 0.9]
     assert m.finished == 1 and m.env_steps == 3 and m.phase == 'ending'
+
+
+def test_a_success_must_hold_on_consecutive_frames():
+    m = EpisodeManager(ManagerConfig(horizon=10), 'OpenDoor')
+    assert m.cfg.success_frames == 2  # the default (ptr_core.constants.SUCCESS_FRAMES)
+    m.start()
+    # A lone rewarded frame (obs 2) is a near miss; obs 4 and 5 in a row are a success.
+    run_steps(m, [1, 0, 1, 0, 1, 1, 0])
+    assert m.end_reason() == ('success', 5)
+    tr = m.finish('success', 5)
+    np.testing.assert_array_equal(tr.rewards, [0, 1, 0, 1, 1])
+    np.testing.assert_array_equal(tr.terminals, [False] * 4 + [True])
+    three = EpisodeManager(ManagerConfig(horizon=10, success_frames=3), 'OpenDoor')
+    three.start()
+    run_steps(three, [0, 1, 1, 0, 1, 1, 1])
+    assert three.end_reason() == ('success', 6)
+    with pytest.raises(ValueError, match='success_frames'):
+        ManagerConfig(success_frames=0).validate()
 
 
 def test_out_of_order_delivery_gives_the_same_episode():
@@ -76,7 +94,7 @@ def test_out_of_order_delivery_gives_the_same_episode():
 
 
 def test_incomplete_transitions_wait():
-    m = EpisodeManager(ManagerConfig(horizon=2), 'T')
+    m = EpisodeManager(ManagerConfig(horizon=2, success_frames=1), 'T')
     m.start()
     m.on_observation(0, img(0), state(0))
     m.on_action(0, act(0))

@@ -20,6 +20,7 @@ from torch import nn
 from ptr_core.atomic import atomic_path
 from ptr_core.ckpt_file import check_file, torch_error_line
 from ptr_core.data.augment import random_shift
+from ptr_reward.calibration import Calibration, calibrate
 
 FORMAT = 'ptr-reward-classifier/1'
 ARCHS = ('cnn', 'resnet18', 'resnet34')
@@ -40,8 +41,16 @@ class ClassifierConfig:
     batch_size: int = 64  # frames per step; half positives, half negatives (class balancing)
     steps: int = 300  # gradient steps
     shift: int = 4  # random-shift augmentation pad (pixels, edge padding); 0 disables
-    val_fraction: float = 0.2  # held-out fraction used for the printed val accuracy
+    val_fraction: float = 0.2  # held-out fraction: val accuracy and the threshold calibration
     seed: int = 0  # torch and numpy seed for init, sampling and augmentation
+    # Negatives that fool the classifier (near misses, the policy's own failed endings, frames
+    # after a success was undone) are rare among all negatives: this fraction of each batch's
+    # negatives comes from the quarter of negative frames it currently scores highest.
+    hard_negatives: float = 0.5
+    rescore_every: int = 50  # steps between re-scorings of the negatives
+    # After training, the threshold is set on the held-out episodes to the lowest one whose
+    # episode precision reaches this (ptr_reward.calibration); 0 keeps `threshold` as given.
+    target_precision: float = 0.9
 
     def validate(self) -> 'ClassifierConfig':
         if self.arch not in ARCHS:
@@ -50,6 +59,13 @@ class ClassifierConfig:
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f'classifier config: threshold: expected in (0, 1), '
                              f'got {self.threshold}')
+        if not 0.0 <= self.hard_negatives <= 1.0 or self.rescore_every < 1:
+            raise ValueError(f'classifier config: expected hard_negatives in [0, 1] and '
+                             f'rescore_every >= 1, got {self.hard_negatives}, '
+                             f'{self.rescore_every}')
+        if not 0.0 <= self.target_precision <= 1.0:
+            raise ValueError(f'classifier config: target_precision: expected in [0, 1], '
+                             f'got {self.target_precision}')
         if self.image_size < 16:
             raise ValueError(f'classifier config: image_size: expected >= 16, '
                              f'got {self.image_size}')
@@ -147,6 +163,7 @@ class TrainResult:
     val_accuracy: float  # balanced accuracy (mean of per-class recall) on the val frames
     val_counts: tuple[int, int]  # (negatives, positives) in the val split
     history: list[float] = field(default_factory=list)  # training loss per step
+    calibration: Calibration | None = None  # the threshold's held-out episode precision
 
 
 def split_train_val(n: int, val_fraction: float, seed: int,
@@ -202,11 +219,27 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConf
     model = SuccessClassifier(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     half = max(1, cfg.batch_size // 2)
+    n_hard = int(round(cfg.hard_negatives * half)) if len(neg) >= 8 else 0
+    hard = neg
     target = torch.cat([torch.zeros(half), torch.ones(half)])
     history = []
+
+    def probs(idx: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = [torch.sigmoid(model(data[torch.from_numpy(idx[i:i + 256])]))
+                   for i in range(0, len(idx), 256)]
+        return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
     model.train()
-    for _ in range(cfg.steps):
-        idx = np.concatenate([rng.choice(neg, half), rng.choice(pos, half)])
+    for step in range(cfg.steps):
+        if n_hard and step % cfg.rescore_every == 0 and step > 0:
+            model.eval()  # score a sample of the negatives; keep the top quarter
+            sample = neg if len(neg) <= 4096 else rng.choice(neg, 4096, replace=False)
+            p = probs(sample)
+            hard = sample[np.argsort(-p)[:max(1, len(sample) // 4)]]
+            model.train()
+        idx = np.concatenate([rng.choice(neg, half - n_hard), rng.choice(hard, n_hard),
+                              rng.choice(pos, half)])
         x = data[torch.from_numpy(idx)]
         if cfg.shift > 0:  # the same edge-padded shift (DrQ / PTR) the policy trains with
             x = random_shift(x, cfg.shift, gen)[0]
@@ -218,15 +251,31 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConf
         if progress is not None:
             progress(1)
     model.eval()
-    with torch.no_grad():
-        def probs(idx: np.ndarray) -> np.ndarray:
-            out = [torch.sigmoid(model(data[torch.from_numpy(idx[i:i + 256])]))
-                   for i in range(0, len(idx), 256)]
-            return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
-        train_acc = balanced_accuracy(probs(train_idx), labels[train_idx], cfg.threshold)
-        val_acc = balanced_accuracy(probs(val_idx), labels[val_idx], cfg.threshold)
+    p_val = probs(val_idx)
+    calibration = None
+    if cfg.target_precision > 0 and len(val_idx):
+        calibration = calibrate_on(p_val, labels[val_idx],
+                                   groups[val_idx] if groups is not None else None,
+                                   cfg.target_precision)
+        model.cfg = dataclasses.replace(cfg, threshold=float(calibration.threshold))
+    t = model.cfg.threshold
+    train_acc = balanced_accuracy(probs(train_idx), labels[train_idx], t)
+    val_acc = balanced_accuracy(p_val, labels[val_idx], t)
     counts = (int(np.sum(labels[val_idx] == 0)), int(np.sum(labels[val_idx] == 1)))
-    return TrainResult(model, train_acc, val_acc, counts, history)
+    return TrainResult(model, train_acc, val_acc, counts, history, calibration)
+
+
+def calibrate_on(prob: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,
+                 target_precision: float) -> Calibration:
+    """Calibrate on frames in episode order: per episode (`groups`) with the episode manager's
+    consecutive-frame rule, or, without episodes (labelled folders), frame by frame."""
+    if groups is None:
+        return calibrate([prob[i:i + 1] for i in range(len(prob))],
+                         [labels[i:i + 1] for i in range(len(labels))], target_precision,
+                         frames=1)
+    order = np.unique(groups)
+    return calibrate([prob[groups == g] for g in order], [labels[groups == g] for g in order],
+                     target_precision)
 
 
 def save_classifier(path: str | Path, model: SuccessClassifier,

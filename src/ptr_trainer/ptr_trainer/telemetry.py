@@ -3,7 +3,9 @@
 Per data source (prior / demos / online) on a fixed probe batch every `telemetry_every` updates:
 TD loss, Q of the data actions, policy entropy, the Cal-QL bound rate; on demo states the policy's
 mean std; the temperature. Per episode: the classifier's verdict against the sim's privileged
-outcome (agreement), length, return, the weights version that acted. Everything goes to
+outcome (agreement), length, return, the weights version that acted, and the classifier's
+episode precision and recall against the sim, cumulative and over the last `window` episodes (the
+sim's outcome is measured, never trained on). Everything goes to
 TensorBoard (DIR/tb) and DIR/telemetry.jsonl; `plot()` draws DIR/telemetry.png.
 """
 from __future__ import annotations
@@ -23,12 +25,14 @@ class Telemetry:
     """Per-source training diagnostics as TensorBoard scalars, JSON lines and a PNG."""
 
     def __init__(self, out: str | Path, sources: dict[str, Any], batch_size: int,
-                 seed: int = 0, tensorboard: bool = True) -> None:
+                 seed: int = 0, tensorboard: bool = True, window: int = 10) -> None:
         self.dir = Path(out)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.sources, self.batch_size = sources, int(batch_size)
         self.rng = np.random.default_rng(seed + 17)
         self._probe_idx: dict[str, np.ndarray] = {}
+        self.window = int(window)
+        self.verdicts: list[tuple[bool, bool]] = []  # (classifier success, sim success)
         self._jsonl = open(self.dir / 'telemetry.jsonl', 'a', buffering=1)
         self._tb = None
         if tensorboard:
@@ -57,6 +61,10 @@ class Telemetry:
         if sim is not None:
             values['sim_success'] = bool(sim)
             values['classifier_agrees'] = bool(sim) == bool(traj.success)
+            self.verdicts.append((bool(traj.success), bool(sim)))
+            for suffix, rows in (('', self.verdicts), ('_window', self.verdicts[-self.window:])):
+                values |= {f'reward_{k}{suffix}': v
+                           for k, v in precision_recall(rows).items() if v is not None}
         self._write('episode', i, values)
 
     def event(self, n: int, text: str) -> None:
@@ -104,6 +112,15 @@ class Telemetry:
         self._jsonl.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def precision_recall(verdicts: list[tuple[bool, bool]]) -> dict[str, float | None]:
+    """Episode precision and recall of the classifier's verdicts against the sim's outcomes
+    ((said, true) pairs); None where undefined (nothing said, or no true success)."""
+    said = sum(s for s, _ in verdicts)
+    true = sum(t for _, t in verdicts)
+    both = sum(s and t for s, t in verdicts)
+    return {'precision': both / said if said else None, 'recall': both / true if true else None}
 
 
 def read(path: str | Path) -> list[dict[str, Any]]:
