@@ -70,21 +70,35 @@ def collect_all(root: Path, b: Budget, seed: int) -> dict[str, Path]:
 
 
 def classifier_frames(task: str, episodes: int, image_size: int, seed: int,
-                      after_success: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frames of scripted episodes labeled by the task's success predicate, frame by frame.
+                      after_success: int = 4, policy_ckpt: Path | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames of episodes labeled by the task's success predicate, frame by frame.
 
     Episodes run past their first success (`after_success` more steps) so the classifier sees
-    several 'open' frames per episode, and half the episodes use heavy noise so it also sees
-    failures that look like near misses.
+    several 'open' frames per episode. They come from the scripted policy with light and heavy
+    noise (near misses) and, with `policy_ckpt`, every third from the offline policy itself with
+    sampled actions: its own failed endings are the frames that fooled the classifier online
+    (15-23 classifier successes where the sim saw 4-6). On the arm, a person labels such
+    rollouts (PTR App. F).
     """
     import ptr_sim
     from ptr_sim.scripted import make_scripted_policy
     env = ptr_sim.make_env(task, image_size=image_size, terminate_on_success=False)
+    learned = None
+    if policy_ckpt is not None:
+        from ptr_core.policy import DeployablePolicy
+        from ptr_sim.evaluate import CheckpointPolicy
+        learned = CheckpointPolicy(DeployablePolicy.load(policy_ckpt, task), greedy=False,
+                                   seed=seed)
     images, labels, groups = [], [], []
     try:
         for ep in range(episodes):
             rng = np.random.default_rng(seed + ep)
-            policy = make_scripted_policy(task, env, 0.1 if ep % 2 == 0 else 0.6, rng)
+            if learned is not None and ep % 3 == 2:
+                learned.reset(env, ep)
+                policy = learned
+            else:
+                policy = make_scripted_policy(task, env, 0.1 if ep % 2 == 0 else 0.6, rng)
             obs, _ = env.reset(seed=seed + ep)
             images.append(obs['image'])
             labels.append(bool(env.unwrapped.is_success()))
@@ -144,7 +158,8 @@ def finetune(pre: Path, prior: Path, target: Path, task: str, run: Path, steps: 
     return ck
 
 
-def train_reward(out: Path, b: Budget, seed: int) -> tuple[Path, dict[str, Any]]:
+def train_reward(out: Path, b: Budget, seed: int, policy_ckpt: Path | None = None
+                 ) -> tuple[Path, dict[str, Any]]:
     from ptr_core.progress import progress
     from ptr_reward.classifier import (
         ClassifierConfig,
@@ -158,7 +173,7 @@ def train_reward(out: Path, b: Budget, seed: int) -> tuple[Path, dict[str, Any]]
         load_classifier(out)
         return out, dict(blob.get('metrics', {}))
     images, labels, groups = classifier_frames(TARGET, b.classifier_episodes, b.image_size,
-                                               seed + 70_000)
+                                               seed + 70_000, policy_ckpt=policy_ckpt)
     cfg = ClassifierConfig(image_size=b.image_size, steps=b.classifier_steps, seed=seed)
     if labels.min() == labels.max():  # tiny budgets may see one class only
         labels[-1] = 1 - labels[-1]
@@ -166,9 +181,13 @@ def train_reward(out: Path, b: Budget, seed: int) -> tuple[Path, dict[str, Any]]
         res = train_classifier(images, labels, cfg, groups, progress=bar.update)
     metrics = {'val_accuracy': res.val_accuracy, 'train_accuracy': res.train_accuracy,
                'frames': int(len(labels)), 'positives': int(labels.sum())}
+    if res.calibration is not None:
+        metrics['calibration'] = res.calibration.to_dict()
     save_classifier(out, res.model, metrics)
     say(f'reward classifier: balanced val accuracy {res.val_accuracy:.3f} on '
         f'{res.val_counts[1]} success / {res.val_counts[0]} other frames')
+    if res.calibration is not None:
+        say(f'reward classifier: {res.calibration.summary()}')
     return out, metrics
 
 
@@ -220,7 +239,8 @@ def run_demo(out: Path, b: Budget, seed: int = 0, online: bool = True) -> dict[s
         paths['reset_policy'] = finetune(paths['pretrain'], paths['prior'], paths['reset'], RESET,
                                          out / 'runs' / 'reset', b.reset_steps, b.finetune_tau)
     with stage('reward classifier'):
-        paths['reward'], reward_metrics = train_reward(out / 'runs' / 'reward.pt', b, seed)
+        paths['reward'], reward_metrics = train_reward(out / 'runs' / 'reward.pt', b, seed,
+                                                       paths['finetune'])
     with stage('evaluate before'):
         before = evaluate_ckpt(paths['finetune'], b, seed + 90_000)
     summary: dict[str, Any] = {'budget': dataclasses.asdict(b), 'seed': seed,

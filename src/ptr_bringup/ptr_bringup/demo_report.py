@@ -21,6 +21,13 @@ def online_summary(res: dict[str, Any], summary: dict[str, Any], run_dir: Path) 
                          'classifier_successes': int(sum(h['success'] for h in hist)),
                          'sim_successes': int(sum(h['sim_success'] for h in hist)),
                          'wall_s': res['wall_s']}
+    from ptr_trainer.telemetry import precision_recall
+    sent = [(bool(h['success']), bool(h['sim_success'])) for h in hist if h.get('sent', True)]
+    pr = precision_recall(sent)
+    summary['online'] |= {'reward_precision': pr['precision'], 'reward_recall': pr['recall'],
+                          'reward_true_positives': sum(a and b for a, b in sent),
+                          'reward_said': sum(a for a, _ in sent),
+                          'reward_real': sum(b for _, b in sent)}
     tel = run_dir / 'telemetry'
     if (tel / 'telemetry.jsonl').is_file():
         from ptr_trainer.telemetry import plot as plot_telemetry
@@ -80,6 +87,13 @@ def print_summary(s: dict[str, Any], task: str) -> None:
         say(f'online: {o["episodes"]} episodes, {o["env_steps"]} env steps, '
             f'{o["sim_successes"]} sim successes ({o["classifier_successes"]} by the '
             f'classifier), {o["wall_s"]} s')
+        if 'reward_precision' in o:
+            def share(x):
+                return 'n/a' if x is None else f'{x:.2f}'
+            say(f'reward classifier online: episode precision {share(o["reward_precision"])} '
+                f'({o["reward_true_positives"]}/{o["reward_said"]} of its successes were '
+                f'real), recall {share(o["reward_recall"])} ({o["reward_true_positives"]}/'
+                f'{o["reward_real"]} real successes found)')
     say(f'{task} success after online fine-tuning:  {rate(s.get("after"))}')
     say(f'stage seconds: {s["stage_seconds"]}')
     say(f'plot: {s["plot"]}; total {s["wall_s"]} s')

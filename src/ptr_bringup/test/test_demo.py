@@ -46,6 +46,9 @@ def test_demo_pipeline_tiny(tmp_path):
                 'demos/calql_bound_rate', 'temperature'):
         assert key in probe, key
     assert open(s['telemetry_plot'], 'rb').read(4) == b'\x89PNG'
+    # The classifier's calibrated operating point and its online episode precision are reported.
+    assert s['reward_classifier']['calibration']['frames'] == 2
+    assert online['reward_said'] == sum(h['success'] for h in hist if h['sent'])
     # A second run reuses every stage's output instead of recomputing it.
     again = run_demo(out, BUDGETS['tiny'], seed=3)
     assert again['paths'] == s['paths'] and again['online']['episodes'] == 2
