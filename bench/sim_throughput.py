@@ -104,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(os, 'sched_setaffinity'):
         os.sched_setaffinity(0, {args.cpu})
     r = throughput(args.task, args.size, args.steps, args.noise)
-    print(f'task={args.task} image={args.size}x{args.size} one core (cpu {args.cpu})')
+    from ptr_sim.env import SUBSTEPS
+    from ptr_sim.scene import PHYSICS_HZ
+    print(f'task={args.task} image={args.size}x{args.size} one core (cpu {args.cpu}); physics '
+          f'{PHYSICS_HZ} Hz, {SUBSTEPS} substeps per control step')
     for k, v in r.items():
         print(f'  {k:<13} {1000 * v:7.3f} ms per step')
     print(f'env steps/s: {1.0 / r["env_step"]:.1f} per CPU-second of this process (goal >= 150), '
@@ -114,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
           f'{r["physics_ik"] / r["env_step"]:.2f} (of which IK {r["ik"] / r["env_step"]:.2f}), '
           f'rest {(r["env_step"] - r["render"] - r["physics_ik"]) / r["env_step"]:.2f}; '
           f'scripted policy per step {r["policy"] / r["env_step"]:.2f} of a step')
+    # Issue 24: the sim should cost at most about two renders per step (the render is the part
+    # a learner needs; physics and IK are overhead).
+    print(f'env step = {r["env_step"] / r["render"]:.2f} x one render (goal <= 2)')
     if args.episodes > 0:
         rows = success_rates(args.episodes, args.size, args.noise)
         print(f'\nscripted success over {args.episodes} episodes each (noise {args.noise}):')
