@@ -167,16 +167,28 @@ class TrainResult:
 
 
 def split_train_val(n: int, val_fraction: float, seed: int,
-                    groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Random split of n frames; with `groups` (e.g. episode ids) whole groups go to one side."""
+                    groups: np.ndarray | None = None, labels: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Random split of n frames; with `groups` (e.g. episode ids) whole groups go to one side,
+    and with `labels` too, groups with and without a positive frame are split separately (at
+    least one of each kind held out when there are two), so both sides see both outcomes."""
     rng = np.random.default_rng(seed)
     if groups is None:
         perm = rng.permutation(n)
         n_val = int(round(n * val_fraction))
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-    uniq = rng.permutation(np.unique(groups))
-    n_val = int(round(len(uniq) * val_fraction))
-    val_groups = uniq[:n_val]
+    uniq = np.unique(groups)
+    strata = [uniq]
+    if labels is not None:
+        has_pos = np.array([bool(np.any(labels[groups == g])) for g in uniq])
+        strata = [uniq[has_pos], uniq[~has_pos]]
+    val_groups = []
+    for part in strata:
+        part = rng.permutation(part)
+        k = int(round(len(part) * val_fraction))
+        if labels is not None and val_fraction > 0 and len(part) >= 2:
+            k = max(k, 1)
+        val_groups += list(part[:k])
     is_val = np.isin(groups, val_groups)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
@@ -206,10 +218,12 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConf
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    train_idx, val_idx = split_train_val(len(labels), cfg.val_fraction, cfg.seed, groups)
+    train_idx, val_idx = split_train_val(len(labels), cfg.val_fraction, cfg.seed, groups, labels)
     if len(val_idx) == 0 or len(np.unique(labels[val_idx])) < 2:
-        # Too little data to hold whole groups out: fall back to a frame-level split.
+        # Too little data to hold whole groups out: fall back to a frame-level split (and
+        # calibrate frame by frame: its frames are no longer runs of an episode).
         train_idx, val_idx = split_train_val(len(labels), cfg.val_fraction, cfg.seed)
+        groups = None
     pos = train_idx[labels[train_idx] == 1]
     neg = train_idx[labels[train_idx] == 0]
     if len(pos) == 0 or len(neg) == 0:

@@ -52,9 +52,12 @@ def test_calibration_takes_the_lowest_threshold_that_reaches_the_precision():
     assert cal.met and cal.declared == 1 and cal.correct == 1 and cal.successes == 2
     assert 0.7 <= cal.threshold < 0.9
     assert cal.precision == 1.0 and cal.recall == 0.5
-    # A precision of 0.6 is already reached below 0.6, with both successes found.
+    # A precision of 0.6 is already reached at the floor, 0.5, with both successes found; only
+    # a lower floor lets calibration go below it.
     low = calibrate(PROBS, LABELS, target_precision=0.6, frames=2)
-    assert low.met and low.threshold < 0.6 and (low.declared, low.correct) == (3, 2)
+    assert low.met and low.threshold == 0.5 and (low.declared, low.correct) == (3, 2)
+    lower = calibrate(PROBS, LABELS, target_precision=0.6, frames=2, floor=0.0)
+    assert lower.met and lower.threshold < 0.5 and lower.declared >= 3
 
 
 def test_unreachable_target_returns_the_most_precise_threshold_and_says_so():

@@ -1,0 +1,113 @@
+"""Whether the reward classifier can be trusted online: episode precision and recall against the
+sim, for the classifier `ptr demo` trained before (scripted frames only, threshold 0.5, one frame
+ends an episode) and now (plus the offline policy's own rollouts, mined hard negatives, a
+threshold calibrated on held-out episodes for precision 0.9, two consecutive frames), and the
+two mixed rules in between, all measured in the same run on the same rollouts.
+
+The test rollouts are what the online phase sees: the demo's offline OpenDoor policy with sampled
+actions (std x the budget's exploration scale) from seeded starts, run to the horizon; each frame
+is labelled by the sim's success predicate (measurement only). The offline stages are `ptr demo`'s
+(cached under --out).
+
+    .venv/bin/python bench/reward_precision.py [--out runs/bench_reward] [--episodes 60]
+        [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def rollouts(ckpt: Path, task: str, episodes: int, image_size: int, seed: int,
+             std_scale: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Frames (after each action) and their sim success labels, per episode."""
+    import torch
+
+    import ptr_sim
+    from ptr_core.policy import DeployablePolicy
+    policy = DeployablePolicy.load(ckpt, task)
+    env = ptr_sim.make_env(task, image_size=image_size, terminate_on_success=False)
+    frames, labels = [], []
+    gen = torch.Generator()
+    try:
+        for ep in range(episodes):
+            gen.manual_seed(seed * 1_000_003 + ep)
+            obs, _ = env.reset(seed=seed + ep)
+            imgs, ok = [], []
+            for _ in range(env.unwrapped.horizon):
+                a = policy.act(obs['image'], obs['state'], greedy=False, generator=gen,
+                               std_scale=std_scale)
+                obs, _, _, truncated, info = env.step(a)
+                imgs.append(obs['image'])
+                ok.append(bool(info['success']))
+                if truncated:
+                    break
+            frames.append(np.stack(imgs))
+            labels.append(np.asarray(ok, np.int64))
+    finally:
+        env.close()
+    return frames, labels
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split('\n', 1)[1])
+    ap.add_argument('--out', default='runs/bench_reward', help='work folder (stages resume)')
+    ap.add_argument('--episodes', type=int, default=60, help='test rollouts of the policy')
+    ap.add_argument('--seed', type=int, default=0)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from ptr_bringup.demo import TARGET, classifier_frames, collect_all, finetune, pretrain
+    from ptr_bringup.demo_budget import BUDGETS
+    from ptr_reward.calibration import count_episodes
+    from ptr_reward.classifier import ClassifierConfig, train_classifier
+    from ptr_sim.evaluate import wilson_interval
+    torch.set_num_threads(1)
+    b, out, seed = BUDGETS['small'], Path(args.out), args.seed
+    paths = collect_all(out / 'data', b, seed)
+    pre = pretrain(paths['prior'], out / 'runs' / 'pretrain', b)
+    policy = finetune(pre, paths['prior'], paths['target'], TARGET, out / 'runs' / 'finetune',
+                      b.finetune_steps, b.finetune_tau)
+    print(f'policy: {policy}', flush=True)
+
+    classifiers = {}
+    for name, with_policy, cfg in (
+            ('before', False, ClassifierConfig(hard_negatives=0.0, target_precision=0.0)),
+            ('now', True, ClassifierConfig())):
+        images, labels, groups = classifier_frames(
+            TARGET, b.classifier_episodes, b.image_size, seed + 70_000,
+            policy_ckpt=policy if with_policy else None)
+        cfg = dataclasses.replace(cfg, image_size=b.image_size, steps=b.classifier_steps,
+                                  seed=seed)
+        res = train_classifier(images, labels, cfg, groups)
+        classifiers[name] = res.model
+        cal = f'; {res.calibration.summary()}' if res.calibration else ''
+        print(f'classifier {name}: {len(labels)} frames, {int(labels.sum())} success, '
+              f'threshold {res.model.cfg.threshold:.3f}{cal}', flush=True)
+
+    frames, truth = rollouts(policy, TARGET, args.episodes, b.image_size, seed + 123_000,
+                             b.exploration_scale)
+    real = sum(bool(y.any()) for y in truth)
+    print(f'\n{args.episodes} rollouts of the offline policy (sampled, std x '
+          f'{b.exploration_scale}); the task held in {real} of them (sim)')
+    print(f'{"classifier":<10} {"threshold":>9} {"frames":>6} {"said":>5} {"real":>5} '
+          f'{"precision (95% CI)":>22} {"recall":>7}')
+    for name, model in classifiers.items():
+        probs = [model.predict_proba(f) for f in frames]
+        for threshold, k in ((0.5, 1), (model.cfg.threshold, 2)):
+            c = count_episodes(probs, truth, threshold, k)
+            lo, hi = wilson_interval(c.correct, c.declared) if c.declared else (0.0, 1.0)
+            print(f'{name:<10} {threshold:9.3f} {k:6d} {c.declared:5d} {c.correct:5d} '
+                  f'{c.precision:8.2f} ({lo:.2f}-{hi:.2f}) {c.recall:7.2f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
