@@ -10,7 +10,10 @@ is labelled by the sim's success predicate (measurement only). The offline stage
 (cached under --out).
 
     .venv/bin/python bench/reward_precision.py [--out runs/bench_reward] [--episodes 60]
-        [--seed 0]
+        [--seed 0] [--classifier-seeds 3]
+
+Each classifier is trained with --classifier-seeds seeds (its initialization, sampling and
+held-out split); the counts are pooled over them.
 """
 from __future__ import annotations
 
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--out', default='runs/bench_reward', help='work folder (stages resume)')
     ap.add_argument('--episodes', type=int, default=60, help='test rollouts of the policy')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--classifier-seeds', type=int, default=3,
+                    help='classifier training seeds per recipe (counts pooled)')
     args = ap.parse_args(argv)
 
     import torch
@@ -77,35 +82,45 @@ def main(argv: list[str] | None = None) -> int:
                       b.finetune_steps, b.finetune_tau)
     print(f'policy: {policy}', flush=True)
 
-    classifiers = {}
-    for name, with_policy, cfg in (
-            ('before', False, ClassifierConfig(hard_negatives=0.0, target_precision=0.0)),
-            ('now', True, ClassifierConfig())):
-        images, labels, groups = classifier_frames(
-            TARGET, b.classifier_episodes, b.image_size, seed + 70_000,
-            policy_ckpt=policy if with_policy else None)
-        cfg = dataclasses.replace(cfg, image_size=b.image_size, steps=b.classifier_steps,
-                                  seed=seed)
-        res = train_classifier(images, labels, cfg, groups)
-        classifiers[name] = res.model
-        cal = f'; {res.calibration.summary()}' if res.calibration else ''
-        print(f'classifier {name}: {len(labels)} frames, {int(labels.sum())} success, '
-              f'threshold {res.model.cfg.threshold:.3f}{cal}', flush=True)
-
     frames, truth = rollouts(policy, TARGET, args.episodes, b.image_size, seed + 123_000,
                              b.exploration_scale)
     real = sum(bool(y.any()) for y in truth)
+    data = {with_policy: classifier_frames(TARGET, b.classifier_episodes, b.image_size,
+                                           seed + 70_000,
+                                           policy_ckpt=policy if with_policy else None)
+            for with_policy in (False, True)}
+    rows: dict[tuple[str, str], list[int]] = {}
+    for name, with_policy, base in (
+            ('before', False, ClassifierConfig(hard_negatives=0.0, target_precision=0.0)),
+            ('now', True, ClassifierConfig())):
+        images, labels, groups = data[with_policy]
+        for cs in range(args.classifier_seeds):
+            cfg = dataclasses.replace(base, image_size=b.image_size, steps=b.classifier_steps,
+                                      seed=seed + cs)
+            res = train_classifier(images, labels, cfg, groups)
+            cal = f'; {res.calibration.summary()}' if res.calibration else ''
+            print(f'classifier {name} (seed {cs}): {len(labels)} frames, '
+                  f'{int(labels.sum())} success, threshold {res.model.cfg.threshold:.3f}{cal}',
+                  flush=True)
+            probs = [res.model.predict_proba(f) for f in frames]
+            for rule, (threshold, k) in (('0.5, 1 frame', (0.5, 1)),
+                                         ('own, 2 frames', (res.model.cfg.threshold, 2))):
+                c = count_episodes(probs, truth, threshold, k)
+                acc = rows.setdefault((name, rule), [0, 0, 0])
+                acc[0] += c.declared
+                acc[1] += c.correct
+                acc[2] += c.successes
+
     print(f'\n{args.episodes} rollouts of the offline policy (sampled, std x '
-          f'{b.exploration_scale}); the task held in {real} of them (sim)')
-    print(f'{"classifier":<10} {"threshold":>9} {"frames":>6} {"said":>5} {"real":>5} '
+          f'{b.exploration_scale}); the task held in {real} of them (sim); counts pooled over '
+          f'{args.classifier_seeds} classifier seeds')
+    print(f'{"classifier":<10} {"rule":<14} {"said":>5} {"real":>5} '
           f'{"precision (95% CI)":>22} {"recall":>7}')
-    for name, model in classifiers.items():
-        probs = [model.predict_proba(f) for f in frames]
-        for threshold, k in ((0.5, 1), (model.cfg.threshold, 2)):
-            c = count_episodes(probs, truth, threshold, k)
-            lo, hi = wilson_interval(c.correct, c.declared) if c.declared else (0.0, 1.0)
-            print(f'{name:<10} {threshold:9.3f} {k:6d} {c.declared:5d} {c.correct:5d} '
-                  f'{c.precision:8.2f} ({lo:.2f}-{hi:.2f}) {c.recall:7.2f}')
+    for (name, rule), (said, correct, successes) in rows.items():
+        lo, hi = wilson_interval(correct, said) if said else (0.0, 1.0)
+        prec = correct / said if said else float('nan')
+        print(f'{name:<10} {rule:<14} {said:5d} {correct:5d} {prec:8.2f} ({lo:.2f}-{hi:.2f}) '
+              f'{correct / max(successes, 1):7.2f}')
     return 0
 
 

@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument('--preset', choices=sorted(PRESETS), default='cpu',
                     help="cpu: this 2-core machine, < 2 h; full: the papers' scale on a GPU")
     ap.add_argument('--seeds', type=int, help="seeds (default: the preset's)")
-    ap.add_argument('--jobs', type=int, help="stages at once (default: the preset's)")
+    ap.add_argument('--jobs', type=int,
+                    help="cores handed to the stages (default: the preset's)")
     ap.add_argument('--set', dest='overrides', action='append', default=[],
                     metavar='KEY=VALUE', help='override a preset field (repeatable)')
     ap.add_argument('--store', default='runs/experiments',
