@@ -6,7 +6,7 @@ Per episode:
      robot/reset (task start; its JSON answer's stamp_ns marks the first observation).
   2. run: pair camera/image_raw + robot/state by stamp, record robot/action (tagged with the
      observation stamp) and ptr/reward_info (classifier reward per stamp). End on the first
-     classifier success (terminal), the horizon (timeout), the sim's own end (sim/status, sim
+     classifier success held over `success_frames` consecutive frames (terminal), the horizon (timeout), the sim's own end (sim/status, sim
      only), or no new observation for `stall_timeout` s.
   3. end: ptr/policy_enable false; write the episode as a one-episode dataset shard atomically
      and only then announce it on ptr/episode (ptr_ros.episode_transfer); in `transfer:=inline`
@@ -73,7 +73,7 @@ PARAMETERS: dict[str, object] = {
     'chunk_size': 1048576,  # inline packet payload size in bytes
     'weights_key': '',  # HMAC key that signs inline episodes ('' = $PTR_WEIGHTS_KEY)
     'horizon': 40,  # transitions before a timeout (0: only the env's end or a stall)
-    'end_on_success': True,  # end at the first classifier success
+    'end_on_success': True,  # end at the first classifier success (see success_frames)
     'success_frames': SUCCESS_FRAMES,  # ...once it held on this many consecutive frames
     'stall_timeout': 10.0,  # seconds without a new observation that end an episode
     'max_episodes': 0,  # stop after this many episodes (0: never)
