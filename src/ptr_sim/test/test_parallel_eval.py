@@ -62,3 +62,47 @@ def test_two_workers_give_the_serial_result_for_a_sampled_policy(tmp_path):
                                  greedy=False)
     assert (spread.outcomes, spread.lengths, spread.goals_met) == (
         serial.outcomes, serial.lengths, serial.goals_met)
+
+
+@pytest.mark.slow
+def test_a_reused_pool_gives_the_serial_result_for_each_checkpoint_in_turn(tmp_path):
+    from ptr_core.agent import Agent
+    from ptr_core.config import load_config
+    from ptr_core.policy import DeployablePolicy
+    from ptr_sim.parallel_eval import EvalPool
+    ckpts = []
+    for seed in (1, 2):
+        cfg = load_config(overrides=['network.image_size=32', 'network.impala_channels=4,4,4',
+                                     'network.q_hidden=16,16', 'network.policy_hidden=16,16',
+                                     'network.bottleneck_dim=16', 'agent.algo=bc',
+                                     f'train.seed={seed}'])
+        ckpts.append(Agent(cfg).save(tmp_path / f'a{seed}.pt'))
+    serial = [evaluate(CheckpointPolicy(DeployablePolicy.load(c, None), greedy=False, seed=5),
+                       'OpenDrawer', 3, seed=5, image_size=32) for c in ckpts]
+    with EvalPool(2) as pool:
+        # a, b, a: a worker's cached policy must not carry noise state from one run to the next
+        got = [pool.evaluate(str(ckpts[i]), 'OpenDrawer', 3, seed=5, image_size=32,
+                             greedy=False) for i in (0, 1, 0)]
+    for r, i in zip(got, (0, 1, 0)):
+        assert (r.outcomes, r.lengths, r.goals_met) == (
+            serial[i].outcomes, serial[i].lengths, serial[i].goals_met)
+
+
+def test_worker_cache_keys_policies_by_checkpoint_and_keeps_the_recent_ones(tmp_path):
+    from ptr_core.agent import Agent
+    from ptr_core.config import load_config
+    from ptr_sim import parallel_eval as pe
+    cfg = load_config(overrides=['network.image_size=32', 'network.impala_channels=4,4,4',
+                                 'network.q_hidden=16,16', 'network.policy_hidden=16,16',
+                                 'network.bottleneck_dim=16', 'agent.algo=bc'])
+    ckpts = [str(Agent(cfg).save(tmp_path / f'{i}.pt')) for i in range(pe._KEEP_POLICIES + 1)]
+    pe._POLICIES.clear()
+    first = pe._policy(ckpts[0], None, True, 0)
+    assert pe._policy(ckpts[0], None, True, 0) is first  # loaded once
+    assert pe._policy(ckpts[1], None, True, 0) is not first
+    assert pe._policy(ckpts[0], None, False, 0) is not first  # greedy is part of the key
+    for c in ckpts[2:]:
+        pe._policy(c, None, True, 0)
+    assert len(pe._POLICIES) == pe._KEEP_POLICIES
+    assert (ckpts[1], None, True, 0) not in pe._POLICIES  # the least recently used went first
+    pe._POLICIES.clear()

@@ -10,11 +10,14 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ptr_bringup.experiments.engine import stage_cores
+
+if TYPE_CHECKING:
+    from ptr_sim.parallel_eval import EvalPool
 
 Result = dict[str, Any]
 
@@ -165,6 +168,21 @@ def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) 
     evaluated on that many episodes, for the learning curve and for how well the selection
     score ranks the checkpoints).
     """
+    cores = stage_cores()
+    pool = None
+    if cores > 1:  # one pool of workers for every evaluation of this stage
+        from ptr_sim.parallel_eval import EvalPool
+        pool = EvalPool(cores)
+        print(f'evaluating over {cores} worker processes', flush=True)
+    try:
+        return _select_and_evaluate(p, deps, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _select_and_evaluate(p: dict[str, Any], deps: dict[str, Result],
+                         pool: 'EvalPool | None') -> Result:
     from ptr_core.select import step_of
     ckpts = deps['run']['checkpoints'] or [deps['run']['path']]
     scores: list[tuple[int, float]] = []
@@ -177,13 +195,14 @@ def select_and_evaluate(work: Path, p: dict[str, Any], deps: dict[str, Result]) 
             print(f'{Path(c).name}: {p["select"]} score {scores[-1][1]:.4f}', flush=True)
         chosen = ckpts[selectable(scores, p.get('select_after', 0.0))]
     out = {'selected': chosen, 'selected_step': step_of(Path(chosen)), 'scores': scores,
-           'evals': _evaluate_all(chosen, p)}
+           'evals': _evaluate_all(chosen, p, pool)}
     # The last checkpoint too, when selection chose another: what selection gained or lost.
-    out['evals_last'] = out['evals'] if chosen == ckpts[-1] else _evaluate_all(ckpts[-1], p)
+    out['evals_last'] = (out['evals'] if chosen == ckpts[-1]
+                         else _evaluate_all(ckpts[-1], p, pool))
     if p.get('snapshot_episodes', 0) > 0 and len(ckpts) > 1:
         small = {**p, 'evals': {c: {**e, 'episodes': p['snapshot_episodes']}
                                 for c, e in p['evals'].items()}}
-        out['snapshots'] = [{'step': step_of(Path(c)), 'evals': _evaluate_all(c, small)}
+        out['snapshots'] = [{'step': step_of(Path(c)), 'evals': _evaluate_all(c, small, pool)}
                             for c in ckpts]
     return out
 
@@ -195,23 +214,20 @@ def selectable(scores: list[tuple[int, float]], after: float) -> int:
     return max(ok, key=lambda i: (scores[i][1], scores[i][0]))
 
 
-def _evaluate_all(ckpt: str, p: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every column's evaluation of one checkpoint, over the cores the scheduler gave this stage
-    (the same episodes and outcomes for any count: ptr_sim.parallel_eval)."""
+def _evaluate_all(ckpt: str, p: dict[str, Any], pool: 'EvalPool | None' = None
+                  ) -> dict[str, dict[str, Any]]:
+    """Every column's evaluation of one checkpoint, in this process or over `pool`'s workers
+    (ptr_sim.parallel_eval.EvalPool: the same episodes and outcomes either way)."""
     import ptr_sim
     from ptr_core.policy import DeployablePolicy
     from ptr_sim.evaluate import CheckpointPolicy, evaluate
-    from ptr_sim.parallel_eval import evaluate_checkpoint
-    cores = stage_cores()
-    if cores > 1:
-        print(f'{Path(ckpt).name}: evaluating over {cores} worker processes', flush=True)
-    policy = None if cores > 1 else DeployablePolicy.load(ckpt, p['policy_task'])
+    policy = None if pool is not None else DeployablePolicy.load(ckpt, p['policy_task'])
     evals = {}
     for col, e in p['evals'].items():
         camera = _camera(e['task'], e.get('camera_offset'))
-        if policy is None:
-            r = evaluate_checkpoint(ckpt, e['task'], e['episodes'], e['seed'], p['image_size'],
-                                    cores, p['policy_task'], camera=camera)
+        if pool is not None:
+            r = pool.evaluate(ckpt, e['task'], e['episodes'], e['seed'], p['image_size'],
+                              p['policy_task'], camera=camera)
         else:
             env = ptr_sim.make_env(e['task'], image_size=p['image_size'], camera=camera)
             try:
