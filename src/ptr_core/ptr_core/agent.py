@@ -26,6 +26,18 @@ from ptr_core.policy import DeployablePolicy, PolicyNet, policy_fingerprint, wei
 
 Batch = dict[str, torch.Tensor]
 
+
+def adam(params, lr: float) -> torch.optim.Optimizer:
+    """Adam with torch's fused kernel where the device has one: the same update up to float
+    rounding, and on this CPU a third of the time of the per-tensor loop (0.48 vs 1.45 ms for
+    an actor-sized parameter list; about 5 % of a 48 px CQL step)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
+        return torch.optim.Adam(params, lr=lr)
+
+
 class Agent:
     """What every learner shares; subclasses add their networks and their losses.
 
@@ -71,8 +83,8 @@ class Agent:
                                      requires_grad=self.learns_temperature)
         self._to_device()
         self.optimizers: dict[str, torch.optim.Optimizer] = {
-            'actor': torch.optim.Adam(self.policy.actor.parameters() if self.encoder_shared
-                                      else self.policy.parameters(), lr=cfg.agent.policy_lr)}
+            'actor': adam(self.policy.actor.parameters() if self.encoder_shared
+                          else self.policy.parameters(), lr=cfg.agent.policy_lr)}
         self.optimizers.update(self._algo_optimizers())
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(cfg.train.seed + 1)

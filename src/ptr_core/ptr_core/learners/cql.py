@@ -5,7 +5,7 @@ import copy
 
 import torch
 
-from ptr_core.agent import Agent, Batch
+from ptr_core.agent import Agent, Batch, adam
 from ptr_core.algos import cql_losses
 from ptr_core.config import CQLConfig
 from ptr_core.nets import Critic
@@ -31,9 +31,9 @@ class CQLAgent(Agent):
 
     def _algo_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         ac = self.cfg.agent
-        out = {'critic': torch.optim.Adam(self.critic.parameters(), lr=ac.q_lr)}
+        out = {'critic': adam(self.critic.parameters(), lr=ac.q_lr)}
         if ac.auto_entropy:
-            out['temperature'] = torch.optim.Adam([self.log_temp], lr=ac.temperature_lr)
+            out['temperature'] = adam([self.log_temp], lr=ac.temperature_lr)
         return out
 
     @property
