@@ -102,6 +102,7 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
         lines.append('| ' + ' | '.join([r] + cells + seeds + paper) + ' |')
     lines += _gate_section(table, counts)
     lines += _partial_section(table, results)
+    lines += _reward_section(table, results)
     lines += _selection_section(table, results)
     lines += _selection_quality_section(table, results)
     blocks = [('', counts)]
@@ -178,6 +179,32 @@ def _gate_section(table: Table, counts: dict[tuple[str, str], Counts]) -> list[s
                 + ('holds, the regime is not solved by imitation of the demos alone.' if ok
                    else 'FAILS: imitation alone solves this regime; it cannot show what '
                         'pre-training adds.')]
+
+
+def _reward_section(table: Table, results: dict[str, dict[str, Any]]) -> list[str]:
+    """Online rows: how often the reward classifier's success was real (sim, measured only)."""
+    acc: dict[str, list[int]] = {}
+    for cell in table.cells:
+        r = results.get(cell.stage.key) or {}
+        if 'online_successes_both' in r:
+            a = acc.setdefault(cell.row, [0, 0, 0, 0])
+            a[0] += r['online_successes_classifier']
+            a[1] += r['online_successes_both']
+            a[2] += r['online_successes_sim']
+            a[3] += r['episodes']
+    if not acc:
+        return []
+    out = ['', '## The online reward against the sim', '',
+           "Every online episode's classifier verdict beside the sim's privileged success "
+           '(measured, never trained on), pooled over seeds: precision = real successes among '
+           "the classifier's, recall = the sim's successes it found.", '',
+           '| method | episodes | classifier successes | real | precision [95% Wilson] | '
+           'recall |', '|---|---|---|---|---|---|']
+    for row, (said, both, real, n) in acc.items():
+        prec = Counts({0: (both, said)}).cell() if said else 'n/a'
+        rec = f'{both}/{real} ({100 * both / real:.0f}%)' if real else 'n/a'
+        out.append(f'| {row} | {n} | {said} | {both} | {prec} | {rec} |')
+    return out
 
 
 def _partial_section(table: Table, results: dict[str, dict[str, Any]]) -> list[str]:

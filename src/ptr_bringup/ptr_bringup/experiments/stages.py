@@ -322,7 +322,9 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
     return {'evals': {p['task']: {'successes': k, 'episodes': n}}, 'curve': curve,
             'episodes': len(hist), 'env_steps': int(sum(h['length'] for h in hist)),
             'online_successes_sim': int(sum(h['sim_success'] for h in hist)),
-            'online_successes_classifier': int(sum(h['success'] for h in hist))}
+            'online_successes_classifier': int(sum(h['success'] for h in hist)),
+            # the classifier's successes the sim confirms (its episode precision and recall)
+            'online_successes_both': int(sum(h['success'] and h['sim_success'] for h in hist))}
 
 
 def env_steps_at(rows: list[dict], update: int) -> int:
