@@ -47,7 +47,10 @@ def test_demo_pipeline_tiny(tmp_path):
         assert key in probe, key
     assert open(s['telemetry_plot'], 'rb').read(4) == b'\x89PNG'
     # The classifier's calibrated operating point and its online episode precision are reported.
-    assert s['reward_classifier']['calibration']['frames'] == 2
+    # (Two episodes cannot be split into training and held-out episodes: the classifier falls
+    # back to a frame-level split and so calibrates frame by frame.)
+    assert s['reward_classifier']['calibration']['frames'] == 1
+    assert s['reward_classifier']['calibration']['threshold'] >= 0.5
     assert online['reward_said'] == sum(h['success'] for h in hist if h['sent'])
     # A second run reuses every stage's output instead of recomputing it.
     again = run_demo(out, BUDGETS['tiny'], seed=3)

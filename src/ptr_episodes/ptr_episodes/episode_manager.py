@@ -6,8 +6,9 @@ Per episode:
      robot/reset (task start; its JSON answer's stamp_ns marks the first observation).
   2. run: pair camera/image_raw + robot/state by stamp, record robot/action (tagged with the
      observation stamp) and ptr/reward_info (classifier reward per stamp). End on the first
-     classifier success held over `success_frames` consecutive frames (terminal), the horizon (timeout), the sim's own end (sim/status, sim
-     only), or no new observation for `stall_timeout` s.
+     classifier success held over `success_frames` consecutive frames (terminal), the horizon
+     (timeout), the sim's own end (sim/status, sim only), or no new observation for
+     `stall_timeout` s.
   3. end: ptr/policy_enable false; write the episode as a one-episode dataset shard atomically
      and only then announce it on ptr/episode (ptr_ros.episode_transfer); in `transfer:=inline`
      mode (no shared disk) its signed packets go first on ptr/episode_data.
@@ -89,6 +90,14 @@ PARAMETERS: dict[str, object] = {
 }
 
 
+def manager_config(p: dict[str, Any]) -> ManagerConfig:
+    """The state machine's settings from the node's parameters."""
+    return ManagerConfig(horizon=int(p['horizon']), end_on_success=bool(p['end_on_success']),
+                         success_frames=int(p['success_frames']),
+                         stall_timeout=float(p['stall_timeout']),
+                         max_episodes=int(p['max_episodes']))
+
+
 class EpisodeManagerNode(Node):
     """The loop above as a node; its state machine is the pure EpisodeManager."""
 
@@ -109,11 +118,7 @@ class EpisodeManagerNode(Node):
         self.written = 0  # episodes stored and announced by this run
         self.writer = EpisodeWriter(self.dir, self.run_id, p['transfer'], key,
                                     int(p['chunk_size']))
-        self.mgr = EpisodeManager(ManagerConfig(
-            horizon=int(p['horizon']), end_on_success=bool(p['end_on_success']),
-            success_frames=int(p['success_frames']),
-            stall_timeout=float(p['stall_timeout']),
-            max_episodes=int(p['max_episodes'])), str(p['task']))
+        self.mgr = EpisodeManager(manager_config(p), str(p['task']))
         self.lock = threading.Condition()
         self.sync = ObservationSync()
         self.last_obs_time = time.monotonic()

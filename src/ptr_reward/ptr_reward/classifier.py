@@ -239,19 +239,12 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConf
     history = []
 
     def probs(idx: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            out = [torch.sigmoid(model(data[torch.from_numpy(idx[i:i + 256])]))
-                   for i in range(0, len(idx), 256)]
-        return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+        return _probabilities(model, data, idx)
 
     model.train()
     for step in range(cfg.steps):
         if n_hard and step % cfg.rescore_every == 0 and step > 0:
-            model.eval()  # score a sample of the negatives; keep the top quarter
-            sample = neg if len(neg) <= 4096 else rng.choice(neg, 4096, replace=False)
-            p = probs(sample)
-            hard = sample[np.argsort(-p)[:max(1, len(sample) // 4)]]
-            model.train()
+            hard = _hardest_quarter(model, data, neg, rng)
         idx = np.concatenate([rng.choice(neg, half - n_hard), rng.choice(hard, n_hard),
                               rng.choice(pos, half)])
         x = data[torch.from_numpy(idx)]
@@ -265,12 +258,37 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConf
         if progress is not None:
             progress(1)
     model.eval()
+    return _finish(model, probs, labels, train_idx, val_idx,
+                   groups[val_idx] if groups is not None else None, history)
+
+
+def _probabilities(model: SuccessClassifier, data: torch.Tensor, idx: np.ndarray
+                   ) -> np.ndarray:
+    with torch.no_grad():
+        out = [torch.sigmoid(model(data[torch.from_numpy(idx[i:i + 256])]))
+               for i in range(0, len(idx), 256)]
+    return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
+
+def _hardest_quarter(model: SuccessClassifier, data: torch.Tensor, neg: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+    """The quarter of (a sample of at most 4096) negatives the model scores highest."""
+    model.eval()
+    sample = neg if len(neg) <= 4096 else rng.choice(neg, 4096, replace=False)
+    p = _probabilities(model, data, sample)
+    model.train()
+    return sample[np.argsort(-p)[:max(1, len(sample) // 4)]]
+
+
+def _finish(model: SuccessClassifier, probs: Callable[[np.ndarray], np.ndarray],
+            labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
+            val_groups: np.ndarray | None, history: list[float]) -> TrainResult:
+    """Calibrate the threshold on the held-out frames (cfg.target_precision > 0), then score."""
+    cfg = model.cfg
     p_val = probs(val_idx)
     calibration = None
     if cfg.target_precision > 0 and len(val_idx):
-        calibration = calibrate_on(p_val, labels[val_idx],
-                                   groups[val_idx] if groups is not None else None,
-                                   cfg.target_precision)
+        calibration = calibrate_on(p_val, labels[val_idx], val_groups, cfg.target_precision)
         model.cfg = dataclasses.replace(cfg, threshold=float(calibration.threshold))
     t = model.cfg.threshold
     train_acc = balanced_accuracy(probs(train_idx), labels[train_idx], t)

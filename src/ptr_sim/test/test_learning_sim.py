@@ -26,7 +26,8 @@ Measured at 1200 steps, 2 threads (learned vs random over the same 30 starts; mo
 default kernels, seeds 0-4: 20, 22, 23, 27, 26 /30 vs 0-1/30, 0.65-0.90; ATEN_CPU_CAPABILITY=avx2:
 20, 24, 22, 29, 26 /30 vs 0-1/30, 0.64-0.87 (Fisher p <= 7.2e-9, Wilson low >= 48.8% vs high
 <= 16.7%). With the fused Adam kernel (ptr_core.agent.adam; an AVX-512 Xeon, default kernels):
-22, 24, 21, 29, 23 /30 vs 0-1/30, 0.66-0.89 (Fisher p <= 1.8e-9, Wilson low >= 52.1%). 1200 steps: past ~1600 the held-out monotonicity decays (the critic overfits 420
+22, 24, 21, 29, 23 /30 vs 0-1/30, 0.66-0.89 (Fisher p <= 1.8e-9, Wilson low >= 52.1%).
+1200 steps: past ~1600 the held-out monotonicity decays (the critic overfits 420
 transitions). Same seed, machine and thread count: the same numbers run after run (training and
 data are bit-identical; 1 and 2 threads differ in reduction order).
 Everything is seeded (PTR_LEARNING_SEED picks another seed for margin checks, default 0).
