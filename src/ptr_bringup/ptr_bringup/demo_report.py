@@ -21,13 +21,13 @@ def online_summary(res: dict[str, Any], summary: dict[str, Any], run_dir: Path) 
                          'classifier_successes': int(sum(h['success'] for h in hist)),
                          'sim_successes': int(sum(h['sim_success'] for h in hist)),
                          'wall_s': res['wall_s']}
-    from ptr_trainer.telemetry import precision_recall
+    from ptr_trainer.telemetry import precision_recall, verdict_counts
     sent = [(bool(h['success']), bool(h['sim_success'])) for h in hist if h.get('sent', True)]
     pr = precision_recall(sent)
+    said, real, both = verdict_counts(sent)
     summary['online'] |= {'reward_precision': pr['precision'], 'reward_recall': pr['recall'],
-                          'reward_true_positives': sum(a and b for a, b in sent),
-                          'reward_said': sum(a for a, _ in sent),
-                          'reward_real': sum(b for _, b in sent)}
+                          'reward_true_positives': both, 'reward_said': said,
+                          'reward_real': real}
     tel = run_dir / 'telemetry'
     if (tel / 'telemetry.jsonl').is_file():
         from ptr_trainer.telemetry import plot as plot_telemetry

@@ -114,12 +114,16 @@ class Telemetry:
             self._tb.close()
 
 
+def verdict_counts(verdicts: list[tuple[bool, bool]]) -> tuple[int, int, int]:
+    """(said, true, both) over (classifier success, sim success) pairs of episodes."""
+    return (sum(s for s, _ in verdicts), sum(t for _, t in verdicts),
+            sum(s and t for s, t in verdicts))
+
+
 def precision_recall(verdicts: list[tuple[bool, bool]]) -> dict[str, float | None]:
     """Episode precision and recall of the classifier's verdicts against the sim's outcomes
     ((said, true) pairs); None where undefined (nothing said, or no true success)."""
-    said = sum(s for s, _ in verdicts)
-    true = sum(t for _, t in verdicts)
-    both = sum(s and t for s, t in verdicts)
+    said, true, both = verdict_counts(verdicts)
     return {'precision': both / said if said else None, 'recall': both / true if true else None}
 
 
