@@ -21,8 +21,9 @@ from ptr_bringup.graph_model import (  # noqa: F401 - re-exported: the graphs' v
 from ptr_bringup.graph_model import parse_bool as _bool
 from ptr_bringup.graph_model import parse_float as _float
 from ptr_bringup.graph_model import parse_int as _int
+from ptr_core.config import ConfigError
 from ptr_core.constants import CLOCK_MODES
-from ptr_core.online_config import OnlineConfig
+from ptr_core.online_config import MODES, OnlineConfig, load_online_config
 
 
 def _robot(args: dict[str, str], task: str, sim: dict[str, Any] | None = None
@@ -82,11 +83,12 @@ def _common_arguments(clock_default: str, greedy_default: str) -> tuple[Argument
     )
 
 
-def _policy(args: dict[str, str], ckpt: str, greedy: bool) -> NodeSpec:
+def _policy(args: dict[str, str], ckpt: str, greedy: bool,
+            residual: dict[str, Any] | None = None) -> NodeSpec:
     if not ckpt:
         raise GraphError('argument policy_ckpt: expected a policy checkpoint path, got ""')
     params: dict[str, Any] = {'checkpoint': ckpt, 'clock_mode': args['clock'], 'greedy': greedy,
-                              'weights_key': args['weights_key']}
+                              'weights_key': args['weights_key']} | (residual or {})
     if 'exploration_scale' in args:
         params['exploration_scale'] = _float('exploration_scale', args['exploration_scale'])
     # Respawned if it dies: it holds no state of its own (the checkpoint, then the trainer's
@@ -100,15 +102,24 @@ def _policy(args: dict[str, str], ckpt: str, greedy: bool) -> NodeSpec:
 THROUGH_SAFETY = (('robot/action', 'safety/action_in'),)
 
 
-def _safety(args: dict[str, str]) -> NodeSpec:
-    return NodeSpec('ptr_safety', 'safety_node', 'safety_filter', args['namespace'],
-                    {'clock_mode': args['clock']})
+def _safety(args: dict[str, str], residual_bound: float = 0.0) -> NodeSpec:
+    params: dict[str, Any] = {'clock_mode': args['clock']}
+    if residual_bound > 0:
+        params['residual_bound'] = residual_bound
+    return NodeSpec('ptr_safety', 'safety_node', 'safety_filter', args['namespace'], params)
 
 
 # Trainer settings a graph argument may set. Empty (the default) leaves the setting to the
 # online_config YAML, else to OnlineConfig: the defaults live there alone.
 _ONLINE = OnlineConfig()
 ONLINE_SETTING_ARGUMENTS = (
+    Argument('online_mode', '', "how the trainer learns: 'calql' fine-tunes actor and critic "
+             "(PTR V-F); 'residual' keeps the offline policy frozen and learns a bounded "
+             'correction, the critic ranking sampled actions on the policy node (default '
+             f'{_ONLINE.mode})', ('',) + MODES),
+    Argument('residual_bound', '', 'online_mode:=residual: largest correction per normalized '
+             'action dimension; the policy node and the safety filter enforce it too (default '
+             f'{_ONLINE.residual_bound:g})'),
     Argument('utd', '', f'gradient updates per environment step (default {_ONLINE.utd:g})'),
     Argument('publish_every', '', 'updates between two published weights versions '
              f'(default {_ONLINE.publish_every})'),
@@ -126,8 +137,28 @@ def _online_settings(args: dict[str, str]) -> dict[str, Any]:
     parse: dict[str, Callable[[str], Any]] = {
         'utd': lambda v: _float('utd', v), 'publish_every': lambda v: _int('publish_every', v),
         'batch_size': lambda v: _int('batch_size', v), 'beta': _beta,
-        'cql_alpha': lambda v: _float('cql_alpha', v), 'calql': _bool}
-    return {name: parse[name](args[name]) for name in parse if args[name].strip()}
+        'cql_alpha': lambda v: _float('cql_alpha', v), 'calql': _bool,
+        'online_mode': str, 'residual_bound': lambda v: _float('residual_bound', v)}
+    out = {name: parse[name](args[name]) for name in parse if args[name].strip()}
+    if 'online_mode' in out:  # the trainer's parameter is OnlineConfig's field name
+        out['mode'] = out.pop('online_mode')
+    return out
+
+
+def _residual(args: dict[str, str]) -> tuple[dict[str, Any], float]:
+    """The policy node's residual parameters and the safety filter's bound when the trainer runs
+    the residual mode (the arguments, then the online_config YAML, then OnlineConfig decide, as
+    for the trainer); else ({}, 0)."""
+    given = {k: v for k, v in _online_settings(args).items()
+             if k in ('mode', 'residual_bound')}
+    try:
+        cfg = load_online_config(args['online_config'] or None, given)
+    except ConfigError as e:
+        raise GraphError(str(e)) from None
+    if cfg.mode != 'residual':
+        return {}, 0.0
+    return ({'residual_bound': cfg.residual_bound, 'residual_samples': cfg.residual_samples},
+            cfg.residual_bound)
 
 
 def _beta(value: str) -> list[float]:
@@ -184,8 +215,9 @@ def _online(args: dict[str, str]) -> list[NodeSpec]:
     extra: dict[str, Any] = {'terminate_on_success': False}
     if args['clock'] == 'lockstep':  # every step waits for its reward label: none goes missing
         extra['wait_for_reward'] = True
-    nodes = [*_robot(args, task, extra), _safety(args),
-             _policy(args, args['policy_ckpt'], _bool(args['greedy']))]
+    residual, bound = _residual(args)
+    nodes = [*_robot(args, task, extra), _safety(args, bound),
+             _policy(args, args['policy_ckpt'], _bool(args['greedy']), residual)]
     if not args['reward_ckpt']:
         raise GraphError('argument reward_ckpt: expected a classifier checkpoint path, got ""')
     # Respawned if it dies (stateless, like the policy): until it is back no observation is

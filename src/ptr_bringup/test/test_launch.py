@@ -309,3 +309,37 @@ def test_online_settings_reach_the_trainer_only_when_given():
     assert 'default 0.35,0.15,0.5' in described['beta']
     with pytest.raises(graphs.GraphError, match='argument beta: expected three fractions'):
         online.nodes(FULL_ARGS['online_finetune'] | {'beta': '0.5,0.5'})
+
+
+def test_residual_mode_reaches_trainer_policy_and_safety_filter(tmp_path):
+    """online_mode:=residual: one bound for the trainer, the policy node and the safety filter;
+    from the online_config YAML too; the default graph runs none of it."""
+    from ptr_policy.policy_node import PARAMETERS as POLICY
+    from ptr_safety.safety_node import PARAMETERS as SAFETY
+    from ptr_trainer.trainer_node import PARAMETERS as TRAINER
+    online = graphs.GRAPHS['online_finetune']
+    plain = {s.name: s for s in online.nodes(FULL_ARGS['online_finetune'])}
+    assert 'residual_bound' not in plain['policy_node'].parameters
+    assert 'residual_bound' not in plain['safety_filter'].parameters
+    assert 'mode' not in plain['trainer_node'].parameters
+    specs = {s.name: s for s in online.nodes(FULL_ARGS['online_finetune'] | {
+        'online_mode': 'residual', 'residual_bound': '0.15'})}
+    assert specs['trainer_node'].parameters['mode'] == 'residual'
+    assert specs['trainer_node'].parameters['residual_bound'] == 0.15
+    assert specs['policy_node'].parameters['residual_bound'] == 0.15
+    assert specs['policy_node'].parameters['residual_samples'] == 8
+    assert specs['safety_filter'].parameters['residual_bound'] == 0.15
+    assert {'mode', 'residual_bound'} <= set(TRAINER)
+    assert {'residual_bound', 'residual_samples'} <= set(POLICY)
+    assert 'residual_bound' in SAFETY
+    yaml = tmp_path / 'online.yaml'
+    yaml.write_text('mode: residual\nresidual_bound: 0.3\n')
+    specs = {s.name: s for s in online.nodes(FULL_ARGS['online_finetune'] | {
+        'online_config': str(yaml)})}
+    assert specs['safety_filter'].parameters['residual_bound'] == 0.3
+    assert specs['policy_node'].parameters['residual_bound'] == 0.3
+    with pytest.raises(graphs.GraphError, match='argument online_mode: expected one of'):
+        online.nodes(FULL_ARGS['online_finetune'] | {'online_mode': 'sac'})
+    with pytest.raises(graphs.GraphError, match='residual bound: expected in'):
+        online.nodes(FULL_ARGS['online_finetune'] | {'online_mode': 'residual',
+                                                    'residual_bound': '0'})

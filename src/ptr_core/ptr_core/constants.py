@@ -9,6 +9,9 @@ import numpy as np
 CONTROL_HZ = 5.0
 # How a graph keeps time: 'lockstep' (the sim steps once per action) or 'realtime' (CONTROL_HZ).
 CLOCK_MODES = ('lockstep', 'realtime')
+# The residual online mode: the policy node publishes each action's largest correction and its
+# bound here ([max |correction|, bound], stamped like the action); the safety filter checks it.
+RESIDUAL_TOPIC = 'ptr/residual_correction'
 STATE_DIM = 7  # [x, y, z, roll, pitch, yaw, gripper in [0, 1]]
 ACTION_DIM = 7  # [dx, dy, dz, droll, dpitch, dyaw, gripper (absolute, [0, 1])]
 

@@ -13,6 +13,7 @@ from ptr_core.config import ConfigError, apply_fields, read_yaml_mapping
 
 # PTR appendix F: each online batch mixes prior data, target demos and online data 35/15/50 %.
 ONLINE_FRACTIONS = (0.35, 0.15, 0.5)
+MODES = ('calql', 'residual')  # how the online trainer learns (OnlineConfig.mode)
 
 
 @dataclass
@@ -26,6 +27,13 @@ class OnlineConfig:
     every field is also a trainer-node parameter of the same name, listed by `ptr config show`.
     """
 
+    mode: str = 'calql'  # 'calql': fine-tune actor and critic (PTR V-F); 'residual': the
+    # offline policy frozen, a bounded correction and critic-ranked proposals (ptr_core.residual)
+    residual_bound: float = 0.2  # residual: largest |correction| per normalized action dim
+    residual_samples: int = 8  # residual: proposals the critic ranks (at s' and when acting)
+    residual_lr: float = 3e-4  # residual: the correction head's lr
+    residual_q_lr: float = 3e-4  # residual: the critic's lr (plain TD, no CQL term)
+    residual_reg: float = 0.1  # residual: weight of mean (correction / bound)^2 in its loss
     beta: tuple[float, ...] = ONLINE_FRACTIONS  # prior / target demos / online data
     utd: float = 10.0  # gradient updates per new environment transition
     publish_every: int = 100  # K: a new weights version every K updates
@@ -61,11 +69,21 @@ class OnlineConfig:
         if self.labels not in ('last_n', 'recorded'):
             raise ValueError(f"online config: labels: expected 'last_n' or 'recorded', got "
                              f'{self.labels!r}')
+        if self.mode not in MODES:
+            raise ValueError(f'online config: mode: expected one of {list(MODES)}, got '
+                             f'{self.mode!r}')
+        if self.mode == 'residual':
+            self.residual_settings().validate()
         if self.warmup_episodes < 0 or self.ramp_transitions < 0:
             raise ValueError(f'online config: expected warmup_episodes >= 0 and '
                              f'ramp_transitions >= 0, got {self.warmup_episodes}, '
                              f'{self.ramp_transitions}')
         return self
+
+    def residual_settings(self):
+        """The bound and proposal count the policy node must use too (ptr_core.residual)."""
+        from ptr_core.residual import ResidualSettings
+        return ResidualSettings(self.residual_bound, self.residual_samples)
 
     def agent_changes(self) -> dict[str, Any]:
         """What the loaded offline agent changes for online training (agent.* fields, typed)."""

@@ -97,8 +97,12 @@ class DeployablePolicy:
     @classmethod
     def load(cls, path: str | os.PathLike, task: str | int | None = None,
              device: str = 'cpu') -> 'DeployablePolicy':
-        """From an agent checkpoint or a policy-only export."""
+        """From an agent checkpoint or a policy-only export; one a residual online trainer
+        saved gives its ResidualPolicy (the frozen policy, its correction and its critic)."""
         payload = ckpt.load(path, (ckpt.AGENT_FORMAT, ckpt.POLICY_FORMAT))
+        if (payload.get('extra') or {}).get('residual') is not None:
+            from ptr_core.residual import ResidualPolicy
+            return ResidualPolicy.from_payload(payload, None, task, device, str(path))
         cfg = Config.from_dict(payload['config'], f'{path}: config')
         net = PolicyNet(cfg)
         net.load_state_dict(ckpt.deployed_actor(payload))
@@ -114,10 +118,9 @@ class DeployablePolicy:
         self.task_id = _resolve_task(self.tasks, task, None)
         self._task_t = torch.tensor([self.task_id], device=self.device)
 
-    @torch.no_grad()
-    def act(self, image: np.ndarray, state: np.ndarray, greedy: bool = True,
-            generator: torch.Generator | None = None, std_scale: float = 1.0) -> np.ndarray:
-        """The normalized action; sampled ones draw tanh(mean + std_scale * std * eps)."""
+    def _inputs(self, image: np.ndarray, state: np.ndarray
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One checked observation as a batch of one: image (1, 3, S, S) uint8, state (1, 7)."""
         s = self.image_size
         if image.shape != (s, s, 3) or image.dtype != np.uint8:
             raise ValueError(f'act: image: expected uint8 ({s}, {s}, 3), '
@@ -130,6 +133,13 @@ class DeployablePolicy:
         img = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
         img = img.permute(2, 0, 1).unsqueeze(0)
         st = torch.as_tensor(np.asarray(state, np.float32), device=self.device).unsqueeze(0)
+        return img, st
+
+    @torch.no_grad()
+    def act(self, image: np.ndarray, state: np.ndarray, greedy: bool = True,
+            generator: torch.Generator | None = None, std_scale: float = 1.0) -> np.ndarray:
+        """The normalized action; sampled ones draw tanh(mean + std_scale * std * eps)."""
+        img, st = self._inputs(image, state)
         mean, log_std = self.net.actor.dist(self.net.obs(img, st), self._task_t)
         if greedy:
             a = torch.tanh(mean)

@@ -82,6 +82,10 @@ class SafetyConfig:
     gripper_rate: float = 1.0  # largest gripper change per step (fraction of its range)
     stale_after: float = 1.0  # s without a fresh state or image before actions become holds
     quiet_periods: int = 3  # control periods without any action before the filter sends holds
+    # The residual online mode's bound on the policy's correction (normalized units; 0: no
+    # residual policy runs). A reported correction beyond it, or another bound, latches the
+    # e-stop: the policy node is not running what the graph was started with.
+    residual_bound: float = 0.0
 
     def validate(self) -> 'SafetyConfig':
         lo, hi = np.asarray(self.workspace_low), np.asarray(self.workspace_high)
@@ -89,10 +93,10 @@ class SafetyConfig:
             raise ValueError(f'safety: workspace: expected low < high per axis (3 each), got '
                              f'{list(self.workspace_low)} .. {list(self.workspace_high)}')
         steps = (self.max_step, self.max_rot_step, self.gripper_rate, self.stale_after)
-        if min(steps) <= 0 or self.quiet_periods < 1:
+        if min(steps) <= 0 or self.quiet_periods < 1 or self.residual_bound < 0:
             raise ValueError(f'safety: expected positive max_step, max_rot_step, gripper_rate, '
-                             f'stale_after and quiet_periods >= 1, got {steps}, '
-                             f'{self.quiet_periods}')
+                             f'stale_after, quiet_periods >= 1 and residual_bound >= 0, got '
+                             f'{steps}, {self.quiet_periods}, {self.residual_bound}')
         return self
 
 
@@ -145,6 +149,7 @@ class SafetyFilter:
         self.estopped = False
         self.estop_reason = ''
         self.gripper_cmd: float | None = None  # normalized gripper of the last action sent
+        self.max_correction = 0.0  # largest residual correction reported (on_correction)
 
     def on_state(self, state: np.ndarray, now: float) -> None:
         s = np.asarray(state, np.float64).reshape(-1)
@@ -153,6 +158,22 @@ class SafetyFilter:
 
     def on_image(self, now: float) -> None:
         self.image_time = now
+
+    def on_correction(self, correction: float, bound: float) -> bool:
+        """A residual policy's largest correction of one action and the bound it runs with;
+        latches the e-stop (and returns False) when either breaks this filter's bound."""
+        self.max_correction = max(self.max_correction, float(correction))
+        want = self.cfg.residual_bound
+        if want <= 0:
+            why = 'a residual policy runs but safety residual_bound is 0'
+        elif abs(bound - want) > 1e-6:
+            why = f'residual bound: expected {want:g}, the policy runs {bound:g}'
+        elif not correction <= want + 1e-6:  # (also NaN)
+            why = f'residual correction {correction:.4f} beyond the bound {want:g}'
+        else:
+            return True
+        self.estop(why)
+        return False
 
     def estop(self, reason: str) -> None:
         self.estopped, self.estop_reason = True, reason or 'e-stop'

@@ -185,3 +185,20 @@ def test_a_malformed_action_holds_with_the_commanded_gripper_too():
         r = f.filter(bad, 10.2)
         assert not np.any(r.action[:6])
         assert denormalize_action(r.action)[6] == pytest.approx(0.0, abs=0.01), r.reason
+
+
+def test_residual_corrections_are_checked_against_the_bound():
+    f = SafetyFilter(SafetyConfig(residual_bound=0.2), period=0.2)
+    assert f.on_correction(0.2, 0.2) and f.on_correction(0.0, 0.2) and not f.estopped
+    assert not f.on_correction(0.2001, 0.2) and f.estopped
+    assert f.estop_reason == 'residual correction 0.2001 beyond the bound 0.2'
+    f.reset_estop()
+    assert not f.on_correction(0.1, 0.3)  # the policy runs another bound than the graph's
+    assert f.estop_reason == 'residual bound: expected 0.2, the policy runs 0.3'
+    f.reset_estop()
+    assert not f.on_correction(float('nan'), 0.2)
+    assert f.max_correction == pytest.approx(0.2001)
+    plain = SafetyFilter(SafetyConfig(), period=0.2)  # no residual policy expected
+    assert not plain.on_correction(0.0, 0.2) and 'residual_bound is 0' in plain.estop_reason
+    with pytest.raises(ValueError, match='residual_bound >= 0'):
+        SafetyConfig(residual_bound=-0.1).validate()

@@ -14,7 +14,9 @@ and are verified and loaded on a worker thread of their own, i.e. off the contro
 policy is swapped between two ticks (ptr_policy.swap). The node itself spins single-threaded:
 rclpy's multi-threaded executor adds latency to every callback. ptr/policy_version (String JSON
 {version, fingerprint}, transient local) says what runs. ptr/policy_enable (std_srvs/SetBool)
-pauses and resumes acting (the reset node drives the arm meanwhile).
+pauses and resumes acting (the reset node drives the arm meanwhile). With `residual_bound` > 0
+(the residual online mode) each action's largest correction and the bound go out on
+ptr/residual_correction, just before the action, for the safety filter.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from std_srvs.srv import SetBool
 
 from ptr_core import rosmsg, weights
 from ptr_core.ckpt_file import check_file
-from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ, STATE_DIM
+from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ, RESIDUAL_TOPIC, STATE_DIM
 from ptr_policy.swap import WeightSwapper
 from ptr_policy.sync import ActGate, RateGate
 from ptr_ros.contracts import NodeReady, PolicyVersion
@@ -51,6 +53,11 @@ PARAMETERS = {
     'enabled': True,
     'seed': -1,
     'max_weights_mb': 512.0,  # larger weight packets (or declared payloads) are refused unread
+    # > 0: the residual online mode (ptr_core.residual): the checkpoint's policy frozen, a
+    # correction of at most this per action dimension, the critic ranking residual_samples
+    # proposals; each action's largest correction goes out on ptr/residual_correction.
+    'residual_bound': 0.0,
+    'residual_samples': 8,
 }
 
 
@@ -62,9 +69,16 @@ def check_checkpoint(path: str) -> None:
     check_file(path)
 
 
-def load_policy(path: str):
-    """DeployablePolicy.load with a one-line error naming the parameter and the file."""
+def load_policy(path: str, residual_bound: float = 0.0, residual_samples: int = 8):
+    """DeployablePolicy.load with a one-line error naming the parameter and the file; with a
+    residual bound, the ResidualPolicy over the checkpoint's policy and critic."""
     check_checkpoint(path)
+    if residual_bound > 0:
+        from ptr_core import checkpoint as ckpt
+        from ptr_core.residual import ResidualPolicy, ResidualSettings
+        settings = ResidualSettings(residual_bound, residual_samples).validate()
+        return ResidualPolicy.from_payload(ckpt.load(path, ckpt.AGENT_FORMAT), settings,
+                                           where=path)
     from ptr_core.policy import DeployablePolicy
     return DeployablePolicy.load(path)
 
@@ -86,7 +100,10 @@ class PolicyNode(Node):
             self.generator.manual_seed(int(p['seed']))
         else:
             self.generator.seed()
-        policy = load_policy(p['checkpoint']) if policy is None else policy
+        self.residual_bound = float(p['residual_bound'])
+        if policy is None:
+            policy = load_policy(p['checkpoint'], self.residual_bound,
+                                 int(p['residual_samples']))
         key = weights.resolve_key(p['weights_key'], warn=self.get_logger().warning)
         self.swapper = WeightSwapper(policy, key,
                                      version=int(getattr(policy, 'version', 0) or 0),
@@ -107,6 +124,9 @@ class PolicyNode(Node):
         self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='weights')
         self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action', action_qos())
         self.pub_version = self.create_publisher(String, 'ptr/policy_version', latched_qos())
+        self.pub_correction = (self.create_publisher(Float32MultiArray, RESIDUAL_TOPIC,
+                                                     action_qos())
+                               if self.residual_bound > 0 else None)
         self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos())
         self.create_subscription(Float32MultiArray, 'robot/state', self.on_state, sensor_qos())
         self.create_subscription(UInt8MultiArray, 'ptr/policy_weights', self.on_weights,
@@ -170,9 +190,17 @@ class PolicyNode(Node):
                                 dtype=np.float32).reshape(ACTION_DIM)
             self.gate.record(obs.stamp_ns, action)
             self.ticks += 1
-        msg = rosmsg.numpy_to_float32(action, Float32MultiArray())
-        rosmsg.tag_stamp(msg, obs.stamp_ns, MultiArrayDimension)
-        self.pub_action.publish(msg)
+            if self.pub_correction is not None:  # before the action: the filter checks it
+                self._publish(self.pub_correction, np.array(
+                    [getattr(policy, 'last_correction', 0.0), self.residual_bound],
+                    np.float32), obs.stamp_ns)
+        self._publish(self.pub_action, action, obs.stamp_ns)
+
+    @staticmethod
+    def _publish(pub, values: np.ndarray, stamp_ns: int) -> None:
+        msg = rosmsg.numpy_to_float32(values, Float32MultiArray())
+        rosmsg.tag_stamp(msg, stamp_ns, MultiArrayDimension)
+        pub.publish(msg)
 
     def on_enable(self, request, response):
         self.enabled = bool(request.data)

@@ -8,7 +8,11 @@ Subscribes  safety/action_in   std_msgs/Float32MultiArray (7, normalized; the so
             ptr/estop          std_msgs/Bool, transient local: true latches the e-stop
 Publishes   robot/action       std_msgs/Float32MultiArray: the filtered action, or a hold
             safety/status      std_msgs/String JSON (NodeStatus): what was changed and why
-                               (throttled), and the e-stop state (at once)
+                               (throttled), and the e-stop state (at once); with a
+                               residual_bound, it and the largest correction seen
+Also        ptr/residual_correction  std_msgs/Float32MultiArray [correction, bound] from a
+                               residual policy: beyond residual_bound (or another bound, or
+                               any when residual_bound is 0) latches the e-stop
 Serves      ptr/estop_reset    std_srvs/Trigger: the only way to clear the e-stop
 In real time a timer sends holds when the source is quiet for `quiet_periods` control periods,
 and actions become holds when state or image are older than `stale_after` s; in lock-step (the
@@ -27,7 +31,7 @@ from std_msgs.msg import Bool, Float32MultiArray, MultiArrayDimension, String
 from std_srvs.srv import Trigger
 
 from ptr_core import rosmsg
-from ptr_core.constants import CLOCK_MODES, CONTROL_HZ, STATE_DIM
+from ptr_core.constants import CLOCK_MODES, CONTROL_HZ, RESIDUAL_TOPIC, STATE_DIM
 from ptr_core.safety import ClampResult, SafetyConfig, SafetyFilter
 from ptr_ros.contracts import NodeStatus
 from ptr_ros.nodeutil import (
@@ -61,7 +65,7 @@ class SafetyNode(Node):
         self.filter = SafetyFilter(SafetyConfig(**dataclass_values(SafetyConfig, p)),
                                    period=1.0 / CONTROL_HZ)
         self.state_stamp: int | None = None
-        self.counts: dict[str, int] = {'actions': 0, 'changed': 0, 'holds': 0}
+        self.counts: dict[str, float] = {'actions': 0, 'changed': 0, 'holds': 0}
         self.said_waiting = False
         self.throttle = Throttle(float(p['status_period']))
         self.pub_action = self.create_publisher(Float32MultiArray, 'robot/action', action_qos())
@@ -71,6 +75,12 @@ class SafetyNode(Node):
         self.create_subscription(Float32MultiArray, 'robot/state', self.on_state, sensor_qos())
         self.create_subscription(Image, 'camera/image_raw', self.on_image, sensor_qos())
         self.create_subscription(Bool, 'ptr/estop', self.on_estop, latched_qos())
+        if self.filter.cfg.residual_bound > 0:
+            self.counts['residual_bound'] = self.filter.cfg.residual_bound
+            self.counts['residual_max'] = 0.0
+        # Subscribed whatever the bound: a residual policy in a graph without one is refused.
+        self.create_subscription(Float32MultiArray, RESIDUAL_TOPIC, self.on_correction,
+                                 action_qos())
         self.create_service(Trigger, 'ptr/estop_reset', self.on_reset)
         if not self.lockstep:
             self.create_timer(1.0 / CONTROL_HZ, self.on_tick)
@@ -92,6 +102,21 @@ class SafetyNode(Node):
         out = self.filter.filter(action, time.monotonic(), check_fresh=not self.lockstep)
         self.counts['actions'] += 1
         self.send(out, rosmsg.stamp_tag(msg))
+
+    def on_correction(self, msg) -> None:
+        v = rosmsg.float32_to_numpy(msg).reshape(-1)
+        if v.size != 2:
+            if self.throttle('correction size'):
+                self.get_logger().warning(f'{RESIDUAL_TOPIC}: expected [correction, bound], '
+                                          f'got {v.size} floats')
+            return
+        was = self.filter.estopped
+        ok = self.filter.on_correction(float(v[0]), float(v[1]))
+        if 'residual_max' in self.counts:
+            self.counts['residual_max'] = round(self.filter.max_correction, 6)
+        if not ok and not was:
+            self.get_logger().error(f'E-STOP latched: {self.filter.estop_reason}')
+            self.report('estop', self.filter.estop_reason)
 
     def on_tick(self) -> None:
         out = self.filter.tick(time.monotonic())

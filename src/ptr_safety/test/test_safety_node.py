@@ -23,6 +23,15 @@ STALE = 2.0
 
 @pytest.fixture()
 def graph():
+    yield from _start()
+
+
+@pytest.fixture()
+def residual_graph():
+    yield from _start(residual_bound=0.2)
+
+
+def _start(**extra):
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.parameter import Parameter
@@ -35,7 +44,8 @@ def graph():
     rclpy.init(context=ctx, domain_id=domain)
     node = SafetyNode(context=ctx, parameter_overrides=[
         Parameter('clock_mode', value='realtime'), Parameter('stale_after', value=STALE),
-        Parameter('quiet_periods', value=2), Parameter('status_period', value=0.0)])
+        Parameter('quiet_periods', value=2), Parameter('status_period', value=0.0),
+        *[Parameter(k, value=v) for k, v in extra.items()]])
     probe = rclpy.create_node('probe', context=ctx)
     ex = MultiThreadedExecutor(2, context=ctx)
     ex.add_node(node)
@@ -48,6 +58,8 @@ def graph():
     from sensor_msgs.msg import Image
     g.pub_image = probe.create_publisher(Image, 'camera/image_raw', sensor_qos())
     g.pub_estop = probe.create_publisher(Bool, 'ptr/estop', latched_qos())
+    g.pub_correction = probe.create_publisher(Float32MultiArray, 'ptr/residual_correction',
+                                              action_qos())
     # The observer keeps every output: with the product's depth 1, a watchdog hold (each tick
     # while e-stopped) could replace a stamped reply before a loaded probe took it.
     from rclpy.qos import HistoryPolicy, QoSProfile
@@ -176,3 +188,26 @@ def test_estop_cli_without_a_filter_fails_in_one_line():
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1] == \
         'ptr estop: no safety filter subscribes to /ptr/estop within 0.5 s'
+
+
+def test_a_residual_correction_beyond_the_bound_latches_the_estop(residual_graph):
+    """The bound is on safety/status; corrections within it pass, one beyond it (or a policy
+    running another bound) latches the e-stop and every action becomes a hold."""
+    import json
+    g = residual_graph
+    assert _wait(lambda: g.pub_correction.get_subscription_count() > 0)
+    assert _wait(lambda: any(json.loads(m.data).get('residual_bound') == 0.2
+                             for m in g.status))
+    _observe(g)
+    move = normalize_action(np.array([0.02, 0, 0, 0, 0, 0, 0.5], np.float32))
+    g.pub_correction.publish(_vec([0.15, 0.2], 4000))
+    assert _wait(lambda: g.node.filter.max_correction == pytest.approx(0.15))
+    np.testing.assert_array_equal(_send(g, move, 4000), move)
+    assert not g.node.filter.estopped
+    g.pub_correction.publish(_vec([0.25, 0.2], 4001))
+    assert _wait(lambda: g.node.filter.estopped)
+    assert 'residual correction 0.2500 beyond the bound 0.2' in g.node.filter.estop_reason
+    _observe(g)
+    assert not np.any(denormalize_action(_send(g, move, 4001))[:6])
+    assert _wait(lambda: any('beyond the bound' in m.data for m in g.status))
+    assert g.node.counts['residual_max'] == pytest.approx(0.25)

@@ -245,6 +245,18 @@ def _load_agent(agent_ckpt: str | Path, cfg: OnlineConfig, target_task: str,
         agent, path = Agent.load(agent_ckpt, changes=cfg.agent_changes()), agent_ckpt
         for key, (old, new) in agent.changed_settings.items():
             say(f'online: {key} {old!r} -> {new!r}')
+    if cfg.mode == 'residual':
+        from ptr_core.learners.residual import ResidualLearner
+        if resume_from is None and agent.loaded_extra.get('residual') is not None:
+            raise ValueError(f'{path}: extra.residual: start the residual mode from the '
+                             f'offline agent, not from a residual run')
+        agent = ResidualLearner(agent, cfg.residual_settings(), cfg.residual_lr,
+                                cfg.residual_q_lr, cfg.residual_reg)
+        say(f'online: residual mode, bound {cfg.residual_bound:g}, '
+            f'{cfg.residual_samples} ranked proposals, the offline policy frozen')
+    elif agent.loaded_extra.get('residual') is not None:
+        raise ValueError(f'{path}: extra.residual: a residual run continues only with '
+                         f"mode 'residual', got {cfg.mode!r}")
     if agent.tasks is None:
         raise ValueError(f'{path}: tasks: expected a task registry in the checkpoint')
     reg = TaskRegistry.from_dict(agent.tasks)

@@ -1,5 +1,6 @@
 """build_trainer wires a real Agent, datasets and the online buffer; weights hot-swap."""
 import numpy as np
+import pytest
 import torch
 
 from ptr_core.agent import Agent
@@ -96,3 +97,43 @@ def test_a_killed_trainer_resumes_without_losing_or_recounting(tmp_path):
 
     fresh = start([], resume=False)  # from agent_ckpt: every stored episode counts again
     assert fresh.ingest() == 3 and (fresh.updates, fresh.version, fresh.pending) == (0, 0, 18)
+
+
+def test_residual_mode_trains_publishes_and_resumes(tmp_path):
+    """In mode 'residual' the trainer learns a bounded correction over the frozen offline policy;
+    its weights hot-swap into the policy the node builds from the offline checkpoint; a
+    restarted trainer resumes the head; a residual checkpoint refuses the calql mode."""
+    from ptr_core import checkpoint as ckpt_io
+    from ptr_core.learners.residual import ResidualLearner
+    from ptr_core.residual import ResidualPolicy
+    reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
+    ckpt = Agent(tiny_config(), reg.to_dict(), 'OpenDoor').save(tmp_path / 'ft.pt')
+    with DatasetWriter(tmp_path / 'prior') as w:
+        w.add(traj('CloseDrawer', 1, success=True))
+    with DatasetWriter(tmp_path / 'demos') as w:
+        w.add(traj('OpenDoor', 10, success=True))
+    cfg = OnlineConfig(mode='residual', residual_bound=0.25, residual_samples=3, utd=2.0,
+                       publish_every=4, batch_size=16, warmup_episodes=0)
+    published = []
+
+    def start():
+        return build_trainer(ckpt, tmp_path / 'prior', tmp_path / 'demos', 'OpenDoor',
+                             tmp_path / 'online', cfg, checkpoint_dir=tmp_path / 'ckpts',
+                             on_weights=lambda v, b: published.append((v, b)),
+                             on_event=lambda s: None)
+    trainer = start()
+    assert isinstance(trainer.agent, ResidualLearner)
+    trainer.add_episode(traj('OpenDoor', 20, length=4))
+    assert trainer.train() == 8 and [v for v, _ in published] == [1, 2]
+    node_policy = ResidualPolicy.from_payload(ckpt_io.load(ckpt), cfg.residual_settings(),
+                                              'OpenDoor')
+    assert node_policy.load_state_bytes(published[-1][1]) == 2
+    head = {k: v.clone() for k, v in trainer.agent.net.head.state_dict().items()}
+    again = start()
+    assert again.updates == 8 and again.version == 2
+    for k, v in again.agent.net.head.state_dict().items():
+        assert torch.equal(v, head[k]), k
+    with pytest.raises(ValueError, match="a residual run continues only with mode 'residual'"):
+        build_trainer(ckpt, tmp_path / 'prior', tmp_path / 'demos', 'OpenDoor',
+                      tmp_path / 'online', OnlineConfig(batch_size=16),
+                      checkpoint_dir=tmp_path / 'ckpts', on_event=lambda s: None)
