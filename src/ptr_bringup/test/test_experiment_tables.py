@@ -177,13 +177,13 @@ def test_online_page_counts_the_reward_against_the_sim_by_hand():
     res = {}
     for c in t.cells:
         r = {'evals': {'OpenDoor': {'successes': 10, 'episodes': 50}}}
-        if c.row == 'PTR + online':  # per seed: 30 episodes, 12 said, 9 of them real, 10 real
+        if c.row == 'PTR + Cal-QL online':  # per seed: 30 episodes, 12 said, 9 of them real, 10 real
             r |= {'episodes': 30, 'online_successes_classifier': 12,
                   'online_successes_both': 9, 'online_successes_sim': 10}
         res[c.stage.key] = r
     text = report.render(t, res, {'runs': [], 'rendered_at': 'x', 'ran_at': ['x'],
                                   'compute_min': 0.0}, {})
-    line = next(x for x in text.splitlines() if x.startswith('| PTR + online | 60 |'))
+    line = next(x for x in text.splitlines() if x.startswith('| PTR + Cal-QL online | 60 |'))
     # pooled: 18 of 24 classifier successes real (75%), 18 of 20 real ones found (90%)
     assert '| 24 | 18 | 75.0% (18/24)' in line and '18/20 (90%)' in line, line
-    assert '| SAC from demos' not in text.split('online reward against the sim')[1].split('##')[0]
+    assert '| RLPD-style' not in text.split('online reward against the sim')[1].split('##')[0]

@@ -34,6 +34,7 @@ class NetworkConfig:
     q_hidden: tuple[int, ...] = (256, 256, 256)  # Q-MLP hidden sizes
     q_concat_every_layer: bool = True  # action + embedding at every layer (False: input only)
     num_qs: int = 2  # critics evaluated in one batched call
+    q_layer_norm: bool = False  # LayerNorm on each Q hidden layer (RLPD; off: PTR, COG, CQL)
     policy_hidden: tuple[int, ...] = (256, 256, 256)  # policy MLP hidden sizes
     policy_dropout: float = 0.0  # dropout in the policy MLP (BC uses it)
     log_std_min: float = -5.0  # tanh-Gaussian log-std clip

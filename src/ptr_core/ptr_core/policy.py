@@ -43,7 +43,7 @@ class PolicyNet(nn.Module):
 
 # Network keys added after checkpoints existed: left out of the fingerprint at these defaults,
 # so a checkpoint saved before the key existed still matches its rebuilt network.
-LATER_NETWORK_KEYS = {'impala_norm': 'none', 'use_state': True}
+LATER_NETWORK_KEYS = {'impala_norm': 'none', 'use_state': True, 'q_layer_norm': False}
 
 
 def network_arch(cfg: Config) -> dict:

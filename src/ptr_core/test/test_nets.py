@@ -70,7 +70,7 @@ def test_impala_norm_adds_one_norm_per_stack(norm):
 
 
 def test_fingerprint_of_a_network_without_the_later_keys_is_what_it_was_before_them():
-    """Checkpoints saved before network.impala_norm and network.use_state existed must still
+    """Checkpoints saved before network.impala_norm, use_state and q_layer_norm existed must still
     load: at their defaults the keys are left out of the fingerprint, which is then the hash
     of the older config; any other value changes it."""
     from ptr_core import checkpoint as ckpt
@@ -80,10 +80,10 @@ def test_fingerprint_of_a_network_without_the_later_keys_is_what_it_was_before_t
     cfg.network.image_size = 48
     net = PolicyNet(cfg)
     older = {k: v for k, v in Config.to_dict(cfg)['network'].items()
-             if k not in ('impala_norm', 'use_state')}
+             if k not in ('impala_norm', 'use_state', 'q_layer_norm')}
     assert policy_fingerprint(cfg, net) == ckpt.fingerprint(older | {'kind': 'policy'}, net)
     base = policy_fingerprint(preset('ptr_sim_cpu'), PolicyNet(preset('ptr_sim_cpu')))
-    for key, value in (('impala_norm', 'group'), ('use_state', False)):
+    for key, value in (('impala_norm', 'group'), ('use_state', False), ('q_layer_norm', True)):
         changed = preset('ptr_sim_cpu')
         setattr(changed.network, key, value)
         assert policy_fingerprint(changed, PolicyNet(changed)) != base, key
@@ -148,16 +148,24 @@ def _naive_q(head: EnsembleQHead, obs, task, actions):
                             blocks.append(head.w_task[e])
                             inputs.append(onehot)
                     w_full = torch.cat(blocks, 0)
-                    h = torch.relu(torch.cat(inputs) @ w_full + head.bias[i][e, 0])
+                    pre = torch.cat(inputs) @ w_full + head.bias[i][e, 0]
+                    if head.ln_gain:  # LayerNorm by hand: biased variance, eps 1e-5
+                        z = (pre - pre.mean()) / torch.sqrt(pre.var(unbiased=False) + 1e-5)
+                        pre = z * head.ln_gain[i][e, 0] + head.ln_bias[i][e, 0]
+                    h = torch.relu(pre)
                 out[e, b, n] = h @ head.w_out[e][:, 0] + head.b_out[e, 0, 0]
     return out
 
 
-@pytest.mark.parametrize('every_layer', [True, False])
-def test_batched_ensemble_head_equals_naive_concat_mlp(every_layer):
+@pytest.mark.parametrize('every_layer,layer_norm', [(True, False), (False, False),
+                                                     (True, True), (False, True)])
+def test_batched_ensemble_head_equals_naive_concat_mlp(every_layer, layer_norm):
     torch.manual_seed(0)
     head = EnsembleQHead(obs_dim=5, num_tasks=3, hidden=(6, 4, 3), num_qs=2, action_dim=7,
-                         every_layer=every_layer)
+                         every_layer=every_layer, layer_norm=layer_norm)
+    with torch.no_grad():  # gains and biases other than 1 and 0, per critic and unit
+        for p in [*head.ln_gain, *head.ln_bias]:
+            p.add_(torch.randn_like(p) * 0.5)
     obs, task, acts = torch.randn(4, 5), torch.tensor([0, 2, 1, 2]), torch.rand(4, 3, 7) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(head(obs, task, acts), _naive_q(head, obs, task, acts), atol=1e-5)

@@ -1,4 +1,5 @@
-"""The online fine-tuning table: the real online graph against SAC from demos (PTR Table VI)."""
+"""The online fine-tuning table: the real online graph, Cal-QL and residual, against an RLPD-style
+learner from the demos alone (PTR Table VI)."""
 from __future__ import annotations
 
 from ptr_bringup.experiments.builders import evaluate
@@ -9,11 +10,19 @@ from ptr_core.constants import SUCCESS_FRAMES
 
 # ---- online fine-tuning (PTR Table VI / Fig. 8) -----------------------------------------------
 ONLINE_TARGET = 'OpenDoor'  # the demo's held-out task, with its CloseDoor reset policy
-# SAC from demonstrations (COG appendix B): no conservatism, no Cal-QL bound, batches half demos
-# and half online data, the usual SAC learning rates, no frozen-policy warm-up (there is no
-# offline policy to keep) and no rollback guard.
-SACFD = {'cql_alpha': 0.0, 'calql': False, 'beta': [0.0, 0.5, 0.5], 'warmup_episodes': 0,
-         'ramp_transitions': 0, 'guard': False, 'policy_lr': 1e-4, 'q_lr': 3e-4}
+# An RLPD-style learner from the demos alone (Ball et al. 2023, the fair modern baseline): SAC
+# with no conservatism and no Cal-QL bound, symmetric sampling (half demos, half online data),
+# RLPD's learning rate 3e-4, LayerNorm critics (the fresh agent's network), no frozen-policy
+# warm-up (there is no offline policy to keep) and no rollback guard. Departures: 2 critics
+# (RLPD: 10, min over a random 2) and the UTD of the other rows (RLPD: 20).
+RLPD = {'cql_alpha': 0.0, 'calql': False, 'beta': [0.0, 0.5, 0.5], 'warmup_episodes': 0,
+        'ramp_transitions': 0, 'guard': False, 'policy_lr': 3e-4, 'q_lr': 3e-4}
+RLPD_NETWORK = {'q_layer_norm': True}
+# The residual mode (ptr_core.residual): the offline policy frozen, a bounded correction and
+# critic-ranked proposals; OnlineConfig's residual defaults, the demo's other trainer settings.
+RESIDUAL = {'mode': 'residual'}
+ROWS = ('PTR offline (start)', 'PTR + Cal-QL online', 'PTR + residual online',
+        'RLPD-style from demos')
 
 
 def online_table(p: ExperimentPreset) -> Table:
@@ -28,24 +37,23 @@ def online_table(p: ExperimentPreset) -> Table:
     for s in range(p.seeds):
         common = {'seed': 1 + s, 'task': ONLINE_TARGET, 'eval_episodes': p.eval_episodes,
                   'eval_seed': 400_000 + 1000 * s, 'points': 5}
-        ptr = Stage('online', {'budget': p.online_budget, 'budget_changes': changes, **common},
-                    {'offline': offline}, f'seed {s}: PTR online fine-tuning',
-                    cost=60 + 20 * p.online_episodes)
-        fresh = Stage('fresh_agent', {'seed': s}, {'offline': offline},
-                      f'seed {s}: untrained SAC agent', cost=10)
-        sac_changes = {**changes, 'trainer': {**changes['trainer'], **SACFD},
-                       'exploration_scale': 1.0}
-        sac = Stage('online', {'budget': p.online_budget, 'budget_changes': sac_changes,
-                                **common},
-                    {'offline': offline, 'start': fresh}, f'seed {s}: SAC from demos online',
-                    cost=60 + 20 * p.online_episodes)
+        cost = 60 + 20 * p.online_episodes
+
+        def online(row: str, trainer: dict, extra: dict | None = None,
+                   start: Stage | None = None) -> Cell:
+            c = {**changes, 'trainer': {**changes['trainer'], **trainer}, **(extra or {})}
+            deps = {'offline': offline} | ({'start': start} if start is not None else {})
+            return Cell(row, s, Stage('online', {'budget': p.online_budget,
+                                                 'budget_changes': c, **common},
+                                      deps, f'seed {s}: {row}', cost=cost))
+        fresh = Stage('fresh_agent', {'seed': s, 'network': RLPD_NETWORK}, {'offline': offline},
+                      f'seed {s}: untrained agent with LayerNorm critics', cost=10)
         start = evaluate(p, offline, offline, ONLINE_TARGET, 'last',
                          {ONLINE_TARGET: {'task': ONLINE_TARGET, 'episodes': p.eval_episodes,
                                           'seed': 400_000 + 1000 * s}},
                          f'seed {s}: evaluate the offline start', horizon=30)
-        cells += [Cell('PTR offline (start)', s, start), Cell('PTR + online', s, ptr),
-                  Cell('SAC from demos (online)', s, sac)]
-    rows = ['PTR offline (start)', 'PTR + online', 'SAC from demos (online)']
+        cells += [Cell(ROWS[0], s, start), online(ROWS[1], {}), online(ROWS[2], RESIDUAL),
+                  online(ROWS[3], RLPD, {'exploration_scale': 1.0}, fresh)]
     return Table(
         name='online', title='Autonomous online fine-tuning (PTR Table VI / Fig. 8)',
         claim=('PTR (paper, Table VI, real WidowX): online fine-tuning with a learned reward '
@@ -54,13 +62,15 @@ def online_table(p: ExperimentPreset) -> Table:
                'shows SAC from demonstrations failing to learn such tasks online. Here: the '
                'real online graph of this stack (sim bridge, policy, reward, reset, episode '
                'manager and trainer as processes over DDS, lock-step), from the offline '
-               'policy of `ptr demo`, against SAC started from scratch with the same demos, '
-               'classifier, reset policy and online budget.'),
-        rows=rows, columns=[ONLINE_TARGET], cells=cells, settings=as_dict(p),
+               "policy of `ptr demo`, with PTR's Cal-QL fine-tune and with the residual mode "
+               '(the offline policy frozen, a bounded correction, critic-ranked proposals: '
+               'EXPO, ResFiT, V-GPS), against an RLPD-style learner started from scratch with '
+               'the same demos, classifier, reset policy and online budget.'),
+        rows=list(ROWS), columns=[ONLINE_TARGET], cells=cells, settings=as_dict(p),
         selection=('The online rows: the last checkpoint the trainer published (no '
                    'selection); the start: the offline policy as `ptr demo` left it.'),
-        comparisons=[('PTR + online', 'PTR offline (start)'),
-                     ('PTR + online', 'SAC from demos (online)')],
+        comparisons=[(ROWS[1], ROWS[0]), (ROWS[2], ROWS[0]), (ROWS[2], ROWS[1]),
+                     (ROWS[1], ROWS[3]), (ROWS[2], ROWS[3])],
         notes=['one offline initialization (seed 0: data, pre-training, fine-tuning on 10 '
                'demos, reset policy, classifier), then each seed runs its own online phase '
                '(exploration, sampling, episode starts) and its own evaluation starts.',
@@ -68,7 +78,11 @@ def online_table(p: ExperimentPreset) -> Table:
                'environment step, the classifier at its calibrated threshold (precision 0.9 on '
                f'held-out episodes) over {SUCCESS_FRAMES} consecutive frames; PTR with the '
                'trainer settings of '
-               '`ptr demo` (README, "Online fine-tuning that holds"); SAC from demos: '
-               + ', '.join(f'{k}={v}' for k, v in SACFD.items()) + ', exploration scale 1.',
+               '`ptr demo` (README, "Online fine-tuning that holds"); residual: the same with '
+               + ', '.join(f'{k}={v}' for k, v in RESIDUAL.items()) + ' (OnlineConfig\'s '
+               'residual_* defaults); RLPD-style: '
+               + ', '.join(f'{k}={v}' for k, v in (RLPD | RLPD_NETWORK).items())
+               + ', exploration scale 1, 2 critics and the same UTD as the other rows '
+               '(RLPD: 10 critics, UTD 20).',
                'each row is evaluated greedily on the same starts per seed; the online rows '
                'at the last published checkpoint (the curve plot shows the ones before).'])

@@ -262,12 +262,19 @@ def offline_init(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Resu
 
 
 def fresh_agent(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
-    """An untrained agent with the offline agent's network and tasks: SAC-from-demos' start."""
+    """An untrained agent with the offline agent's network and tasks (p['network']: network
+    fields changed, e.g. RLPD's LayerNorm critics): the start of a learner from demos alone."""
+    import dataclasses
+
     from ptr_core.agent import Agent
     from ptr_core.atomic import atomic_path
+    from ptr_core.config import validate
     src = Agent.load(deps['offline']['path'], restore_rng=False)
     cfg = src.cfg
     cfg.train.seed = p['seed']
+    if p.get('network'):
+        cfg.network = dataclasses.replace(cfg.network, **p['network'])
+        validate(cfg)
     agent = Agent(cfg, src.tasks, src.target_task)
     out = work / 'fresh.pt'
     with atomic_path(out, suffix='.pt') as tmp:

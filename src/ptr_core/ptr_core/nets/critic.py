@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ptr_core.config import NetworkConfig
@@ -27,7 +28,8 @@ class EnsembleQHead(nn.Module):
     """E MLPs Q_e(obs, task, action); obs = (B, obs_dim), actions = (B, N, A) -> (E, B, N)."""
 
     def __init__(self, obs_dim: int, num_tasks: int, hidden: tuple[int, ...], num_qs: int = 2,
-                 action_dim: int = ACTION_DIM, every_layer: bool = True) -> None:
+                 action_dim: int = ACTION_DIM, every_layer: bool = True,
+                 layer_norm: bool = False) -> None:
         super().__init__()
         self.num_qs, self.hidden, self.every_layer = num_qs, tuple(hidden), every_layer
         self.num_tasks = num_tasks
@@ -47,6 +49,12 @@ class EnsembleQHead(nn.Module):
         self.w_out = _uniform((e, hidden[-1], 1), hidden[-1])
         self.b_out = _uniform((e, 1, 1), hidden[-1])
         self.fed = tuple(fed)
+        # RLPD: LayerNorm before each hidden ReLU (a gain and a bias per critic and unit) keeps
+        # Q from extrapolating without bound on actions the data never had.
+        self.ln_gain = nn.ParameterList([nn.Parameter(torch.ones(e, 1, h)) for h in hidden]
+                                        if layer_norm else [])
+        self.ln_bias = nn.ParameterList([nn.Parameter(torch.zeros(e, 1, h)) for h in hidden]
+                                        if layer_norm else [])
 
     def forward(self, obs: torch.Tensor, task: torch.Tensor, actions: torch.Tensor
                 ) -> torch.Tensor:
@@ -67,6 +75,9 @@ class EnsembleQHead(nn.Module):
                 pre = pre.view(e, b * n, width)
             else:
                 pre = torch.baddbmm(self.bias[i], h, self.w_hidden[i - 1])
+            if self.ln_gain:
+                pre = torch.addcmul(self.ln_bias[i], F.layer_norm(pre, (width,)),
+                                    self.ln_gain[i])
             h = torch.relu(pre)
         q = torch.baddbmm(self.b_out, h, self.w_out)  # (E, B*N, 1)
         return q.view(e, b, n)
@@ -81,7 +92,7 @@ class Critic(nn.Module):
         self.scale, self.use_state = cfg.state_scaling, cfg.use_state
         self.obs_dim = self.encoder.out_dim + STATE_DIM
         self.head = EnsembleQHead(self.obs_dim, cfg.num_tasks, cfg.q_hidden, cfg.num_qs,
-                                  ACTION_DIM, cfg.q_concat_every_layer)
+                                  ACTION_DIM, cfg.q_concat_every_layer, cfg.q_layer_norm)
 
     def embed(self, image: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         state = scale_state(state, self.scale, self.use_state)
