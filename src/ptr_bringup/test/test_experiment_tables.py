@@ -177,7 +177,8 @@ def test_online_page_counts_the_reward_against_the_sim_by_hand():
     res = {}
     for c in t.cells:
         r = {'evals': {'OpenDoor': {'successes': 10, 'episodes': 50}}}
-        if c.row == 'PTR + Cal-QL online':  # per seed: 30 episodes, 12 said, 9 of them real, 10 real
+        # per seed: 30 episodes, 12 said, 9 of them real, 10 real
+        if c.row == 'PTR + Cal-QL online':
             r |= {'episodes': 30, 'online_successes_classifier': 12,
                   'online_successes_both': 9, 'online_successes_sim': 10}
         res[c.stage.key] = r

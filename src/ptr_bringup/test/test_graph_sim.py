@@ -248,10 +248,13 @@ def _check_episodes_stored_once(run: Path, announced: list[dict], trainer: dict)
     assert trainer['sampled_online'] > 0, trainer
 
 
-def test_online_finetune_graph_lockstep(tmp_path):
+@pytest.mark.parametrize('mode', ['calql', 'residual'])
+def test_online_finetune_graph_lockstep(tmp_path, mode):
     """The whole online graph (bridge, policy, reward, episode manager, trainer) for 3 episodes:
     each episode is stored once, as the one shard the manager wrote into the trainer's buffer
-    folder, and the trainer samples from it."""
+    folder, and the trainer samples from it. online_mode:=residual: the policy node runs the
+    trainer's residual weights, every correction it reports is within the bound, and the
+    safety filter shows the bound on safety/status."""
     import rclpy
     from rclpy.node import Node
     from sensor_msgs.msg import Image
@@ -272,14 +275,15 @@ def test_online_finetune_graph_lockstep(tmp_path):
          f'image_size:={IMAGE}', f'policy_ckpt:={ckpt}', f'reward_ckpt:={reward_ckpt}',
          f'prior_data:={inputs["prior_data"]}', f'target_data:={inputs["target_data"]}',
          f'run_dir:={tmp_path / "run"}', f'weights_key:={KEY}', 'horizon:=6',
-         'utd:=1.0', 'publish_every:=4', '--shutdown-timeout', '15'],
+         'utd:=1.0', 'publish_every:=4', f'online_mode:={mode}', 'residual_bound:=0.15',
+         '--shutdown-timeout', '15'],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
     node = Node('online_graph_test', context=ctx)
     seen = {'images': 0, 'actions': 0, 'rewards': 0, 'weights': 0, 'versions': [],
-            'episodes': [], 'status': [], 'trainer': []}
+            'episodes': [], 'status': [], 'trainer': [], 'corrections': [], 'safety': []}
 
     def count(key):
         return lambda m: seen.__setitem__(key, seen[key] + 1)
@@ -297,6 +301,10 @@ def test_online_finetune_graph_lockstep(tmp_path):
     node.create_subscription(String, 'ptr/trainer_status',
                              lambda m: seen['trainer'].append(json.loads(m.data)),
                              latched_qos())
+    node.create_subscription(Float32MultiArray, 'ptr/residual_correction',
+                             lambda m: seen['corrections'].append(tuple(m.data)), action_qos())
+    node.create_subscription(String, 'safety/status',
+                             lambda m: seen['safety'].append(json.loads(m.data)), latched_qos())
     node.create_subscription(String, 'sim/status',
                              lambda m: seen['status'].append(json.loads(m.data)), event_qos(50))
     executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
@@ -310,7 +318,8 @@ def test_online_finetune_graph_lockstep(tmp_path):
             if seen['versions'] and max(seen['versions']) >= 1 and \
                     len(seen['episodes']) >= EPISODES and seen['trainer'] and \
                     seen['trainer'][-1]['sampled_online'] > 0 and \
-                    seen['trainer'][-1]['episodes'] == len(seen['episodes']):
+                    seen['trainer'][-1]['episodes'] == len(seen['episodes']) and \
+                    (mode != 'residual' or any(c > 0 for c, _ in seen['corrections'])):
                 break
         assert proc.poll() is None, 'the graph died:\n' + _tail(log)
     finally:
@@ -335,6 +344,15 @@ def test_online_finetune_graph_lockstep(tmp_path):
     assert {s['episode'] for s in seen['status']} >= set(range(1, EPISODES + 1))
     _check_episodes_stored_once(tmp_path / 'run', seen['episodes'], seen['trainer'][-1])
     assert seen['weights'] >= 1 and max(seen['versions']) >= 1, text[-3000:]
+    if mode == 'residual':
+        assert 'residual mode, bound 0.15' in text
+        assert seen['corrections'] and all(c <= 0.15 + 1e-6 and b == pytest.approx(0.15)
+                                           for c, b in seen['corrections'])
+        assert max(c for c, _ in seen['corrections']) > 0  # the trainer's head is running
+        assert seen['safety'][-1]['residual_bound'] == pytest.approx(0.15)
+        assert not [x for x in seen['safety'] if x['state'] == 'estop']
+    else:
+        assert not seen['corrections'] and 'residual_bound' not in seen['safety'][-1]
     assert code == 0, text[-3000:]
     pids = [int(p) for p in re.findall(r'started \S+ \(pid (\d+)\)', text)]
     assert len(pids) == 6  # bridge, safety filter, policy, reward, episode manager, trainer

@@ -37,15 +37,15 @@ def online_table(p: ExperimentPreset) -> Table:
     for s in range(p.seeds):
         common = {'seed': 1 + s, 'task': ONLINE_TARGET, 'eval_episodes': p.eval_episodes,
                   'eval_seed': 400_000 + 1000 * s, 'points': 5}
-        cost = 60 + 20 * p.online_episodes
 
         def online(row: str, trainer: dict, extra: dict | None = None,
-                   start: Stage | None = None) -> Cell:
+                   start: Stage | None = None, s: int = s, common: dict = common) -> Cell:
             c = {**changes, 'trainer': {**changes['trainer'], **trainer}, **(extra or {})}
             deps = {'offline': offline} | ({'start': start} if start is not None else {})
             return Cell(row, s, Stage('online', {'budget': p.online_budget,
                                                  'budget_changes': c, **common},
-                                      deps, f'seed {s}: {row}', cost=cost))
+                                      deps, f'seed {s}: {row}',
+                                      cost=60 + 20 * p.online_episodes))
         fresh = Stage('fresh_agent', {'seed': s, 'network': RLPD_NETWORK}, {'offline': offline},
                       f'seed {s}: untrained agent with LayerNorm critics', cost=10)
         start = evaluate(p, offline, offline, ONLINE_TARGET, 'last',
@@ -79,7 +79,7 @@ def online_table(p: ExperimentPreset) -> Table:
                f'held-out episodes) over {SUCCESS_FRAMES} consecutive frames; PTR with the '
                'trainer settings of '
                '`ptr demo` (README, "Online fine-tuning that holds"); residual: the same with '
-               + ', '.join(f'{k}={v}' for k, v in RESIDUAL.items()) + ' (OnlineConfig\'s '
+               + ', '.join(f'{k}={v}' for k, v in RESIDUAL.items()) + " (OnlineConfig's "
                'residual_* defaults); RLPD-style: '
                + ', '.join(f'{k}={v}' for k, v in (RLPD | RLPD_NETWORK).items())
                + ', exploration scale 1, 2 critics and the same UTD as the other rows '
