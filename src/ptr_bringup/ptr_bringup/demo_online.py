@@ -16,8 +16,10 @@ from ptr_bringup.demo_report import say
 from ptr_ros.domains import parse_domain_id, private_domain
 
 
-def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> dict[str, Any]:
-    """Start the online_finetune graph through `ptr launch`'s runner; wait for its episodes."""
+def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int,
+               starts: str = 'demo') -> dict[str, Any]:
+    """Start the online_finetune graph through `ptr launch`'s runner; wait for its episodes
+    (`starts`: where the sim starts them, ptr_core.constants.START_MODES)."""
     from ptr_bringup.launcher import GraphRunner, prepare
     from ptr_core.progress import progress
     history = run_dir / 'episodes' / 'history.json'
@@ -32,7 +34,7 @@ def run_online(paths: dict[str, Path], run_dir: Path, b: Budget, seed: int) -> d
             'seed': str(seed), 'greedy': 'false',
             'clock': 'lockstep', 'online_config': str(online_cfg),
             'exploration_scale': str(b.exploration_scale),
-            'reward_threshold': str(b.reward_threshold)}
+            'reward_threshold': str(b.reward_threshold), 'starts': starts}
     _, specs, cmds = prepare('online_finetune', args)
     domain = demo_domain()
     env = dict(os.environ, PYTHONUNBUFFERED='1',

@@ -22,7 +22,7 @@ from ptr_bringup.graph_model import parse_bool as _bool
 from ptr_bringup.graph_model import parse_float as _float
 from ptr_bringup.graph_model import parse_int as _int
 from ptr_core.config import ConfigError
-from ptr_core.constants import CLOCK_MODES
+from ptr_core.constants import CLOCK_MODES, START_MODES
 from ptr_core.online_config import MODES, OnlineConfig, load_online_config
 
 
@@ -42,7 +42,8 @@ def _robot(args: dict[str, str], task: str, sim: dict[str, Any] | None = None
         'image_size': _int('image_size', args['image_size']),
         'clock_mode': args['clock'],
         'seed': _int('seed', args['seed']),
-    } | (sim or {}))]
+    } | ({'starts': args['starts']} if args.get('starts', 'demo') != 'demo' else {})
+      | (sim or {}))]
 
 
 def _require_interbotix() -> None:
@@ -74,6 +75,9 @@ def _common_arguments(clock_default: str, greedy_default: str) -> tuple[Argument
         Argument('image_size', '', "camera image size in pixels (default: the policy "
                  "checkpoint's network.image_size; another value is refused)"),
         Argument('seed', '0', 'sim seed (episode i uses seed + i; -1: random)'),
+        Argument('starts', 'demo', "sim: where episodes start: the demos' range, outside it "
+                 '(the arm displaced 1.5-2.5x its demo jitter, a door ajar: PTR VI-C), or '
+                 'either per episode', START_MODES),
         Argument('namespace', '', 'ROS namespace of every node (several graphs on one domain)'),
         CAMERA_ARGUMENT,
         Argument('weights_key', '', 'HMAC key shared by trainer, policy and episode manager: '

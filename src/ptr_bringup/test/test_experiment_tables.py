@@ -188,3 +188,23 @@ def test_online_page_counts_the_reward_against_the_sim_by_hand():
     # pooled: 18 of 24 classifier successes real (75%), 18 of 20 real ones found (90%)
     assert '| 24 | 18 | 75.0% (18/24)' in line and '18/20 (90%)' in line, line
     assert '| RLPD-style' not in text.split('online reward against the sim')[1].split('##')[0]
+
+
+def test_online_page_splits_success_by_start_kind_by_hand():
+    """Mixed starts: the page pools each row's demo-start and out-of-distribution episodes over
+    seeds (2 seeds: 9/25 + 12/25 demo, 3/25 + 4/25 ood for the start row)."""
+    t = TABLES['online'](with_overrides(CPU, ['seeds=2']))
+    assert all(c.stage.params.get('starts') == 'mixed' or
+               c.stage.params['evals']['OpenDoor']['starts'] == 'mixed' for c in t.cells)
+    res = {}
+    for c in t.cells:
+        kd = 9 + 3 * c.seed
+        ko = 3 + c.seed
+        res[c.stage.key] = {'evals': {'OpenDoor': {
+            'successes': kd + ko, 'episodes': 50, 'demo_successes': kd, 'demo_episodes': 25,
+            'ood_successes': ko, 'ood_episodes': 25}}}
+    text = report.render(t, res, {'runs': [], 'rendered_at': 'x', 'ran_at': ['x'],
+                                  'compute_min': 0.0}, {})
+    section = text.split('## Starts inside and outside the demos')[1].split('\n## ')[0]
+    line = next(x for x in section.splitlines() if x.startswith('| PTR offline (start) |'))
+    assert '| 42.0% (21/50)' in line and '| 14.0% (7/50)' in line, line

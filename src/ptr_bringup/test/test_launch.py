@@ -343,3 +343,16 @@ def test_residual_mode_reaches_trainer_policy_and_safety_filter(tmp_path):
     with pytest.raises(graphs.GraphError, match='residual bound: expected in'):
         online.nodes(FULL_ARGS['online_finetune'] | {'online_mode': 'residual',
                                                     'residual_bound': '0'})
+
+
+def test_starts_reach_the_sim_bridge_only_when_not_the_demos():
+    from ptr_sim.bridge_node import PARAMETERS as BRIDGE
+    online = graphs.GRAPHS['online_finetune']
+    bridge = {s.name: s for s in online.nodes(FULL_ARGS['online_finetune'])}['sim_bridge']
+    assert 'starts' not in bridge.parameters
+    for name in ('online_finetune', 'eval'):
+        spec = {s.name: s for s in graphs.GRAPHS[name].nodes(
+            FULL_ARGS[name] | {'starts': 'mixed'})}['sim_bridge']
+        assert spec.parameters['starts'] == 'mixed' and 'starts' in BRIDGE
+    with pytest.raises(graphs.GraphError, match='argument starts: expected one of'):
+        online.nodes(FULL_ARGS['online_finetune'] | {'starts': 'far'})

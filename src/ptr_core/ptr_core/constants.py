@@ -9,6 +9,9 @@ import numpy as np
 CONTROL_HZ = 5.0
 # How a graph keeps time: 'lockstep' (the sim steps once per action) or 'realtime' (CONTROL_HZ).
 CLOCK_MODES = ('lockstep', 'realtime')
+# Where sim episodes start (ptr_sim.scene.World.reset): the demos' range, outside it (PTR VI-C's
+# out-of-distribution starts), or either per episode (the paper's online starts: 5 of 10).
+START_MODES = ('demo', 'ood', 'mixed')
 # The residual online mode: the policy node publishes each action's largest correction and its
 # bound here ([max |correction|, bound], stamped like the action); the safety filter checks it.
 RESIDUAL_TOPIC = 'ptr/residual_correction'

@@ -25,12 +25,14 @@ def _register() -> None:
 
 
 def make_env(task: str, image_size: int = 64, camera: CameraConfig | None = None,
-             seed: int | None = None, terminate_on_success: bool = True) -> gym.Env:
-    """gymnasium.make('ptr_sim/<task>-v0', ...) with the task name checked first."""
+             seed: int | None = None, terminate_on_success: bool = True,
+             starts: str = 'demo') -> gym.Env:
+    """gymnasium.make('ptr_sim/<task>-v0', ...) with the task name checked first; `starts`:
+    'demo', 'ood' or 'mixed' (ptr_sim.scene.START_MODES)."""
     if task not in TASKS:
         raise KeyError(f'task: expected one of {sorted(TASKS)}, got {task!r}')
     return gym.make(env_id(task), image_size=image_size, camera=camera, seed=seed,
-                    terminate_on_success=terminate_on_success)
+                    terminate_on_success=terminate_on_success, starts=starts)
 
 
 _register()

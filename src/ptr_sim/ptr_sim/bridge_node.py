@@ -35,7 +35,7 @@ from std_msgs.msg import Bool, Float32MultiArray, MultiArrayDimension, String
 from std_srvs.srv import Trigger
 
 from ptr_core import rosmsg
-from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ
+from ptr_core.constants import ACTION_DIM, CLOCK_MODES, CONTROL_HZ, START_MODES
 from ptr_ros.contracts import (
     ContractError,
     NodeReady,
@@ -64,11 +64,12 @@ PARAMETERS = {
     # real arm has no such signal: episodes end on the classifier or the horizon)
     'camera_offset': [0.0, 0.0, 0.0],
     'camera_frame': 'camera',
+    'starts': 'demo',  # where episodes start: demo | ood | mixed (ptr_core.constants)
 }
 
 
 def make_env(task: str, image_size: int, seed: int | None, camera_offset: list[float],
-             terminate_on_success: bool = True):
+             terminate_on_success: bool = True, starts: str = 'demo'):
     """The task's env; a non-zero `camera_offset` (metres, x y z) moves its camera's eye.
 
     The offset is relative to the task's own camera (which includes its kitchen's offset), so the
@@ -76,13 +77,13 @@ def make_env(task: str, image_size: int, seed: int | None, camera_offset: list[f
     """
     import ptr_sim
     env = ptr_sim.make_env(task, image_size=image_size, seed=seed,
-                           terminate_on_success=terminate_on_success)
+                           terminate_on_success=terminate_on_success, starts=starts)
     if not any(camera_offset):
         return env
     camera = env.unwrapped.camera_config.shifted(tuple(float(v) for v in camera_offset))
     env.close()
     return ptr_sim.make_env(task, image_size=image_size, camera=camera, seed=seed,
-                            terminate_on_success=terminate_on_success)
+                            terminate_on_success=terminate_on_success, starts=starts)
 
 
 class SimBridgeNode(Node):
@@ -92,9 +93,11 @@ class SimBridgeNode(Node):
         super().__init__('sim_bridge', **node_options)
         p = declare(self, PARAMETERS)
         require_choice(p, 'clock_mode', CLOCK_MODES)
+        require_choice(p, 'starts', START_MODES)
         seed = int(p['seed'])
         env = make_env(p['task'], int(p['image_size']), None if seed < 0 else seed,
-                       list(p['camera_offset']), bool(p['terminate_on_success']))
+                       list(p['camera_offset']), bool(p['terminate_on_success']),
+                       p['starts'])
         self.session = SimSession(env, seed=None if seed < 0 else seed,
                                   action_limit=float(p['action_limit']))
         self.lockstep = p['clock_mode'] == 'lockstep'

@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ptr_core.constants import ACTION_DIM, CONTROL_HZ, STATE_DIM
+from ptr_core.constants import ACTION_DIM, CONTROL_HZ, START_MODES, STATE_DIM
 from ptr_sim import tasks as T
 from ptr_sim.camera import Camera, CameraConfig
 from ptr_sim.scene import PHYSICS_HZ, World
@@ -25,7 +25,10 @@ class WidowXEnv(gym.Env):
 
     def __init__(self, task: str, image_size: int = 64, camera: CameraConfig | None = None,
                  seed: int | None = None, terminate_on_success: bool = True,
-                 render_mode: str | None = 'rgb_array') -> None:
+                 render_mode: str | None = 'rgb_array', starts: str = 'demo') -> None:
+        if starts not in START_MODES:
+            raise ValueError(f'starts: expected one of {list(START_MODES)}, got {starts!r}')
+        self.starts = starts  # where episodes start (ptr_sim.scene.START_MODES)
         self.task = T.get_task(task)
         self.image_size = int(image_size)
         self.terminate_on_success = bool(terminate_on_success)
@@ -66,9 +69,10 @@ class WidowXEnv(gym.Env):
             self._rng = np.random.default_rng(seed)
         elif self._default_seed is not None and self._t == 0 and self._image is None:
             self._rng = np.random.default_rng(self._default_seed)
-        self.world.reset(self._rng)
+        self.world.reset(self._rng, self.starts)
         self._t = 0
-        return self._obs(), {'success': self.is_success(), 'task': self.task.name}
+        return self._obs(), {'success': self.is_success(), 'task': self.task.name,
+                             'start': self.world.start_kind}
 
     def step(self, action):
         a = np.asarray(action, dtype=np.float32).reshape(ACTION_DIM)

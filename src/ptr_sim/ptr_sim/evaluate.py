@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ptr_core.constants import START_MODES
+
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 PolicyFn = Callable[[dict[str, np.ndarray]], np.ndarray]
@@ -50,6 +52,13 @@ class EvalResult:
     outcomes: list[bool] = field(default_factory=list)
     # Per episode, the most goals met at once (a compound task's partial progress: BinSort 0-2).
     goals_met: list[int] = field(default_factory=list)
+    # Per episode, where it started: 'demo' or 'ood' (ptr_core.constants.START_MODES).
+    start_kinds: list[str] = field(default_factory=list)
+
+    def by_start(self, kind: str) -> tuple[int, int]:
+        """(successes, episodes) among the episodes that started as `kind`."""
+        picked = [ok for ok, k in zip(self.outcomes, self.start_kinds) if k == kind]
+        return int(sum(picked)), len(picked)
 
     def summary(self) -> str:
         return (f'{self.task}: {self.successes}/{self.episodes} successes, rate '
@@ -62,13 +71,14 @@ class EvalResult:
 
 def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
              image_size: int = 64, env=None, progress: bool = False,
-             first: int = 0) -> EvalResult:
+             first: int = 0, starts: str = 'demo') -> EvalResult:
     """Run episodes first .. first + episodes - 1 of `task`; episode i resets with seed + i.
 
     `policy_fn(obs) -> action` (normalized, (7,)). If it has a `reset(env, episode)` method it is
     called before every episode (stateful policies such as ptr_sim.scripted). Pass `env` to reuse
     an environment (it is then not closed); otherwise one is made and closed here. `first` lets
     workers run slices of one evaluation with the same per-episode seeds (ptr_sim.parallel_eval).
+    `starts` (ptr_sim.scene.START_MODES) is where an env made here starts its episodes.
     """
     import ptr_sim
 
@@ -76,8 +86,8 @@ def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
         raise ValueError(f'episodes: expected >= 1, got {episodes}')
     own = env is None
     if own:
-        env = ptr_sim.make_env(task, image_size=image_size, seed=seed)
-    outcomes, lengths, goals = [], [], []
+        env = ptr_sim.make_env(task, image_size=image_size, seed=seed, starts=starts)
+    outcomes, lengths, goals, kinds = [], [], [], []
     try:
         it = range(episodes)
         if progress:
@@ -85,6 +95,7 @@ def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
             it = bar(it, desc=f'eval {task}', unit='ep', what='episodes')
         for i in it:
             obs, info = env.reset(seed=seed + first + i)
+            kinds.append(str(info.get('start', 'demo')))
             if hasattr(policy_fn, 'reset'):
                 policy_fn.reset(env, first + i)
             steps, success, met = 0, False, 0
@@ -103,7 +114,8 @@ def evaluate(policy_fn: PolicyFn, task: str, episodes: int, seed: int = 0,
             env.close()
     k = int(sum(outcomes))
     low, high = wilson_interval(k, episodes)
-    return EvalResult(task, episodes, k, k / episodes, low, high, seed, lengths, outcomes, goals)
+    return EvalResult(task, episodes, k, k / episodes, low, high, seed, lengths, outcomes, goals,
+                      kinds)
 
 
 class CheckpointPolicy:
@@ -145,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument('--workers', type=int, default=1,
                     help='processes the episodes are spread over (same per-episode seeds: the '
                          'result does not depend on the count)')
+    ap.add_argument('--starts', default='demo', choices=START_MODES,
+                    help="where episodes start: the demos' range, outside it (the arm "
+                         'displaced, the door ajar), or either per episode')
     ap.add_argument('--json', default=None, help='also write the result as JSON here')
     ap.add_argument('--quiet', action='store_true', help='no progress bar')
     return ap
@@ -198,12 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.workers == 1:
         res = evaluate(CheckpointPolicy(policy, args.greedy, args.seed), args.task,
-                       args.episodes, args.seed, size, progress=not args.quiet)
+                       args.episodes, args.seed, size, progress=not args.quiet,
+                       starts=args.starts)
     else:
         from ptr_sim.parallel_eval import evaluate_checkpoint
         res = evaluate_checkpoint(args.ckpt, args.task, args.episodes, args.seed, size,
                                   workers=args.workers, policy_task=policy.task_id,
-                                  greedy=args.greedy, progress=not args.quiet)
+                                  greedy=args.greedy, progress=not args.quiet,
+                                  starts=args.starts)
     print(f'{res.summary()} [policy task id {policy.task_id}, '
           f'{"greedy" if args.greedy else "sampled"}]')
     if args.json:

@@ -21,8 +21,8 @@ _KEEP_POLICIES = 4  # loaded policies a worker keeps (least recently used go fir
 _POLICIES: OrderedDict = OrderedDict()
 _ENVS: dict[str, Any] = {}
 
-# (ckpt, task, policy_task, image_size, greedy, seed, camera): what one evaluation runs
-Spec = tuple[str, str, Any, int, bool, int, Any]
+# (ckpt, task, policy_task, image_size, greedy, seed, camera, starts): one evaluation's run
+Spec = tuple[str, str, Any, int, bool, int, Any, str]
 
 
 def _init() -> None:
@@ -42,19 +42,21 @@ def _policy(ckpt: str, policy_task: Any, greedy: bool, seed: int) -> CheckpointP
     return _POLICIES[key]
 
 
-def _env(task: str, image_size: int, camera: Any):
-    key = repr((task, image_size, camera))
+def _env(task: str, image_size: int, camera: Any, starts: str):
+    key = repr((task, image_size, camera, starts))
     if key not in _ENVS:
         import ptr_sim
-        _ENVS[key] = ptr_sim.make_env(task, image_size=image_size, camera=camera)
+        _ENVS[key] = ptr_sim.make_env(task, image_size=image_size, camera=camera,
+                                      starts=starts)
     return _ENVS[key]
 
 
-def _run_slice(job: tuple[Spec, int, int]) -> tuple[int, list[bool], list[int], list[int]]:
-    (ckpt, task, policy_task, image_size, greedy, seed, camera), first, n = job
+def _run_slice(job: tuple[Spec, int, int]
+               ) -> tuple[int, list[bool], list[int], list[int], list[str]]:
+    (ckpt, task, policy_task, image_size, greedy, seed, camera, starts), first, n = job
     r = evaluate(_policy(ckpt, policy_task, greedy, seed), task, n, seed,
-                 env=_env(task, image_size, camera), first=first)
-    return first, r.outcomes, r.lengths, r.goals_met
+                 env=_env(task, image_size, camera, starts), first=first)
+    return first, r.outcomes, r.lengths, r.goals_met, r.start_kinds
 
 
 def slices(episodes: int, workers: int, per_worker: int = 4) -> list[tuple[int, int]]:
@@ -75,28 +77,28 @@ class EvalPool:
 
     def evaluate(self, ckpt: str, task: str, episodes: int, seed: int = 0,
                  image_size: int = 64, policy_task: int | str | None = None,
-                 greedy: bool = True, camera: Any = None, progress: bool = False
-                 ) -> EvalResult:
+                 greedy: bool = True, camera: Any = None, progress: bool = False,
+                 starts: str = 'demo') -> EvalResult:
         """A checkpoint's policy on `episodes` seeded episodes, spread over the workers."""
         if episodes < 1:
             raise ValueError(f'expected episodes >= 1, got {episodes}')
-        spec: Spec = (str(ckpt), task, policy_task, image_size, greedy, seed, camera)
+        spec: Spec = (str(ckpt), task, policy_task, image_size, greedy, seed, camera, starts)
         spans = slices(episodes, self.workers)
         outcomes: list[bool] = [False] * episodes
-        lengths, goals = [0] * episodes, [0] * episodes
+        lengths, goals, kinds = [0] * episodes, [0] * episodes, [''] * episodes
         done = self._pool.imap_unordered(_run_slice, [(spec, a, n) for a, n in spans])
         if progress:
             from ptr_core.progress import progress as bar
             done = bar(done, total=len(spans), desc=f'eval {task}', unit='slice',
                        what='slices')
-        for first, out, lens, met in done:
+        for first, out, lens, met, kind in done:
             n = len(out)
             outcomes[first:first + n], lengths[first:first + n] = out, lens
-            goals[first:first + n] = met
+            goals[first:first + n], kinds[first:first + n] = met, kind
         k = int(np.sum(outcomes))
         low, high = wilson_interval(k, episodes)
         return EvalResult(task, episodes, k, k / episodes, low, high, seed, lengths, outcomes,
-                          goals)
+                          goals, kinds)
 
     def close(self) -> None:
         self._pool.close()
@@ -115,10 +117,11 @@ class EvalPool:
 def evaluate_checkpoint(ckpt: str, task: str, episodes: int, seed: int = 0,
                         image_size: int = 64, workers: int = 2,
                         policy_task: int | str | None = None, greedy: bool = True,
-                        camera: Any = None, progress: bool = False) -> EvalResult:
+                        camera: Any = None, progress: bool = False,
+                        starts: str = 'demo') -> EvalResult:
     """Evaluate a checkpoint's policy on `episodes` seeded episodes in `workers` processes."""
     if episodes < 1 or workers < 1:
         raise ValueError(f'expected episodes >= 1 and workers >= 1, got {episodes}, {workers}')
     with EvalPool(min(workers, len(slices(episodes, workers)))) as pool:
         return pool.evaluate(ckpt, task, episodes, seed, image_size, policy_task, greedy,
-                             camera, progress)
+                             camera, progress, starts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ptr_core.constants import START_MODES
 from ptr_sim import tasks as T
 from ptr_sim.arm import HOME_XYZ, START_JITTER, Arm
 from ptr_sim.bullet import pb
@@ -21,6 +22,8 @@ SOLVER_RESIDUAL = 1e-7
 DRAWER_DEPTH = 0.12
 DRAWER_WIDTH = 0.14
 BLOCKER_KG = 1.0
+OOD_JITTER = (1.5, 2.5)  # 'ood' arm offset per axis, in multiples of START_JITTER (demos: <= 1)
+OOD_DOOR_AJAR = (0.12, 0.25)  # 'ood' OpenDoor: the door starts ajar (rad; demos: 0-0.03)
 
 
 def _drawer_urdf() -> str:
@@ -67,6 +70,7 @@ class World:
 
     def __init__(self, task: T.Task) -> None:
         self.task = task
+        self.start_kind = 'demo'  # of the last reset: 'demo' or 'ood'
         self.kitchen = T.KITCHENS[task.kitchen]
         self.client = pb.connect(pb.DIRECT)
         c = self.client
@@ -102,8 +106,19 @@ class World:
         self._snapshot = pb.saveState(physicsClientId=c)
 
     # -- reset -------------------------------------------------------------------------------
-    def reset(self, rng: np.random.Generator) -> None:
-        """Restore the built state, then sample the task's start (objects, fixture joint)."""
+    def reset(self, rng: np.random.Generator, starts: str = 'demo') -> None:
+        """Restore the built state, then sample the task's start (objects, fixture joint).
+
+        `starts` (START_MODES): 'demo' draws where the scripted demos start; 'ood' outside
+        that range (PTR section VI-C's online starts): the arm displaced 1.5-2.5x its demo
+        jitter on every axis (upwards in z) and a door left ajar; 'mixed' picks one of the
+        two per episode (the paper's 5 of 10). 'demo' draws exactly what it drew before the
+        option existed.
+        """
+        if starts not in START_MODES:
+            raise ValueError(f'starts: expected one of {list(START_MODES)}, got {starts!r}')
+        ood = starts == 'ood' or (starts == 'mixed' and bool(rng.random() < 0.5))
+        self.start_kind = 'ood' if ood else 'demo'
         c = self.client
         for body in self.objects.values():
             pb.removeBody(body, physicsClientId=c)
@@ -142,9 +157,16 @@ class World:
             self._place(self.objects['blocker'], pos, rng.uniform(-0.3, 0.3))
         if self.kitchen.fixture == 'door':
             q = rng.uniform(1.1, 1.45) if kind == 'close_door' else rng.uniform(0.0, 0.03)
+            if ood and kind != 'close_door':
+                q = rng.uniform(*OOD_DOOR_AJAR)
             pb.resetJointState(self.fixture, 0, q, physicsClientId=c)
         # The arm starts anywhere near home (drawn last: the scene draws above are unchanged).
-        self.arm.reset(xyz=HOME_XYZ + rng.uniform(-1.0, 1.0, 3) * START_JITTER)
+        if ood:
+            # x and y either way; always higher: lower, the arm could start inside the door
+            sign = np.append(np.where(rng.random(2) < 0.5, -1.0, 1.0), 1.0)
+            self.arm.reset(xyz=HOME_XYZ + sign * rng.uniform(*OOD_JITTER, 3) * START_JITTER)
+        else:
+            self.arm.reset(xyz=HOME_XYZ + rng.uniform(-1.0, 1.0, 3) * START_JITTER)
         for _ in range(10):  # let things settle under gravity
             pb.stepSimulation(physicsClientId=c)
         # Resting objects would stay awake for Bullet's 2 s timeout, costing more than the whole

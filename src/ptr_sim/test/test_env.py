@@ -136,3 +136,39 @@ def test_arm_start_spreads_over_the_jitter_box():
     assert (offset.std(0) > 0.5 * START_JITTER / np.sqrt(3)).all(), offset.std(0)
     gaps = np.linalg.norm(starts[:, None] - starts[None], axis=-1)[np.triu_indices(24, 1)]
     assert gaps.min() > 0.002  # every episode its own start
+
+
+def test_out_of_distribution_starts_lie_outside_the_demos_range():
+    """starts='ood': the arm's start offset exceeds the demos' jitter on every axis (by the
+    IK's reach: at least 1.3x, drawn 1.5-2.5x) and the door starts ajar; 'demo' draws what the
+    default env draws; 'mixed' gives both kinds, the same kind for the same seed."""
+    from ptr_sim.arm import HOME_XYZ, START_JITTER
+    from ptr_sim.scene import OOD_DOOR_AJAR
+    demo = ptr_sim.make_env('OpenDoor', image_size=32)
+    plain = ptr_sim.make_env('OpenDoor', image_size=32, starts='demo')
+    ood = ptr_sim.make_env('OpenDoor', image_size=32, starts='ood')
+    mixed = ptr_sim.make_env('OpenDoor', image_size=32, starts='mixed')
+    try:
+        kinds = []
+        for seed in range(8):
+            a, _ = demo.reset(seed=seed)
+            b, info = plain.reset(seed=seed)
+            np.testing.assert_array_equal(a['state'], b['state'])
+            assert info['start'] == 'demo'
+            rel = np.abs(a['state'][:3] - HOME_XYZ) / START_JITTER
+            assert np.all(rel <= 1.05), rel  # the demos' range (reached within IK tolerance)
+            assert demo.unwrapped.world.privileged().door <= 0.035
+            o, info = ood.reset(seed=seed)
+            assert info['start'] == 'ood'
+            rel = np.abs(o['state'][:3] - HOME_XYZ) / START_JITTER
+            assert np.all(rel >= 1.3), rel
+            door = ood.unwrapped.world.privileged().door
+            assert OOD_DOOR_AJAR[0] - 0.01 <= door <= OOD_DOOR_AJAR[1] + 0.01
+            kinds.append(mixed.reset(seed=seed)[1]['start'])
+        assert set(kinds) == {'demo', 'ood'}
+        assert [mixed.reset(seed=s)[1]['start'] for s in range(8)] == kinds
+        with pytest.raises(ValueError, match=r"starts: expected one of \['demo', 'ood', "):
+            ptr_sim.make_env('OpenDoor', image_size=32, starts='far')
+    finally:
+        for e in (demo, plain, ood, mixed):
+            e.close()

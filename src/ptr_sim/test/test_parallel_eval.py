@@ -62,6 +62,17 @@ def test_two_workers_give_the_serial_result_for_a_sampled_policy(tmp_path):
                                  greedy=False)
     assert (spread.outcomes, spread.lengths, spread.goals_met) == (
         serial.outcomes, serial.lengths, serial.goals_met)
+    # starts='mixed': each episode starts as its seed says, whichever worker runs it
+    serial = evaluate(CheckpointPolicy(policy, greedy=False, seed=3), 'OpenDoor', 6, seed=3,
+                      image_size=32, starts='mixed')
+    spread = evaluate_checkpoint(str(ckpt), 'OpenDoor', 6, seed=3, image_size=32, workers=2,
+                                 greedy=False, starts='mixed')
+    assert set(serial.start_kinds) == {'demo', 'ood'}
+    assert (spread.outcomes, spread.lengths, spread.start_kinds) == (
+        serial.outcomes, serial.lengths, serial.start_kinds)
+    k, n = serial.by_start('ood')
+    assert n == serial.start_kinds.count('ood') and k == sum(
+        o for o, kind in zip(serial.outcomes, serial.start_kinds) if kind == 'ood')
 
 
 @pytest.mark.slow

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from ptr_core.constants import START_MODES
+
 
 @dataclass
 class ExperimentPreset:
@@ -63,6 +65,9 @@ class ExperimentPreset:
     online_episodes: int = 200  # online episodes per seed
     online_utd: float = 10.0
     online_timeout: float = 86_400.0  # seconds per online run
+    # Where online episodes and their evaluations start (PTR VI-C: 5 of its 10 starts lie
+    # outside the demos; ptr_core.constants.START_MODES)
+    online_starts: str = 'mixed'
 
 
 PAPER = ExperimentPreset(seeds=5, jobs=1, image_size=128)
@@ -147,6 +152,9 @@ def with_overrides(p: ExperimentPreset, overrides: list[str]) -> ExperimentPrese
     out = dataclasses.replace(p, **changes)
     if out.seeds < 1 or out.jobs < 1 or out.eval_episodes < 1:
         raise PresetError('seeds, jobs, eval_episodes: expected >= 1')
+    if out.online_starts not in START_MODES:
+        raise PresetError(f'--set online_starts: expected one of {list(START_MODES)}, got '
+                          f'{out.online_starts!r}')
     return out
 
 

@@ -102,6 +102,7 @@ def render(table: Table, results: dict[str, dict[str, Any]], meta: dict[str, Any
         lines.append('| ' + ' | '.join([r] + cells + seeds + paper) + ' |')
     lines += _gate_section(table, counts)
     lines += _partial_section(table, results)
+    lines += _starts_section(table, results)
     lines += _reward_section(table, results)
     lines += _selection_section(table, results)
     lines += _selection_quality_section(table, results)
@@ -204,6 +205,30 @@ def _reward_section(table: Table, results: dict[str, dict[str, Any]]) -> list[st
         prec = Counts({0: (both, said)}).cell() if said else 'n/a'
         rec = f'{both}/{real} ({100 * both / real:.0f}%)' if real else 'n/a'
         out.append(f'| {row} | {n} | {said} | {both} | {prec} | {rec} |')
+    return out
+
+
+def _starts_section(table: Table, results: dict[str, dict[str, Any]]) -> list[str]:
+    """The success table split by where episodes started: inside the demos' range or outside
+    it (ptr_sim's 'ood' starts: PTR's online gain came mostly from those)."""
+    acc: dict[tuple[str, str], list[int]] = {}
+    for cell in table.cells:
+        for col, e in ((results.get(cell.stage.key) or {}).get('evals') or {}).items():
+            if 'ood_episodes' in e:
+                a = acc.setdefault((cell.row, col), [0, 0, 0, 0])
+                for i, key in enumerate(('demo_successes', 'demo_episodes', 'ood_successes',
+                                         'ood_episodes')):
+                    a[i] += e[key]
+    if not acc:
+        return []
+    out = ['', '## Starts inside and outside the demos', '',
+           "The same episodes as the success table, split by where each started: in the "
+           "demos' range, or outside it (the arm displaced 1.5-2.5x the demos' start jitter on "
+           'every axis, a door left ajar: PTR section VI-C). Pooled over seeds.', '',
+           '| method | setting | demo starts | out-of-distribution starts |', '|---|---|---|---|']
+    for (row, col), (kd, nd, ko, no) in acc.items():
+        cells = [Counts({0: (k, n)}).cell() if n else 'none' for k, n in ((kd, nd), (ko, no))]
+        out.append(f'| {row} | {col} | ' + ' | '.join(cells) + ' |')
     return out
 
 

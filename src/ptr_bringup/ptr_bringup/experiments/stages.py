@@ -225,11 +225,13 @@ def _evaluate_all(ckpt: str, p: dict[str, Any], pool: 'EvalPool | None' = None
     evals = {}
     for col, e in p['evals'].items():
         camera = _camera(e['task'], e.get('camera_offset'))
+        starts = e.get('starts', 'demo')
         if pool is not None:
             r = pool.evaluate(ckpt, e['task'], e['episodes'], e['seed'], p['image_size'],
-                              p['policy_task'], camera=camera)
+                              p['policy_task'], camera=camera, starts=starts)
         else:
-            env = ptr_sim.make_env(e['task'], image_size=p['image_size'], camera=camera)
+            env = ptr_sim.make_env(e['task'], image_size=p['image_size'], camera=camera,
+                                   starts=starts)
             try:
                 r = evaluate(CheckpointPolicy(policy, True, e['seed']), e['task'],
                              e['episodes'], seed=e['seed'], image_size=p['image_size'], env=env)
@@ -238,8 +240,19 @@ def _evaluate_all(ckpt: str, p: dict[str, Any], pool: 'EvalPool | None' = None
         print(f'{Path(ckpt).name} {col}: {r.summary()}', flush=True)
         evals[col] = {'successes': r.successes, 'episodes': r.episodes,
                       'mean_length': float(np.mean(r.lengths)),
-                      'one_goal': int(sum(g >= 1 for g in r.goals_met))}
+                      'one_goal': int(sum(g >= 1 for g in r.goals_met))} | start_counts(r)
     return evals
+
+
+def start_counts(r: Any) -> dict[str, int]:
+    """An evaluation's successes and episodes per start kind, when not all were demo starts
+    (ptr_sim.evaluate.EvalResult.start_kinds; read by the report's starts section)."""
+    if all(k == 'demo' for k in r.start_kinds):
+        return {}
+    out = {}
+    for kind in ('demo', 'ood'):
+        out[f'{kind}_successes'], out[f'{kind}_episodes'] = r.by_start(kind)
+    return out
 
 
 STAGES: dict[str, Callable[[Path, dict[str, Any], dict[str, Result]], Result]] = {
@@ -299,7 +312,8 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
     if 'start' in deps:
         paths['finetune'] = Path(deps['start']['path'])
     b = _budget(p)
-    res = run_online(paths, work / 'online', b, seed=p['seed'])
+    starts = p.get('starts', 'demo')
+    res = run_online(paths, work / 'online', b, seed=p['seed'], starts=starts)
     if res.get('exit_code') not in (0, None) and not res['history']:
         raise RuntimeError(f"online graph exited {res.get('exit_code')} with no episode "
                            f"(see {work / 'online' / 'graph.log'})")
@@ -311,10 +325,14 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
         if ckpts else []
     curve = []
 
+    last: dict[str, int] = {}
+
     def greedy(ckpt: Path) -> tuple[int, int]:
         r = evaluate(CheckpointPolicy(DeployablePolicy.load(ckpt, p['task']), True,
                                       p['eval_seed']), p['task'], p['eval_episodes'],
-                     seed=p['eval_seed'], image_size=b.image_size)
+                     seed=p['eval_seed'], image_size=b.image_size, starts=starts)
+        last.clear()
+        last.update(start_counts(r))
         return r.successes, r.episodes
 
     k0, n0 = greedy(paths['finetune'])
@@ -326,7 +344,7 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
         print(f'{c.name}: update {u}, env steps {curve[-1][1]}: {k}/{n}', flush=True)
     hist = res['history']
     k, n = curve[-1][2:]
-    return {'evals': {p['task']: {'successes': k, 'episodes': n}}, 'curve': curve,
+    return {'evals': {p['task']: {'successes': k, 'episodes': n} | last}, 'curve': curve,
             'episodes': len(hist), 'env_steps': int(sum(h['length'] for h in hist)),
             'online_successes_sim': int(sum(h['sim_success'] for h in hist)),
             'online_successes_classifier': int(sum(h['success'] for h in hist)),
