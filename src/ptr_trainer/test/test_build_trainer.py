@@ -56,17 +56,23 @@ def test_build_trainer_end_to_end(tmp_path):
                                atol=1e-6)
 
 
-def test_a_killed_trainer_resumes_without_losing_or_recounting(tmp_path):
-    """Trainer 1 takes two episodes, trains and checkpoints at each published version; the
-    robot stores a third episode; trainer 1 dies (SIGKILL: no last checkpoint). Trainer 2
-    resumes from the newest checkpoint: the two counted episodes are not counted again, the
-    third is, the pending updates and the version numbers go on."""
+def one_episode_each(tmp_path):
+    """An untrained offline agent (saved: its path), one prior and one target-demo episode."""
     reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
     ckpt = Agent(tiny_config(), reg.to_dict(), 'OpenDoor').save(tmp_path / 'ft.pt')
     with DatasetWriter(tmp_path / 'prior') as w:
         w.add(traj('CloseDrawer', 1, success=True))
     with DatasetWriter(tmp_path / 'demos') as w:
         w.add(traj('OpenDoor', 10, success=True))
+    return ckpt
+
+
+def test_a_killed_trainer_resumes_without_losing_or_recounting(tmp_path):
+    """Trainer 1 takes two episodes, trains and checkpoints at each published version; the
+    robot stores a third episode; trainer 1 dies (SIGKILL: no last checkpoint). Trainer 2
+    resumes from the newest checkpoint: the two counted episodes are not counted again, the
+    third is, the pending updates and the version numbers go on."""
+    ckpt = one_episode_each(tmp_path)
     cfg = OnlineConfig(utd=2.0, publish_every=4, batch_size=16, warmup_episodes=0)
     robot = DatasetWriter(tmp_path / 'online', shard_episodes=1, prefix='robot')
 
@@ -106,12 +112,7 @@ def test_residual_mode_trains_publishes_and_resumes(tmp_path):
     from ptr_core import checkpoint as ckpt_io
     from ptr_core.learners.residual import ResidualLearner
     from ptr_core.residual import ResidualPolicy
-    reg = TaskRegistry.create(['CloseDrawer', 'OpenDoor'])
-    ckpt = Agent(tiny_config(), reg.to_dict(), 'OpenDoor').save(tmp_path / 'ft.pt')
-    with DatasetWriter(tmp_path / 'prior') as w:
-        w.add(traj('CloseDrawer', 1, success=True))
-    with DatasetWriter(tmp_path / 'demos') as w:
-        w.add(traj('OpenDoor', 10, success=True))
+    ckpt = one_episode_each(tmp_path)
     cfg = OnlineConfig(mode='residual', residual_bound=0.25, residual_samples=3, utd=2.0,
                        publish_every=4, batch_size=16, warmup_episodes=0)
     published = []
