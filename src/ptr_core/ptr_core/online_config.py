@@ -32,8 +32,9 @@ class OnlineConfig:
     residual_bound: float = 0.2  # residual: largest |correction| per normalized action dim
     residual_samples: int = 8  # residual: proposals the critic ranks (at s' and when acting)
     residual_lr: float = 3e-4  # residual: the correction head's lr
-    residual_q_lr: float = 3e-4  # residual: the critic's lr (plain TD, no CQL term)
+    residual_q_lr: float = 3e-5  # residual: the critic's lr (as q_lr: 3e-4 inflated Q)
     residual_reg: float = 0.1  # residual: weight of mean (correction / bound)^2 in its loss
+    residual_conservative: bool = True  # residual: keep cql_alpha (and calql) on the critic
     beta: tuple[float, ...] = ONLINE_FRACTIONS  # prior / target demos / online data
     utd: float = 10.0  # gradient updates per new environment transition
     publish_every: int = 100  # K: a new weights version every K updates

@@ -172,3 +172,35 @@ def test_a_rollback_snapshot_restores_the_head(tmp_path):
     learner.load_state(snap, 'rollback snapshot', restore_rng=False)
     for k, v in learner.net.head.state_dict().items():
         assert torch.equal(v, head[k]), k
+
+
+def test_the_conservative_term_by_hand(tmp_path):
+    """Alpha's term: per critic and observation, log sum exp over the uniform actions' Q and
+    the proposals' Q bounded below by the MC return (Cal-QL), minus Q of the data action;
+    averaged. Computed here one action at a time."""
+    _, path = offline_agent(tmp_path)
+    learner = ResidualLearner(Agent.load(path), ResidualSettings(0.2, 3), cql_alpha=0.5,
+                              calql=True, uniform_actions=2)
+    b = learner._to(batch(4, seed=1))
+    b['mc_return'] = torch.tensor([5.0, -1.0, 0.2, -30.0])
+    critic, task = learner.agent.critic, b['task']
+    with torch.no_grad():
+        obs = critic.embed(b['image'], b['state'])
+        q_data = critic.q(obs, task, b['action'])
+        cands = torch.rand(4, 3, 7, generator=torch.Generator().manual_seed(2)) * 2 - 1
+        before = learner.generator.get_state()
+        gap = learner._conservative_gap(obs, task, cands, q_data, b)
+        learner.generator.set_state(before)
+        unif = torch.rand((4, 2, 7), generator=learner.generator) * 2 - 1
+
+        def q(i, a):
+            return critic.q(obs[i:i + 1], task[i:i + 1], a.view(1, 7))[:, 0]  # (E,)
+        terms = []
+        for i in range(4):
+            vals = [q(i, a) for a in unif[i]]
+            vals += [torch.maximum(q(i, a), b['mc_return'][i]) for a in cands[i]]
+            v = torch.stack(vals, dim=-1)  # (E, 5)
+            terms.append(torch.log(torch.exp(v).sum(-1)) - q_data[:, i])
+    assert float(gap) == pytest.approx(float(torch.stack(terms).mean()), rel=1e-5, abs=1e-5)
+    # the bound binds where the MC return is high (5.0), and not at -30
+    assert float(critic.q(obs[:1], task[:1], cands[0]).max()) < 5.0

@@ -250,8 +250,10 @@ def _load_agent(agent_ckpt: str | Path, cfg: OnlineConfig, target_task: str,
         if resume_from is None and agent.loaded_extra.get('residual') is not None:
             raise ValueError(f'{path}: extra.residual: start the residual mode from the '
                              f'offline agent, not from a residual run')
+        keep = cfg.residual_conservative
         agent = ResidualLearner(agent, cfg.residual_settings(), cfg.residual_lr,
-                                cfg.residual_q_lr, cfg.residual_reg)
+                                cfg.residual_q_lr, cfg.residual_reg,
+                                cfg.cql_alpha if keep else 0.0, cfg.calql and keep)
         say(f'online: residual mode, bound {cfg.residual_bound:g}, '
             f'{cfg.residual_samples} ranked proposals, the offline policy frozen')
     elif agent.loaded_extra.get('residual') is not None:

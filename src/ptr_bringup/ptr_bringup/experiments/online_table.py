@@ -20,7 +20,9 @@ RLPD = {'cql_alpha': 0.0, 'calql': False, 'beta': [0.0, 0.5, 0.5], 'warmup_episo
 RLPD_NETWORK = {'q_layer_norm': True}
 # The residual mode (ptr_core.residual): the offline policy frozen, a bounded correction and
 # critic-ranked proposals; OnlineConfig's residual defaults, the demo's other trainer settings.
-RESIDUAL = {'mode': 'residual'}
+# The critic keeps Cal-QL's conservative term and online lr (named: they are the stage's key; a
+# first run with plain TD at 3e-4 declined along every run, see README).
+RESIDUAL = {'mode': 'residual', 'residual_conservative': True, 'residual_q_lr': 3e-5}
 ROWS = ('PTR offline (start)', 'PTR + Cal-QL online', 'PTR + residual online',
         'RLPD-style from demos')
 
