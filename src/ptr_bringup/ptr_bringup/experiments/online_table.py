@@ -90,5 +90,9 @@ def online_table(p: ExperimentPreset) -> Table:
                f'episodes start where the demos start or outside that range '
                f"(starts={p.online_starts}: mixed draws either per episode, as the paper's 5 "
                'of 10 starts); the split is below the success table.',
+               "the residual row's critic keeps Cal-QL's conservative term and online lr; "
+               'the first run of this table trained it by plain TD at lr 3e-4 and ended at '
+               '20.7 % (31/150), below the start (Fisher p 0.003), its curve falling along '
+               'every run (docs/results/online/residual-plain-td.md).',
                'each row is evaluated greedily on the same starts per seed; the online rows '
                'at the last published checkpoint (the curve plot shows the ones before).'])
