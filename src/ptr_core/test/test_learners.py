@@ -88,7 +88,10 @@ def test_checkpoints_saved_before_the_learner_classes_load_and_act_the_same(algo
     assert type(agent) is agent_class(algo) and agent.step == 3
     pol = agent.deployable(0)
     got = np.stack([pol.act(ref['images'][i], ref['states'][i], greedy=True) for i in range(4)])
-    np.testing.assert_array_equal(got, ref[f'{algo}_actions'])
+    # Up to float32 rounding, which depends on the CPU's kernels: bit-equality held on the
+    # machine that wrote the file and failed by 6e-8 on another (2026-12-07).
+    # Another network, or the same one fed differently, moves actions by orders more.
+    np.testing.assert_allclose(got, ref[f'{algo}_actions'], rtol=0, atol=1e-6)
 
 
 def test_typed_changes_reach_a_loaded_agent_and_are_recorded(tmp_path):

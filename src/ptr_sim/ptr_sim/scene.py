@@ -124,7 +124,6 @@ class World:
             pb.removeBody(body, physicsClientId=c)
         pb.restoreState(self._snapshot, physicsClientId=c)
         self._spawn_objects()
-        kind = self.task.kind
         placed: list[np.ndarray] = []
         for name, body in self.objects.items():
             spec = self.kitchen.objects[name]
@@ -137,6 +136,20 @@ class World:
             placed.append(xy)
             yaw = rng.uniform(-0.6, 0.6)
             self._place(body, (xy[0], xy[1], spec.half_height + 0.001), yaw)
+        self._reset_fixture(rng, ood)
+        # The arm starts anywhere near home (drawn last: the scene draws above are unchanged).
+        self.arm.reset(xyz=self._arm_start(rng, ood))
+        for _ in range(10):  # let things settle under gravity
+            pb.stepSimulation(physicsClientId=c)
+        # Resting objects would stay awake for Bullet's 2 s timeout, costing more than the whole
+        # arm; put them to sleep now (deterministically). Contact wakes them up.
+        for body in self.objects.values():
+            pb.changeDynamics(body, -1, activationState=pb.ACTIVATION_STATE_SLEEP,
+                              physicsClientId=c)
+
+    def _reset_fixture(self, rng: np.random.Generator, ood: bool) -> None:
+        """The drawer (its opening, the cube in it, the blocker) or the door's angle."""
+        c = self.client
         if self.kitchen.fixture == 'drawer':
             start = self.task.drawer_start
             q = (rng.uniform(0.10, T.DRAWER_MAX) if start == 'open'
@@ -156,24 +169,20 @@ class World:
                 pos = (0.24, -0.03, blocker.half_height + 0.001)
             self._place(self.objects['blocker'], pos, rng.uniform(-0.3, 0.3))
         if self.kitchen.fixture == 'door':
-            q = rng.uniform(1.1, 1.45) if kind == 'close_door' else rng.uniform(0.0, 0.03)
-            if ood and kind != 'close_door':
+            closing = self.task.kind == 'close_door'
+            q = rng.uniform(1.1, 1.45) if closing else rng.uniform(0.0, 0.03)
+            if ood and not closing:
                 q = rng.uniform(*OOD_DOOR_AJAR)
             pb.resetJointState(self.fixture, 0, q, physicsClientId=c)
-        # The arm starts anywhere near home (drawn last: the scene draws above are unchanged).
-        if ood:
-            # x and y either way; always higher: lower, the arm could start inside the door
-            sign = np.append(np.where(rng.random(2) < 0.5, -1.0, 1.0), 1.0)
-            self.arm.reset(xyz=HOME_XYZ + sign * rng.uniform(*OOD_JITTER, 3) * START_JITTER)
-        else:
-            self.arm.reset(xyz=HOME_XYZ + rng.uniform(-1.0, 1.0, 3) * START_JITTER)
-        for _ in range(10):  # let things settle under gravity
-            pb.stepSimulation(physicsClientId=c)
-        # Resting objects would stay awake for Bullet's 2 s timeout, costing more than the whole
-        # arm; put them to sleep now (deterministically). Contact wakes them up.
-        for body in self.objects.values():
-            pb.changeDynamics(body, -1, activationState=pb.ACTIVATION_STATE_SLEEP,
-                              physicsClientId=c)
+
+    @staticmethod
+    def _arm_start(rng: np.random.Generator, ood: bool) -> np.ndarray:
+        """Within the demos' jitter of home, or (ood) 1.5-2.5x it on every axis."""
+        if not ood:
+            return HOME_XYZ + rng.uniform(-1.0, 1.0, 3) * START_JITTER
+        # x and y either way; always higher: lower, the arm could start inside the door
+        sign = np.append(np.where(rng.random(2) < 0.5, -1.0, 1.0), 1.0)
+        return HOME_XYZ + sign * rng.uniform(*OOD_JITTER, 3) * START_JITTER
 
     def _spawn_objects(self) -> None:
         """Create the movable objects anew.

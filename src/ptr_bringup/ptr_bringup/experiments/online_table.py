@@ -26,6 +26,16 @@ RESIDUAL = {'mode': 'residual', 'residual_conservative': True, 'residual_q_lr': 
 ROWS = ('PTR offline (start)', 'PTR + Cal-QL online', 'PTR + residual online',
         'RLPD-style from demos')
 
+CLAIM = ('PTR (paper, Table VI, real WidowX): online fine-tuning with a learned reward '
+         'classifier and a reset policy improves the offline PTR policy (e.g. 0.39 -> 0.63 on a '
+         'new task after a few hundred autonomous episodes). COG (appendix B) shows SAC from '
+         'demonstrations failing to learn such tasks online. Here: the real online graph of this '
+         'stack (sim bridge, policy, reward, reset, episode manager and trainer as processes '
+         "over DDS, lock-step), from the offline policy of `ptr demo`, with PTR's Cal-QL "
+         'fine-tune and with the residual mode (the offline policy frozen, a bounded correction, '
+         'critic-ranked proposals: EXPO, ResFiT, V-GPS), against an RLPD-style learner started '
+         'from scratch with the same demos, classifier, reset policy and online budget.')
+
 
 def online_table(p: ExperimentPreset) -> Table:
     changes = {'online_episodes': p.online_episodes, 'online_timeout': p.online_timeout,
@@ -59,40 +69,36 @@ def online_table(p: ExperimentPreset) -> Table:
                   online(ROWS[3], RLPD, {'exploration_scale': 1.0}, fresh)]
     return Table(
         name='online', title='Autonomous online fine-tuning (PTR Table VI / Fig. 8)',
-        claim=('PTR (paper, Table VI, real WidowX): online fine-tuning with a learned reward '
-               'classifier and a reset policy improves the offline PTR policy (e.g. 0.39 -> '
-               '0.63 on a new task after a few hundred autonomous episodes). COG (appendix B) '
-               'shows SAC from demonstrations failing to learn such tasks online. Here: the '
-               'real online graph of this stack (sim bridge, policy, reward, reset, episode '
-               'manager and trainer as processes over DDS, lock-step), from the offline '
-               "policy of `ptr demo`, with PTR's Cal-QL fine-tune and with the residual mode "
-               '(the offline policy frozen, a bounded correction, critic-ranked proposals: '
-               'EXPO, ResFiT, V-GPS), against an RLPD-style learner started from scratch with '
-               'the same demos, classifier, reset policy and online budget.'),
+        claim=CLAIM,
         rows=list(ROWS), columns=[ONLINE_TARGET], cells=cells, settings=as_dict(p),
         selection=('The online rows: the last checkpoint the trainer published (no '
                    'selection); the start: the offline policy as `ptr demo` left it.'),
         comparisons=[(ROWS[1], ROWS[0]), (ROWS[2], ROWS[0]), (ROWS[2], ROWS[1]),
                      (ROWS[1], ROWS[3]), (ROWS[2], ROWS[3])],
-        notes=['one offline initialization (seed 0: data, pre-training, fine-tuning on 10 '
-               'demos, reset policy, classifier), then each seed runs its own online phase '
-               '(exploration, sampling, episode starts) and its own evaluation starts.',
-               f'online: {p.online_episodes} episodes per seed, {p.online_utd:g} updates per '
-               'environment step, the classifier at its calibrated threshold (precision 0.9 on '
-               f'held-out episodes) over {SUCCESS_FRAMES} consecutive frames; PTR with the '
-               'trainer settings of '
-               '`ptr demo` (README, "Online fine-tuning that holds"); residual: the same with '
-               + ', '.join(f'{k}={v}' for k, v in RESIDUAL.items()) + " (OnlineConfig's "
-               'residual_* defaults); RLPD-style: '
-               + ', '.join(f'{k}={v}' for k, v in (RLPD | RLPD_NETWORK).items())
-               + ', exploration scale 1, 2 critics and the same UTD as the other rows '
-               '(RLPD: 10 critics, UTD 20).',
-               f'episodes start where the demos start or outside that range '
-               f"(starts={p.online_starts}: mixed draws either per episode, as the paper's 5 "
-               'of 10 starts); the split is below the success table.',
-               "the residual row's critic keeps Cal-QL's conservative term and online lr; "
-               'the first run of this table trained it by plain TD at lr 3e-4 and ended at '
-               '20.7 % (31/150), below the start (Fisher p 0.003), its curve falling along '
-               'every run (docs/results/online/residual-plain-td.md).',
-               'each row is evaluated greedily on the same starts per seed; the online rows '
-               'at the last published checkpoint (the curve plot shows the ones before).'])
+        notes=_notes(p))
+
+
+def _notes(p: ExperimentPreset) -> list[str]:
+    """The page's setting notes: what each row ran with."""
+    residual = ', '.join(f'{k}={v}' for k, v in RESIDUAL.items())
+    rlpd = ', '.join(f'{k}={v}' for k, v in (RLPD | RLPD_NETWORK).items())
+    return [
+        'one offline initialization (seed 0: data, pre-training, fine-tuning on 10 demos, reset '
+        'policy, classifier), then each seed runs its own online phase (exploration, sampling, '
+        'episode starts) and its own evaluation starts.',
+        f'online: {p.online_episodes} episodes per seed, {p.online_utd:g} updates per '
+        'environment step, the classifier at its calibrated threshold (precision 0.9 on '
+        f'held-out episodes) over {SUCCESS_FRAMES} consecutive frames; PTR with the trainer '
+        'settings of `ptr demo` (README, "Online fine-tuning that holds"); residual: the same '
+        f"with {residual} (OnlineConfig's residual_* defaults); RLPD-style: {rlpd}, "
+        'exploration scale 1, 2 critics and the same UTD as the other rows (RLPD: 10 critics, '
+        'UTD 20).',
+        'episodes start where the demos start or outside that range '
+        f"(starts={p.online_starts}: mixed draws either per episode, as the paper's 5 of 10 "
+        'starts); the split is below the success table.',
+        "the residual row's critic keeps Cal-QL's conservative term and online lr; the first "
+        'run of this table trained it by plain TD at lr 3e-4 and ended at 20.7 % (31/150), '
+        'below the start (Fisher p 0.003), its curve falling along every run '
+        '(docs/results/online/residual-plain-td.md).',
+        'each row is evaluated greedily on the same starts per seed; the online rows at the last '
+        'published checkpoint (the curve plot shows the ones before).']

@@ -97,7 +97,7 @@ def temperature_loss(log_temp: torch.Tensor, logp_pi: torch.Tensor, target_entro
     return loss, {'temperature': log_temp.detach().exp(), 'temperature_loss': loss.detach()}
 
 
-def _frozen_q(critic: Critic, obs: torch.Tensor, task: torch.Tensor, actions: torch.Tensor
+def frozen_q(critic: Critic, obs: torch.Tensor, task: torch.Tensor, actions: torch.Tensor
               ) -> torch.Tensor:
     """Q-values whose gradient reaches the actions only (the critic's weights are detached)."""
     params = {k: v.detach() for k, v in critic.head.named_parameters()}
@@ -167,7 +167,7 @@ def cql_losses(critic: Critic, target_critic: Critic, policy: nn.Module, log_tem
     if cfg.calql and 'mc_return' in batch:  # how often the Cal-QL bound replaced Q(s, a~pi)
         metrics['calql_bound_rate'] = (q_pi < batch['mc_return'].view(1, -1, 1)).float().mean()
 
-    q_actor = _frozen_q(critic, obs, task, a_pi)
+    q_actor = frozen_q(critic, obs, task, a_pi)
     bc_logp = bc_phase = None
     if cfg.bc_warmstart_steps > 0:
         bc_logp = tanh_gaussian_log_prob(mean, log_std, batch['action'])

@@ -25,7 +25,7 @@ from torch import nn
 
 from ptr_core import checkpoint as ckpt
 from ptr_core.agent import Agent, Batch, adam
-from ptr_core.algos.cql import _frozen_q
+from ptr_core.algos.cql import frozen_q
 from ptr_core.constants import ACTION_DIM
 from ptr_core.nets.noise import draw
 from ptr_core.policy import weights_bytes
@@ -111,7 +111,7 @@ class ResidualLearner:
             gap = self._conservative_gap(obs_c, task, cands.detach(), q_data, batch)
             td = td + self.cql_alpha * gap
             metrics['cql_gap'] = gap.detach()
-        q_pi = _frozen_q(critic, obs_c, task, cands).min(dim=0).values  # (B, N)
+        q_pi = frozen_q(critic, obs_c, task, cands).min(dim=0).values  # (B, N)
         size = (delta / self.settings.bound).pow(2).mean()
         head_loss = -q_pi.mean() + self.reg * size
         metrics |= {'critic_loss': td.detach(), 'td_loss': td.detach(),
