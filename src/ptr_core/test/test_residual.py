@@ -189,7 +189,7 @@ def test_the_conservative_term_by_hand(tmp_path):
         q_data = critic.q(obs, task, b['action'])
         cands = torch.rand(4, 3, 7, generator=torch.Generator().manual_seed(2)) * 2 - 1
         before = learner.generator.get_state()
-        gap = learner._conservative_gap(obs, task, cands, q_data, b)
+        gap = (learner._conservative_lse(obs, task, cands, b) - q_data).mean()
         learner.generator.set_state(before)
         unif = torch.rand((4, 2, 7), generator=learner.generator) * 2 - 1
 

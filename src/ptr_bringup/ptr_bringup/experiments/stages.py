@@ -325,26 +325,22 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
         if ckpts else []
     curve = []
 
-    last: dict[str, int] = {}
+    def greedy(ckpt: Path) -> Any:
+        return evaluate(CheckpointPolicy(DeployablePolicy.load(ckpt, p['task']), True,
+                                         p['eval_seed']), p['task'], p['eval_episodes'],
+                        seed=p['eval_seed'], image_size=b.image_size, starts=starts)
 
-    def greedy(ckpt: Path) -> tuple[int, int]:
-        r = evaluate(CheckpointPolicy(DeployablePolicy.load(ckpt, p['task']), True,
-                                      p['eval_seed']), p['task'], p['eval_episodes'],
-                     seed=p['eval_seed'], image_size=b.image_size, starts=starts)
-        last.clear()
-        last.update(start_counts(r))
-        return r.successes, r.episodes
-
-    k0, n0 = greedy(paths['finetune'])
-    curve.append((0, 0, k0, n0))
+    r = greedy(paths['finetune'])
+    curve.append((0, 0, r.successes, r.episodes))
     for c in picks:
         u = step_of(c)
-        k, n = greedy(c)
-        curve.append((u, env_steps_at(rows, u), k, n))
-        print(f'{c.name}: update {u}, env steps {curve[-1][1]}: {k}/{n}', flush=True)
+        r = greedy(c)
+        curve.append((u, env_steps_at(rows, u), r.successes, r.episodes))
+        print(f'{c.name}: update {u}, env steps {curve[-1][1]}: {r.successes}/{r.episodes}',
+              flush=True)
     hist = res['history']
-    k, n = curve[-1][2:]
-    return {'evals': {p['task']: {'successes': k, 'episodes': n} | last}, 'curve': curve,
+    return {'evals': {p['task']: {'successes': r.successes, 'episodes': r.episodes}
+                      | start_counts(r)}, 'curve': curve,
             'episodes': len(hist), 'env_steps': int(sum(h['length'] for h in hist)),
             'online_successes_sim': int(sum(h['sim_success'] for h in hist)),
             'online_successes_classifier': int(sum(h['success'] for h in hist)),

@@ -25,7 +25,7 @@ from torch import nn
 
 from ptr_core import checkpoint as ckpt
 from ptr_core.agent import Agent, Batch, adam
-from ptr_core.algos.cql import frozen_q
+from ptr_core.algos.cql import critic_loss_from_values, frozen_q
 from ptr_core.constants import ACTION_DIM
 from ptr_core.nets.noise import draw
 from ptr_core.policy import weights_bytes
@@ -103,28 +103,24 @@ class ResidualLearner:
             y = batch['reward'] + ac.discount * (1.0 - batch['terminal']) * v_next
         obs_c = critic.embed(image, state)
         q_data = critic.q(obs_c, task, batch['action'])  # (E, B)
-        td = (q_data - y.unsqueeze(0)).pow(2).mean()
         obs_p = net.base.obs(image, state)
         cands, delta = net.corrected(obs_p, task, net.proposals(obs_p, task, n, self.generator))
-        metrics: dict[str, torch.Tensor] = {}
-        if self.cql_alpha > 0:
-            gap = self._conservative_gap(obs_c, task, cands.detach(), q_data, batch)
-            td = td + self.cql_alpha * gap
-            metrics['cql_gap'] = gap.detach()
+        # Without the conservative term lse = Q(data) (detached): the gap is 0, the loss TD.
+        lse = (self._conservative_lse(obs_c, task, cands.detach(), batch)
+               if self.cql_alpha > 0 else q_data.detach())
+        c_loss, metrics = critic_loss_from_values(q_data, y, lse, self.cql_alpha)
         q_pi = frozen_q(critic, obs_c, task, cands).min(dim=0).values  # (B, N)
         size = (delta / self.settings.bound).pow(2).mean()
         head_loss = -q_pi.mean() + self.reg * size
-        metrics |= {'critic_loss': td.detach(), 'td_loss': td.detach(),
-                   'q_data': q_data.mean().detach(), 'target': y.mean().detach(),
-                   'actor_loss': head_loss.detach(), 'q_pi': q_pi.mean().detach(),
-                   'correction': delta.abs().mean().detach(),
-                   'correction_max': delta.abs().max().detach()}
-        return td + head_loss, metrics
+        metrics |= {'actor_loss': head_loss.detach(), 'q_pi': q_pi.mean().detach(),
+                    'correction': delta.abs().mean().detach(),
+                    'correction_max': delta.abs().max().detach()}
+        return c_loss + head_loss, metrics
 
-    def _conservative_gap(self, obs: torch.Tensor, task: torch.Tensor, cands: torch.Tensor,
-                          q_data: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """Mean over critics and batch of logsumexp_a Q(s, a) - Q(s, a_data), a over uniform
-        actions and the corrected proposals (Cal-QL: those bounded below by the MC return)."""
+    def _conservative_lse(self, obs: torch.Tensor, task: torch.Tensor, cands: torch.Tensor,
+                          batch: Batch) -> torch.Tensor:
+        """logsumexp_a Q_e(s, a) (E, B), a over uniform actions and the corrected proposals
+        (Cal-QL: those bounded below by the MC return); the gap subtracts Q(s, a_data)."""
         b = obs.shape[0]
         unif = draw('rand', (b, self.uniform_actions, ACTION_DIM), self.generator,
                     obs.device) * 2.0 - 1.0
@@ -134,8 +130,7 @@ class ResidualLearner:
             if 'mc_return' not in batch:
                 raise ValueError('residual calql: the batch needs an mc_return field')
             q_cand = torch.maximum(q_cand, batch['mc_return'].view(1, -1, 1))
-        lse = torch.logsumexp(torch.cat([q_unif, q_cand], dim=-1), dim=-1)  # (E, B)
-        return (lse - q_data).mean()
+        return torch.logsumexp(torch.cat([q_unif, q_cand], dim=-1), dim=-1)
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One gradient step of the critic and the head; metrics as Python floats."""
