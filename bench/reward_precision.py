@@ -1,8 +1,10 @@
 """Whether the reward classifier can be trusted online: episode precision and recall against the
-sim, for the classifier `ptr demo` trained before (scripted frames only, threshold 0.5, one frame
-ends an episode) and now (plus the offline policy's own rollouts, mined hard negatives, a
-threshold calibrated on held-out episodes for precision 0.9, two consecutive frames), and the
-two mixed rules in between, all measured in the same run on the same rollouts.
+sim, for the classifier `ptr demo` trained first (scripted frames only, threshold 0.5, one frame
+ends an episode), then (plus the offline policy's own rollouts, mined hard negatives, a
+threshold calibrated on held-out episodes for precision 0.9, two consecutive frames) on episodes
+from the demos' starts, and now the same on episodes from the budget's `classifier_starts`
+(mixed: inside and outside the demos' range), each also under the other rule, all measured in
+the same run on the same rollouts.
 
 The test rollouts are what the online phase sees: the demo's offline OpenDoor policy with sampled
 actions (std x the budget's exploration scale) from seeded starts, run to the horizon; each frame
@@ -10,7 +12,7 @@ is labelled by the sim's success predicate (measurement only). The offline stage
 (cached under --out).
 
     .venv/bin/python bench/reward_precision.py [--out runs/bench_reward] [--episodes 60]
-        [--seed 0] [--classifier-seeds 3]
+        [--seed 0] [--classifier-seeds 3] [--starts demo|ood|mixed]
 
 Each classifier is trained with --classifier-seeds seeds (its initialization, sampling and
 held-out split); the counts are pooled over them.
@@ -24,16 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ptr_core.constants import START_MODES
+
 
 def rollouts(ckpt: Path, task: str, episodes: int, image_size: int, seed: int,
-             std_scale: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+             std_scale: float, starts: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Frames (after each action) and their sim success labels, per episode."""
     import torch
 
     import ptr_sim
     from ptr_core.policy import DeployablePolicy
     policy = DeployablePolicy.load(ckpt, task)
-    env = ptr_sim.make_env(task, image_size=image_size, terminate_on_success=False)
+    env = ptr_sim.make_env(task, image_size=image_size, terminate_on_success=False,
+                           starts=starts)
     frames, labels = [], []
     gen = torch.Generator()
     try:
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--out', default='runs/bench_reward', help='work folder (stages resume)')
     ap.add_argument('--episodes', type=int, default=60, help='test rollouts of the policy')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--starts', default='demo', choices=START_MODES,
+                    help="where the test rollouts start (mixed: as the online table's)")
     ap.add_argument('--classifier-seeds', type=int, default=3,
                     help='classifier training seeds per recipe (counts pooled)')
     args = ap.parse_args(argv)
@@ -83,17 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f'policy: {policy}', flush=True)
 
     frames, truth = rollouts(policy, TARGET, args.episodes, b.image_size, seed + 123_000,
-                             b.exploration_scale)
+                             b.exploration_scale, args.starts)
     real = sum(bool(y.any()) for y in truth)
-    data = {with_policy: classifier_frames(TARGET, b.classifier_episodes, b.image_size,
-                                           seed + 70_000,
-                                           policy_ckpt=policy if with_policy else None)
-            for with_policy in (False, True)}
+    # (name, with the policy's rollouts, where its episodes start, its config): the recipe of
+    # session 1, the recipe of session 2 (demo starts only), today's (the budget's starts)
+    recipes = [('before', False, 'demo', ClassifierConfig(hard_negatives=0.0,
+                                                          target_precision=0.0)),
+               ('demo-start', True, 'demo', ClassifierConfig()),
+               (f'{b.classifier_starts}-start', True, b.classifier_starts, ClassifierConfig())]
+    data = {(pol, st): classifier_frames(TARGET, b.classifier_episodes, b.image_size,
+                                         seed + 70_000, policy_ckpt=policy if pol else None,
+                                         starts=st)
+            for _, pol, st, _ in recipes}
     rows: dict[tuple[str, str], list[int]] = {}
-    for name, with_policy, base in (
-            ('before', False, ClassifierConfig(hard_negatives=0.0, target_precision=0.0)),
-            ('now', True, ClassifierConfig())):
-        images, labels, groups = data[with_policy]
+    for name, with_policy, starts, base in recipes:
+        images, labels, groups = data[with_policy, starts]
         for cs in range(args.classifier_seeds):
             cfg = dataclasses.replace(base, image_size=b.image_size, steps=b.classifier_steps,
                                       seed=seed + cs)
@@ -111,15 +122,15 @@ def main(argv: list[str] | None = None) -> int:
                 acc[1] += c.correct
                 acc[2] += c.successes
 
-    print(f'\n{args.episodes} rollouts of the offline policy (sampled, std x '
-          f'{b.exploration_scale}); the task held in {real} of them (sim); counts pooled over '
-          f'{args.classifier_seeds} classifier seeds')
-    print(f'{"classifier":<10} {"rule":<14} {"said":>5} {"real":>5} '
+    print(f'\n{args.episodes} rollouts of the offline policy from {args.starts} starts (sampled, '
+          f'std x {b.exploration_scale}); the task held in {real} of them (sim); counts pooled '
+          f'over {args.classifier_seeds} classifier seeds')
+    print(f'{"classifier":<12} {"rule":<14} {"said":>5} {"real":>5} '
           f'{"precision (95% CI)":>22} {"recall":>7}')
     for (name, rule), (said, correct, successes) in rows.items():
         lo, hi = wilson_interval(correct, said) if said else (0.0, 1.0)
         prec = correct / said if said else float('nan')
-        print(f'{name:<10} {rule:<14} {said:5d} {correct:5d} {prec:8.2f} ({lo:.2f}-{hi:.2f}) '
+        print(f'{name:<12} {rule:<14} {said:5d} {correct:5d} {prec:8.2f} ({lo:.2f}-{hi:.2f}) '
               f'{correct / max(successes, 1):7.2f}')
     return 0
 

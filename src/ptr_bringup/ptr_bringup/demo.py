@@ -70,8 +70,8 @@ def collect_all(root: Path, b: Budget, seed: int) -> dict[str, Path]:
 
 
 def classifier_frames(task: str, episodes: int, image_size: int, seed: int,
-                      after_success: int = 4, policy_ckpt: Path | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      after_success: int = 4, policy_ckpt: Path | None = None,
+                      starts: str = 'demo') -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frames of episodes labeled by the task's success predicate, frame by frame.
 
     Episodes run past their first success (`after_success` more steps) so the classifier sees
@@ -79,11 +79,13 @@ def classifier_frames(task: str, episodes: int, image_size: int, seed: int,
     noise (near misses) and, with `policy_ckpt`, every third from the offline policy itself with
     sampled actions: its own failed endings are the frames that fooled the classifier online
     (15-23 classifier successes where the sim saw 4-6). On the arm, a person labels such
-    rollouts (PTR App. F).
+    rollouts (PTR App. F). `starts` (ptr_core.constants.START_MODES): where the episodes start;
+    the classifier must have seen the states the online robot starts from.
     """
     import ptr_sim
     from ptr_sim.scripted import make_scripted_policy
-    env = ptr_sim.make_env(task, image_size=image_size, terminate_on_success=False)
+    env = ptr_sim.make_env(task, image_size=image_size, terminate_on_success=False,
+                           starts=starts)
     learned = None
     if policy_ckpt is not None:
         from ptr_core.policy import DeployablePolicy
@@ -173,7 +175,8 @@ def train_reward(out: Path, b: Budget, seed: int, policy_ckpt: Path | None = Non
         load_classifier(out)
         return out, dict(blob.get('metrics', {}))
     images, labels, groups = classifier_frames(TARGET, b.classifier_episodes, b.image_size,
-                                               seed + 70_000, policy_ckpt=policy_ckpt)
+                                               seed + 70_000, policy_ckpt=policy_ckpt,
+                                               starts=b.classifier_starts)
     cfg = ClassifierConfig(image_size=b.image_size, steps=b.classifier_steps, seed=seed)
     if labels.min() == labels.max():  # tiny budgets may see one class only
         labels[-1] = 1 - labels[-1]

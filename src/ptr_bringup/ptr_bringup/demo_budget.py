@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ptr_core.constants import START_MODES
 from ptr_core.online_config import OnlineConfig
 
 
@@ -23,6 +24,11 @@ class Budget:
     target_demos: int = 10  # OpenDoor demos for offline fine-tuning (PTR: 10)
     reset_demos: int = 20  # CloseDoor demos for the reset policy (PTR App. F: 22)
     classifier_episodes: int = 16  # OpenDoor episodes whose frames train the classifier
+    # Where those episodes start (ptr_core.constants.START_MODES): online, the robot also starts
+    # outside the demos (an arm the last episode left elsewhere, a door a failed reset left
+    # ajar). Trained on demo starts only, the classifier's online precision on mixed starts was
+    # 66 % (docs/results/online.md, session 3); bench/reward_precision.py --starts mixed.
+    classifier_starts: str = 'mixed'
     pretrain_steps: int = 900
     finetune_steps: int = 1100
     finetune_tau: float = 0.7  # prior fraction of fine-tuning batches (PTR main paper: 0.7)
@@ -43,6 +49,11 @@ class Budget:
     # the full budget keep separate encoders.
     network: tuple[str, ...] = ('network.shared_encoder=true',)
     online_timeout: float = 1500.0  # seconds before the online graph is stopped regardless
+
+    def __post_init__(self) -> None:
+        if self.classifier_starts not in START_MODES:
+            raise ValueError(f'budget classifier_starts: expected one of {list(START_MODES)}, '
+                             f'got {self.classifier_starts!r}')
 
 
 BUDGETS: dict[str, Budget] = {
