@@ -41,6 +41,8 @@ def online_table(p: ExperimentPreset) -> Table:
     changes = {'online_episodes': p.online_episodes, 'online_timeout': p.online_timeout,
                'image_size': p.image_size, 'batch_size': p.batch_size,
                'reward_threshold': -1.0,  # the classifier's calibrated threshold
+               # its training and calibration episodes start where the online ones do
+               'classifier_starts': p.online_starts,
                'trainer': {'utd': p.online_utd, 'batch_size': p.batch_size}}
     offline = Stage('offline_init', {'budget': p.online_budget, 'budget_changes': changes,
                                      'seed': 0},
@@ -88,7 +90,8 @@ def _notes(p: ExperimentPreset) -> list[str]:
         'episode starts) and its own evaluation starts.',
         f'online: {p.online_episodes} episodes per seed, {p.online_utd:g} updates per '
         'environment step, the classifier at its calibrated threshold (precision 0.9 on '
-        f'held-out episodes) over {SUCCESS_FRAMES} consecutive frames; PTR with the trainer '
+        f'held-out episodes) over {SUCCESS_FRAMES} consecutive frames, trained and calibrated '
+        f'on episodes from {p.online_starts} starts like the online ones; PTR with the trainer '
         'settings of `ptr demo` (README, "Online fine-tuning that holds"); residual: the same '
         f"with {residual} (OnlineConfig's residual_* defaults); RLPD-style: {rlpd}, "
         'exploration scale 1, 2 critics and the same UTD as the other rows (RLPD: 10 critics, '
