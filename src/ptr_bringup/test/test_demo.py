@@ -90,3 +90,26 @@ def test_the_demo_writes_its_one_trainer_config_once_as_typed_yaml(tmp_path):
     assert back == b.trainer and dataclasses.asdict(back)['guard_window'] == 6
     with pytest.raises(ValueError, match='beta'):
         with_changes(b, {'trainer': {'beta': [0.5, 0.6, 0.0]}})
+
+
+def test_classifier_episodes_start_where_the_budget_says():
+    """The classifier sees the starts the online robot will meet: with the same seeds, 'ood'
+    episodes begin from other frames than 'demo' ones (door ajar, arm displaced), and a start
+    mode nobody knows is refused by name."""
+    import numpy as np
+
+    from ptr_bringup.demo import classifier_frames
+    from ptr_bringup.demo_budget import with_changes
+    firsts = {}
+    for starts in ('demo', 'ood', 'demo'):
+        images, labels, groups = classifier_frames('OpenDoor', 2, 32, seed=3, starts=starts)
+        first = images[np.r_[0, np.flatnonzero(np.diff(groups)) + 1]]
+        assert len(first) == 2 and labels[0] == 0
+        if starts in firsts:  # the same seeds and starts: the same first frames
+            np.testing.assert_array_equal(firsts[starts], first)
+        firsts[starts] = first
+    for a, b in zip(firsts['demo'], firsts['ood']):
+        assert np.abs(a.astype(int) - b.astype(int)).mean() > 1.0
+    assert BUDGETS['small'].classifier_starts == 'mixed'
+    with pytest.raises(ValueError, match="classifier_starts: expected one of .* got 'nowhere'"):
+        with_changes(BUDGETS['small'], {'classifier_starts': 'nowhere'})
