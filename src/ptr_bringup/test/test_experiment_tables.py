@@ -208,3 +208,20 @@ def test_online_page_splits_success_by_start_kind_by_hand():
     section = text.split('## Starts inside and outside the demos')[1].split('\n## ')[0]
     line = next(x for x in section.splitlines() if x.startswith('| PTR offline (start) |'))
     assert '| 42.0% (21/50)' in line and '| 14.0% (7/50)' in line, line
+
+
+def test_online_residual_bound_reaches_only_the_residual_rows_trainer():
+    """--set online_residual_bound changes the residual row's trainer settings and key, and
+    nothing else; at OnlineConfig's default the row keeps the key it had before the field."""
+    def trainers(overrides):
+        t = TABLES['online'](with_overrides(CPU, ['seeds=1', *overrides]))
+        return {c.row: (c.stage.key, c.stage.params['budget_changes']['trainer'])
+                for c in t.cells if c.stage.kind == 'online'}
+    base, wide = trainers([]), trainers(['online_residual_bound=0.4'])
+    assert 'residual_bound' not in base['PTR + residual online'][1]
+    assert wide['PTR + residual online'][1]['residual_bound'] == 0.4
+    assert wide['PTR + residual online'][0] != base['PTR + residual online'][0]
+    for row in ('PTR + Cal-QL online', 'RLPD-style from demos'):
+        assert wide[row] == base[row]
+    with pytest.raises(PresetError, match='online_residual_bound: expected > 0, got 0.0'):
+        with_overrides(CPU, ['online_residual_bound=0'])

@@ -7,6 +7,7 @@ from ptr_bringup.experiments.engine import Stage
 from ptr_bringup.experiments.presets import ExperimentPreset, as_dict
 from ptr_bringup.experiments.table import Cell, Table
 from ptr_core.constants import SUCCESS_FRAMES
+from ptr_core.online_config import OnlineConfig
 
 # ---- online fine-tuning (PTR Table VI / Fig. 8) -----------------------------------------------
 ONLINE_TARGET = 'OpenDoor'  # the demo's held-out task, with its CloseDoor reset policy
@@ -67,7 +68,7 @@ def online_table(p: ExperimentPreset) -> Table:
                                           'seed': 400_000 + 1000 * s,
                                           'starts': p.online_starts}},
                          f'seed {s}: evaluate the offline start', horizon=30)
-        cells += [Cell(ROWS[0], s, start), online(ROWS[1], {}), online(ROWS[2], RESIDUAL),
+        cells += [Cell(ROWS[0], s, start), online(ROWS[1], {}), online(ROWS[2], residual(p)),
                   online(ROWS[3], RLPD, {'exploration_scale': 1.0}, fresh)]
     return Table(
         name='online', title='Autonomous online fine-tuning (PTR Table VI / Fig. 8)',
@@ -80,9 +81,17 @@ def online_table(p: ExperimentPreset) -> Table:
         notes=_notes(p))
 
 
+def residual(p: ExperimentPreset) -> dict:
+    """The residual row's trainer settings; the bound only where it is not OnlineConfig's
+    default (so the stages run at the default keep their keys)."""
+    bound = p.online_residual_bound
+    return RESIDUAL | ({'residual_bound': bound} if bound != OnlineConfig.residual_bound else {})
+
+
 def _notes(p: ExperimentPreset) -> list[str]:
     """The page's setting notes: what each row ran with."""
-    residual = ', '.join(f'{k}={v}' for k, v in RESIDUAL.items())
+    bound = f', residual_bound={p.online_residual_bound:g}'
+    residual_text = ', '.join(f'{k}={v}' for k, v in RESIDUAL.items()) + bound
     rlpd = ', '.join(f'{k}={v}' for k, v in (RLPD | RLPD_NETWORK).items())
     return [
         'one offline initialization (seed 0: data, pre-training, fine-tuning on 10 demos, reset '
@@ -93,9 +102,9 @@ def _notes(p: ExperimentPreset) -> list[str]:
         f'held-out episodes) over {SUCCESS_FRAMES} consecutive frames, trained and calibrated '
         f'on episodes from {p.online_starts} starts like the online ones; PTR with the trainer '
         'settings of `ptr demo` (README, "Online fine-tuning that holds"); residual: the same '
-        f"with {residual} (OnlineConfig's residual_* defaults); RLPD-style: {rlpd}, "
-        'exploration scale 1, 2 critics and the same UTD as the other rows (RLPD: 10 critics, '
-        'UTD 20).',
+        f"with {residual_text} (OnlineConfig's residual_* defaults otherwise); RLPD-style: "
+        f'{rlpd}, exploration scale 1, 2 critics and the same UTD as the other rows (RLPD: 10 '
+        'critics, UTD 20).',
         'episodes start where the demos start or outside that range '
         f"(starts={p.online_starts}: mixed draws either per episode, as the paper's 5 of 10 "
         'starts); the split is below the success table.',

@@ -68,6 +68,8 @@ class ExperimentPreset:
     # Where online episodes and their evaluations start (PTR VI-C: 5 of its 10 starts lie
     # outside the demos; ptr_core.constants.START_MODES)
     online_starts: str = 'mixed'
+    # The residual row's largest correction per normalized action dim (OnlineConfig's default)
+    online_residual_bound: float = 0.2
 
 
 PAPER = ExperimentPreset(seeds=5, jobs=1, image_size=128)
@@ -153,6 +155,9 @@ def with_overrides(p: ExperimentPreset, overrides: list[str]) -> ExperimentPrese
     out = dataclasses.replace(p, **changes)
     if out.seeds < 1 or out.jobs < 1 or out.eval_episodes < 1:
         raise PresetError('seeds, jobs, eval_episodes: expected >= 1')
+    if not out.online_residual_bound > 0:
+        raise PresetError(f'--set online_residual_bound: expected > 0, got '
+                          f'{out.online_residual_bound!r}')
     if out.online_starts not in START_MODES:
         raise PresetError(f'--set online_starts: expected one of {list(START_MODES)}, got '
                           f'{out.online_starts!r}')
