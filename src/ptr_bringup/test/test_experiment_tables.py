@@ -223,5 +223,7 @@ def test_online_residual_bound_reaches_only_the_residual_rows_trainer():
     assert wide['PTR + residual online'][0] != base['PTR + residual online'][0]
     for row in ('PTR + Cal-QL online', 'RLPD-style from demos'):
         assert wide[row] == base[row]
-    with pytest.raises(PresetError, match='online_residual_bound: expected > 0, got 0.0'):
-        with_overrides(CPU, ['online_residual_bound=0'])
+    for bad in ('0.0', '2.5'):
+        with pytest.raises(PresetError, match=re.escape(
+                f'online_residual_bound: residual bound: expected in (0, 2], got {bad}')):
+            with_overrides(CPU, [f'online_residual_bound={bad}'])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from ptr_core.constants import START_MODES
+from ptr_core.online_config import OnlineConfig
 
 
 @dataclass
@@ -68,8 +69,8 @@ class ExperimentPreset:
     # Where online episodes and their evaluations start (PTR VI-C: 5 of its 10 starts lie
     # outside the demos; ptr_core.constants.START_MODES)
     online_starts: str = 'mixed'
-    # The residual row's largest correction per normalized action dim (OnlineConfig's default)
-    online_residual_bound: float = 0.2
+    # The residual row's largest correction per normalized action dim
+    online_residual_bound: float = OnlineConfig.residual_bound
 
 
 PAPER = ExperimentPreset(seeds=5, jobs=1, image_size=128)
@@ -155,9 +156,10 @@ def with_overrides(p: ExperimentPreset, overrides: list[str]) -> ExperimentPrese
     out = dataclasses.replace(p, **changes)
     if out.seeds < 1 or out.jobs < 1 or out.eval_episodes < 1:
         raise PresetError('seeds, jobs, eval_episodes: expected >= 1')
-    if not out.online_residual_bound > 0:
-        raise PresetError(f'--set online_residual_bound: expected > 0, got '
-                          f'{out.online_residual_bound!r}')
+    try:  # the bound's one check (ptr_core.residual.ResidualSettings), before any stage runs
+        OnlineConfig(mode='residual', residual_bound=out.online_residual_bound).validate()
+    except ValueError as e:
+        raise PresetError(f'--set online_residual_bound: {e}') from None
     if out.online_starts not in START_MODES:
         raise PresetError(f'--set online_starts: expected one of {list(START_MODES)}, got '
                           f'{out.online_starts!r}')
