@@ -227,3 +227,13 @@ def test_online_residual_bound_reaches_only_the_residual_rows_trainer():
         with pytest.raises(PresetError, match=re.escape(
                 f'online_residual_bound: residual bound: expected in (0, 2], got {bad}')):
             with_overrides(CPU, [f'online_residual_bound={bad}'])
+
+
+def test_every_online_row_names_the_mode_it_measures():
+    """A row that inherited OnlineConfig's default mode would change what it measures, under the
+    same cache key, whenever the default changes; each row's mode is its own."""
+    t = TABLES['online'](with_overrides(CPU, ['seeds=2']))
+    modes = {(c.row, c.stage.params['budget_changes']['trainer'].get('mode'))
+             for c in t.cells if c.stage.kind == 'online'}
+    assert modes == {('PTR + Cal-QL online', 'calql'), ('PTR + residual online', 'residual'),
+                     ('RLPD-style from demos', 'calql')}

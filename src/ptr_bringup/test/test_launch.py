@@ -313,15 +313,23 @@ def test_online_settings_reach_the_trainer_only_when_given():
 
 def test_residual_mode_reaches_trainer_policy_and_safety_filter(tmp_path):
     """online_mode:=residual: one bound for the trainer, the policy node and the safety filter;
-    from the online_config YAML too; the default graph runs none of it."""
+    from the online_config YAML too; it is the default (OnlineConfig's), and
+    online_mode:=calql runs none of it."""
+    from ptr_core.online_config import OnlineConfig
     from ptr_policy.policy_node import PARAMETERS as POLICY
     from ptr_safety.safety_node import PARAMETERS as SAFETY
     from ptr_trainer.trainer_node import PARAMETERS as TRAINER
     online = graphs.GRAPHS['online_finetune']
     plain = {s.name: s for s in online.nodes(FULL_ARGS['online_finetune'])}
-    assert 'residual_bound' not in plain['policy_node'].parameters
-    assert 'residual_bound' not in plain['safety_filter'].parameters
-    assert 'mode' not in plain['trainer_node'].parameters
+    assert OnlineConfig().mode == 'residual'
+    assert plain['policy_node'].parameters['residual_bound'] == OnlineConfig().residual_bound
+    assert plain['safety_filter'].parameters['residual_bound'] == OnlineConfig().residual_bound
+    assert 'mode' not in plain['trainer_node'].parameters  # left to OnlineConfig, one home
+    calql = {s.name: s for s in online.nodes(FULL_ARGS['online_finetune'] | {
+        'online_mode': 'calql'})}
+    assert calql['trainer_node'].parameters['mode'] == 'calql'
+    assert 'residual_bound' not in calql['policy_node'].parameters
+    assert 'residual_bound' not in calql['safety_filter'].parameters
     specs = {s.name: s for s in online.nodes(FULL_ARGS['online_finetune'] | {
         'online_mode': 'residual', 'residual_bound': '0.15'})}
     assert specs['trainer_node'].parameters['mode'] == 'residual'

@@ -29,7 +29,7 @@ def test_build_trainer_end_to_end(tmp_path):
         for i in range(2):
             w.add(traj('OpenDoor', 10 + i, success=True))
     published = []
-    cfg = OnlineConfig(utd=2.0, publish_every=4, batch_size=16, warmup_episodes=1)
+    cfg = OnlineConfig(mode='calql', utd=2.0, publish_every=4, batch_size=16, warmup_episodes=1)
     trainer = build_trainer(ckpt, tmp_path / 'prior', tmp_path / 'demos', 'OpenDoor',
                             tmp_path / 'online', cfg,
                             on_weights=lambda v, b: published.append((v, b)),
@@ -136,5 +136,5 @@ def test_residual_mode_trains_publishes_and_resumes(tmp_path):
         assert torch.equal(v, head[k]), k
     with pytest.raises(ValueError, match="a residual run continues only with mode 'residual'"):
         build_trainer(ckpt, tmp_path / 'prior', tmp_path / 'demos', 'OpenDoor',
-                      tmp_path / 'online', OnlineConfig(batch_size=16),
+                      tmp_path / 'online', OnlineConfig(mode='calql', batch_size=16),
                       checkpoint_dir=tmp_path / 'ckpts', on_event=lambda s: None)

@@ -57,7 +57,7 @@ def test_trainer_node_file_and_inline(setup):
     tmp, ckpt = setup
     domain = private_domain()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PTR_WEIGHTS_KEY=KEY)
-    cmd = trainer_command(tmp, ckpt, 'chunk_size:=20000')
+    cmd = trainer_command(tmp, ckpt, 'chunk_size:=20000', 'mode:=calql')  # a policy's label
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
