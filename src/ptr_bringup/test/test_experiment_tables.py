@@ -237,3 +237,20 @@ def test_every_online_row_names_the_mode_it_measures():
              for c in t.cells if c.stage.kind == 'online'}
     assert modes == {('PTR + Cal-QL online', 'calql'), ('PTR + residual online', 'residual'),
                      ('RLPD-style from demos', 'calql')}
+
+
+def test_an_online_stage_keeps_only_the_checkpoints_it_evaluated(tmp_path):
+    """Every published version is saved (26 MB each); after the curve is evaluated only the
+    evaluated checkpoints stay, the newest among them."""
+    from ptr_bringup.experiments.stages import prune_unevaluated
+    from ptr_core.select import step_of
+    ckpts = []
+    for u in range(20, 220, 20):
+        c = tmp_path / f'online_{u:07d}.pt'
+        c.write_bytes(b'x')
+        ckpts.append(c)
+    picks = [ckpts[0], ckpts[4], ckpts[-1]]
+    assert prune_unevaluated(ckpts, picks) == 7
+    left = sorted(tmp_path.glob('online_*.pt'), key=step_of)
+    assert left == picks and step_of(left[-1]) == 200
+    assert prune_unevaluated(left, left) == 0 and len(list(tmp_path.iterdir())) == 3

@@ -338,6 +338,7 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
         curve.append((u, env_steps_at(rows, u), r.successes, r.episodes))
         print(f'{c.name}: update {u}, env steps {curve[-1][1]}: {r.successes}/{r.episodes}',
               flush=True)
+    prune_unevaluated(ckpts, picks)
     hist = res['history']
     return {'evals': {p['task']: {'successes': r.successes, 'episodes': r.episodes}
                       | start_counts(r)}, 'curve': curve,
@@ -346,6 +347,20 @@ def online(work: Path, p: dict[str, Any], deps: dict[str, Result]) -> Result:
             'online_successes_classifier': int(sum(h['success'] for h in hist)),
             # the classifier's successes the sim confirms (its episode precision and recall)
             'online_successes_both': int(sum(h['success'] and h['sim_success'] for h in hist))}
+
+
+def prune_unevaluated(ckpts: list[Path], keep: list[Path]) -> int:
+    """Delete the run's checkpoints that were not evaluated; how many went.
+
+    Why: the trainer saves the agent at every published version (26 MB each at 48 px), so one
+    60-episode stage held 3.4 GB and a table filled the disk; the result needs only the
+    evaluated ones (the newest among them, so a rerun of the graph could still resume).
+    """
+    kept = set(keep)
+    gone = [c for c in ckpts if c not in kept]
+    for c in gone:
+        c.unlink(missing_ok=True)
+    return len(gone)
 
 
 def env_steps_at(rows: list[dict], update: int) -> int:
