@@ -42,8 +42,10 @@ def test_demo_pipeline_tiny(tmp_path):
     eps = [r for r in rows if r['kind'] == 'episode']
     assert len(eps) == sum(h['sent'] for h in hist) and all('classifier_agrees' in r for r in eps)
     probe = [r for r in rows if r['kind'] == 'probe'][-1]
-    for key in ('prior/td_loss', 'demos/q_data', 'online/entropy', 'demos/policy_std',
-                'demos/calql_bound_rate', 'temperature'):
+    mode_keys = {'residual': ('online/correction', 'demos/correction'),  # the demo's default
+                 'calql': ('online/entropy', 'demos/calql_bound_rate')}  # test_build_trainer
+    for key in ('prior/td_loss', 'demos/q_data', 'demos/policy_std', 'temperature',
+                *mode_keys[BUDGETS['tiny'].trainer.mode]):
         assert key in probe, key
     assert open(s['telemetry_plot'], 'rb').read(4) == b'\x89PNG'
     # The classifier's calibrated operating point and its online episode precision are reported.

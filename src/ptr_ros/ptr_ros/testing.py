@@ -37,7 +37,7 @@ def process_alive(pid: int) -> bool:
         return False
     try:
         return Path(f'/proc/{pid}/stat').read_text().split()[2] != 'Z'
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # it went between the two checks
         return False
 
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from ptr_core.atomic import atomic_path
 
-_PROBE_KEYS = ('td_loss', 'q_data', 'entropy', 'calql_bound_rate', 'cql_gap')
+# entropy and calql_bound_rate: the calql mode; correction: the residual mode's mean |correction|
+_PROBE_KEYS = ('td_loss', 'q_data', 'entropy', 'calql_bound_rate', 'cql_gap', 'correction')
 
 
 class Telemetry:

@@ -1,4 +1,6 @@
 """build_trainer wires a real Agent, datasets and the online buffer; weights hot-swap."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -29,11 +31,12 @@ def test_build_trainer_end_to_end(tmp_path):
         for i in range(2):
             w.add(traj('OpenDoor', 10 + i, success=True))
     published = []
-    cfg = OnlineConfig(mode='calql', utd=2.0, publish_every=4, batch_size=16, warmup_episodes=1)
+    cfg = OnlineConfig(mode='calql', utd=2.0, publish_every=4, batch_size=16, warmup_episodes=1,
+                       telemetry_every=8)
     trainer = build_trainer(ckpt, tmp_path / 'prior', tmp_path / 'demos', 'OpenDoor',
                             tmp_path / 'online', cfg,
                             on_weights=lambda v, b: published.append((v, b)),
-                            checkpoint_dir=tmp_path / 'ckpts')
+                            checkpoint_dir=tmp_path / 'ckpts', telemetry_dir=tmp_path / 'tel')
     # Online settings of PTR App. F were applied to the loaded agent.
     assert trainer.agent.cfg.agent.cql_alpha == 0.5 and trainer.agent.cfg.agent.calql
     # ... and the online learning rates reached the restored optimizers.
@@ -44,6 +47,11 @@ def test_build_trainer_end_to_end(tmp_path):
     assert trainer.add_episode(traj('OpenDoor', 99, length=4)) == 8
     assert trainer.train() == 8
     assert [v for v, _ in published] == [1, 2]
+    # The telemetry's probe carries the calql mode's own diagnostics per data source.
+    probes = [json.loads(x) for x in (tmp_path / 'tel' / 'telemetry.jsonl').read_text()
+              .splitlines() if json.loads(x)['kind'] == 'probe']
+    for key in ('online/entropy', 'demos/calql_bound_rate', 'prior/td_loss', 'temperature'):
+        assert key in probes[-1], key
     assert sorted(p.name for p in (tmp_path / 'ckpts').iterdir()) == [
         'online_0000004.pt', 'online_0000008.pt']
     policy = Agent.load(ckpt).deployable('OpenDoor')
