@@ -27,9 +27,8 @@ class OnlineConfig:
     every field is also a trainer-node parameter of the same name, listed by `ptr config show`.
     """
 
-    # Residual is the default: it led Cal-QL in every online table (docs/results/online.md:
-    # 48.7 vs 38.7 and 39.3 % at 60 episodes, 48.0 vs 46.7 % at 30; none significant alone),
-    # kept the out-of-distribution starts that Cal-QL lost, and never fell 4 below its start.
+    # Residual is the default: it led Cal-QL in every online table, kept the starts outside the
+    # demos that Cal-QL lost, and stayed near its start (README, 'The residual online mode').
     mode: str = 'residual'  # 'residual': the offline policy frozen, a bounded correction and
     # critic-ranked proposals (ptr_core.residual); 'calql': fine-tune actor and critic (PTR V-F)
     residual_bound: float = 0.2  # residual: largest |correction| per normalized action dim
