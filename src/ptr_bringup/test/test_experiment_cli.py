@@ -43,3 +43,18 @@ def test_recorded_commands_name_repository_paths_relatively():
     from ptr_bringup.rosenv import WORKSPACE
     argv = ['binsort', '--store', str(WORKSPACE / 'runs' / 'x'), '--results', '/tmp/r']
     assert relative_argv(argv) == ['binsort', '--store', 'runs/x', '--results', '/tmp/r']
+
+
+def test_rows_picks_the_rows_to_run_and_names_a_row_that_does_not_exist(tmp_path, capsys):
+    from ptr_bringup.experiments.cli import selected_cells
+    from ptr_bringup.experiments.presets import PRESETS
+    from ptr_bringup.experiments.tables import TABLES
+    table = TABLES['online'](PRESETS['cpu'])
+    picked = selected_cells(table, ['RESIDUAL', 'start'])
+    assert {c.row for c in picked} == {'PTR + residual online', 'PTR offline (start)'}
+    assert len(picked) == 2 * PRESETS['cpu'].seeds
+    assert selected_cells(table, []) == table.cells
+    assert main(['online', '--rows', 'sac', '--store', str(tmp_path / 's')]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--rows 'sac': no row of table 'online' contains it" in err[0]
+    assert not (tmp_path / 's').exists()  # nothing written
