@@ -124,4 +124,8 @@ def _notes(p: ExperimentPreset) -> list[str]:
         '26, 16, 24 %; now 60, 20, 44 %). The RLPD-style learner differs between two runs of '
         'the same seeds by Fisher p 0.0005 (the online graph is not deterministic: process '
         'timing decides which weights act on which step), more than any difference between '
-        'rows.']
+        'rows.',
+        'a longer budget does not raise the residual row: 200 episodes per seed (session 6, '
+        '`--rows residual --rows start --set online_episodes=200`) ended at 45.3 % (68/150) '
+        'against the same start, curves flat from about 1000 environment steps '
+        '(docs/results/online-200-episodes/online.md).']
