@@ -135,6 +135,14 @@ def read(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
 
 
+def policy_panel(probes: list[dict]) -> tuple[str, str]:
+    """The probe key and title of the policy's panel: the residual mode has no policy entropy,
+    so its panel shows the head's mean correction instead."""
+    if any(k.endswith('/entropy') for r in probes for k in r):
+        return 'entropy', 'policy entropy'
+    return 'correction', 'residual |correction| (normalized)'
+
+
 def plot(path: str | Path, out: str | Path | None = None) -> Path:
     """A 2x3 panel PNG of the probes and the per-episode classifier agreement."""
     import matplotlib
@@ -148,7 +156,7 @@ def plot(path: str | Path, out: str | Path | None = None) -> Path:
     fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
     x = [r['step'] for r in probes]
     panels = ((axes[0, 0], 'td_loss', 'TD loss'), (axes[0, 1], 'q_data', 'Q(s, a_data)'),
-              (axes[0, 2], 'entropy', 'policy entropy'))
+              (axes[0, 2], *policy_panel(probes)))
     for ax, key, title in panels:
         for src, c in (('prior', 'tab:gray'), ('demos', 'tab:green'), ('online', 'tab:blue')):
             ys = [r.get(f'{src}/{key}', np.nan) for r in probes]
@@ -156,7 +164,8 @@ def plot(path: str | Path, out: str | Path | None = None) -> Path:
                 ax.plot(x, ys, c=c, label=src)
         ax.set_title(title)
         ax.set_xlabel('updates')
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     ax = axes[1, 0]
     ax.plot(x, [r.get('temperature', np.nan) for r in probes], c='tab:red', label='temperature')
     for src, c in (('demos', 'tab:green'), ('online', 'tab:blue')):

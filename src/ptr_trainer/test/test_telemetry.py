@@ -33,3 +33,20 @@ def test_episode_lines_carry_cumulative_and_window_precision(tmp_path):
     assert 'reward_recall_window' not in rows[2]  # no true success in the window
     assert rows[3]['reward_precision'] == 0.5 and rows[3]['reward_precision_window'] == 0.5
     assert 'reward_precision' not in rows[4] and 'sim_success' not in rows[4]
+
+
+def test_the_plot_shows_the_residual_modes_correction_where_there_is_no_entropy(tmp_path):
+    import warnings
+
+    from ptr_trainer.telemetry import plot, policy_panel
+    calql = [{'kind': 'probe', 'step': 1, 'online/entropy': -3.0, 'online/td_loss': 1.0}]
+    residual = [{'kind': 'probe', 'step': s, 'online/correction': 0.1 * s, 'demos/q_data': 5.0,
+                 'temperature': 0.8} for s in (1, 2)]
+    assert policy_panel(calql)[0] == 'entropy'
+    assert policy_panel(residual)[0] == 'correction'
+    path = tmp_path / 'telemetry.jsonl'
+    path.write_text(''.join(json.dumps(r) + '\n' for r in residual))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # e.g. a legend over a panel with nothing drawn
+        out = plot(path)
+    assert out.stat().st_size > 10_000
