@@ -7,25 +7,15 @@ accept goes through here, and a bad ROS_DOMAIN_ID is refused before any node sta
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import random
-import tempfile
-from collections import OrderedDict
-from pathlib import Path
-from typing import IO, Mapping
+from typing import Mapping
 
 ENV = 'ROS_DOMAIN_ID'
 MAX_DOMAIN_ID = 232
 # Above 101 the ports overlap Linux's ephemeral range (32768-60999), where another socket may hold
 # them (the ROS 2 "ROS_DOMAIN_ID" concept page): private ids stay at or below it. 0 is everyone's.
 PRIVATE_RANGE = (1, 101)
-# Private ids are reserved with a lock file each, so two graphs on one machine never draw the
-# same one (a uniform draw gave two concurrent online graphs one domain: they shared topics).
-# A process keeps its newest HELD reservations; the kernel drops them all when it exits.
-LOCK_DIR = Path(tempfile.gettempdir()) / 'ptr-dds-domains'
-HELD = 16
-_held: OrderedDict[int, IO[str]] = OrderedDict()
 
 
 class DomainError(ValueError):
@@ -51,20 +41,5 @@ def check_environment(env: Mapping[str, str] | None = None) -> int | None:
 
 
 def private_domain() -> int:
-    """A usable id that no other reservation on this machine holds (see LOCK_DIR)."""
-    ids = list(range(PRIVATE_RANGE[0], PRIVATE_RANGE[1] + 1))
-    random.SystemRandom().shuffle(ids)
-    LOCK_DIR.mkdir(exist_ok=True)
-    for domain in ids:
-        handle = open(LOCK_DIR / f'{domain}.lock', 'a', encoding='utf-8')
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            continue
-        _held[domain] = handle
-        while len(_held) > HELD:
-            _held.popitem(last=False)[1].close()
-        return domain
-    raise DomainError(f'every private DDS domain ({PRIVATE_RANGE[0]}..{PRIVATE_RANGE[1]}) is '
-                      f'held by another run on this machine (locks in {LOCK_DIR})')
+    """A usable id that another run on this machine is unlikely to hold at the same time."""
+    return random.SystemRandom().randint(*PRIVATE_RANGE)

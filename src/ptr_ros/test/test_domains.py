@@ -67,25 +67,3 @@ def test_a_node_refuses_a_bad_domain_id_in_one_line():
     assert out.returncode == CONFIG_ERROR  # not respawned: the environment must change
     assert out.stderr == ("RewardNode: ROS_DOMAIN_ID: expected an integer in 0..232 (Fast DDS "
                           "exits on larger ids), got '300'\n")
-
-
-def test_private_domains_held_here_or_by_another_process_are_never_drawn(tmp_path, monkeypatch):
-    monkeypatch.setattr(domains, 'LOCK_DIR', tmp_path)
-    monkeypatch.setattr(domains, 'PRIVATE_RANGE', (1, 6))
-    monkeypatch.setattr(domains, '_held', type(domains._held)())
-    # Another process holds 1 and 2 (as a second online graph's parent would).
-    holder = subprocess.Popen([sys.executable, '-c', (
-        'import fcntl, sys, time\n'
-        f'fs = [open("{tmp_path}/%d.lock" % d, "a") for d in (1, 2)]\n'
-        '[fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB) for f in fs]\n'
-        'print("held", flush=True); time.sleep(60)')], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == 'held'
-        drawn = [domains.private_domain() for _ in range(4)]
-        assert sorted(drawn) == [3, 4, 5, 6]  # each once, none the other process holds
-        with pytest.raises(domains.DomainError, match='every private DDS domain'):
-            domains.private_domain()
-    finally:
-        holder.kill()
-        holder.wait()
-    assert domains.private_domain() in (1, 2)  # released with the process that held them
