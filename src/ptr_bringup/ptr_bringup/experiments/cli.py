@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ptr_bringup.experiments.engine import CODE_ENV, StageFailed, load_result, run_stages
 from ptr_bringup.experiments.presets import PRESETS, PresetError, as_dict, with_overrides
+from ptr_bringup.experiments.table import Cell, Table
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def selected_cells(table, patterns: list[str]) -> list:
+def selected_cells(table: Table, patterns: list[str]) -> list[Cell]:
     """The cells of the rows matching any pattern (all cells for none).
 
     Why: a table's rows cost very different amounts; a longer budget or a new method can be
